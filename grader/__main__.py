@@ -1,0 +1,39 @@
+"""Command line: `python -m grader --submission PATH --results FILE [options]`. Exit status 0 once results exist."""
+import argparse
+import sys
+from pathlib import Path
+
+from .grade import grade
+from .settings import MIB, Settings
+from .terminal import print_table
+
+
+def main(argv=None):
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__)
+    parser.add_argument("--submission", type=Path, default=Path("/autograder/submission"),
+                        help="a notebook, or a folder holding one (default: Gradescope's)")
+    parser.add_argument("--results", type=Path, default=Path("/autograder/results/results.json"))
+    parser.add_argument("--cell-timeout", type=float, default=defaults.cell_timeout, help="seconds per cell")
+    parser.add_argument("--timeout", type=float, default=defaults.total_timeout, help="seconds for the whole run")
+    parser.add_argument("--probe-timeout", type=float, default=defaults.probe_timeout)
+    parser.add_argument("--memory-mb", type=int, default=defaults.limits.memory_bytes // MIB)
+    parser.add_argument("--cpu-seconds", type=int, default=defaults.limits.cpu_seconds)
+    parser.add_argument("--max-processes", type=int, default=defaults.limits.processes)
+    parser.add_argument("--file-mb", type=int, default=defaults.limits.file_bytes // MIB)
+    parser.add_argument("--sandbox-user", default=defaults.sandbox_user)
+    parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
+    args = parser.parse_args(argv)
+    settings = Settings(cell_timeout=args.cell_timeout, total_timeout=args.timeout, probe_timeout=args.probe_timeout,
+                        sandbox_user=args.sandbox_user)
+    limits = settings.limits
+    limits.memory_bytes, limits.cpu_seconds = args.memory_mb * MIB, args.cpu_seconds
+    limits.processes, limits.file_bytes = args.max_processes, args.file_mb * MIB
+    results = grade(args.submission, args.results, settings)
+    if not args.quiet:
+        print_table(results, args.results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Run the notebook's cells in one namespace, like Restart & Run All, but a failing cell does not stop the run."""
+import builtins
+import linecache
+import re
+import sys
+import time
+import traceback
+import types
+
+import timeout_decorator
+
+
+class CellTimeout(BaseException):
+    """Raised in the cell when its time is up. A BaseException, so `except Exception` in student code misses it."""
+
+
+CELL_FILE = "<cell {}>"
+_CELL_FILE = re.compile(r"^<cell (\d+)>$")
+
+
+def new_namespace() -> dict:
+    main = types.ModuleType("__main__")   # pickling classes defined in the notebook needs a real __main__
+    sys.modules["__main__"] = main
+    namespace = main.__dict__
+    namespace.update({"__builtins__": builtins, "get_ipython": lambda: _SHELL,
+                      "display": lambda *objs, **_: print(*objs)})
+    _SHELL.namespace = namespace
+    return namespace
+
+
+def run_cells(cells, namespace, reporter, timeout):
+    for cell in cells:
+        number = cell["number"]
+        filename = CELL_FILE.format(number)   # tracebacks show the student's own lines, magics included
+        linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
+        reporter.send({"event": "cell_start", "cell": number})
+        print(f"\n----- cell {number} -----", flush=True)
+        started = time.monotonic()
+        status, error = "ok", None
+        try:
+            code = compile_cell(cell["python"], number)
+            timeout_decorator.timeout(timeout, timeout_exception=CellTimeout)(exec)(code, namespace)
+        except SystemExit:
+            status = "exit"    # as in Jupyter: exit() ends the cell, not the notebook
+        except CellTimeout:
+            status, error = "timeout", {"type": "Timeout", "message": f"cell {number} ran longer than {timeout:.0f} s",
+                                        "cell": number, "line": None}
+        except BaseException as exc:   # noqa: BLE001  -- a student's cell may raise anything
+            status, error = "error", describe(exc)
+        end = {"event": "cell_end", "cell": number, "status": status, "seconds": time.monotonic() - started}
+        if error:
+            end["error"] = error
+        reporter.send(end)
+
+
+def compile_cell(source: str, number: int, first_line: int = 1):
+    return compile("\n" * (first_line - 1) + source, CELL_FILE.format(number), "exec")
+
+
+def describe(exc: BaseException) -> dict:
+    """The exception, with only the traceback frames that belong to the student's cells."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _CELL_FILE.match(f.filename)]
+        cell = line = None
+        if isinstance(exc, SyntaxError) and _CELL_FILE.match(exc.filename or ""):
+            cell, line = int(_CELL_FILE.match(exc.filename).group(1)), exc.lineno
+        elif frames:
+            cell, line = int(_CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
+        text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
+        return {"type": type(exc).__name__, "message": str(exc)[:2000], "cell": cell, "line": line,
+                "traceback": text[-6000:]}
+    except BaseException:   # noqa: BLE001  -- a hostile exception may fail even to print itself
+        return {"type": "Exception", "message": "(the exception could not be described)", "cell": None,
+                "line": None}
+
+
+class _Shell:
+    """Just enough of `get_ipython()` for the code IPython generates from magics and shell lines."""
+    RUN = {"time", "timeit", "capture", "prun"}
+    namespace: dict = {}
+
+    def run_line_magic(self, name, line):
+        if name in self.RUN:   # %timeit runs its statement once: its options (-n 100 -r 7) are dropped
+            caller = sys._getframe(1)
+            self._run(re.sub(r"^(\s*-\w+(\s+\d+)?)*\s*", "", line) if name == "timeit" else line,
+                      caller, caller.f_lineno)
+
+    def run_cell_magic(self, name, line, body):
+        if name in self.RUN:
+            self._run(body, sys._getframe(1), 2)   # the body starts on the line after %%magic
+
+    def _run(self, code, caller, first_line):
+        match = _CELL_FILE.match(caller.f_code.co_filename)
+        exec(compile_cell(code, int(match.group(1)) if match else 0, first_line), self.namespace)
+
+    def system(self, command):
+        return None
+
+    def getoutput(self, command):
+        return []
+
+
+_SHELL = _Shell()

@@ -1,0 +1,19 @@
+"""Sending plain data to the parent: one JSON object a line, on a pipe the parent created."""
+import json
+import os
+
+
+class Reporter:
+    def __init__(self, fd: int):
+        self.fd = fd
+        self._write = os.write   # kept before student code can replace os.write
+        self._dumps = json.dumps
+
+    def send(self, event: dict):
+        data = (self._dumps(event, allow_nan=True) + "\n").encode()
+        while data:
+            try:
+                written = self._write(self.fd, data)
+            except OSError:
+                return   # the notebook closed the channel; the parent will say what is missing
+            data = data[written:]

@@ -1,0 +1,115 @@
+"""Run the Gradescope test cases with gradescope-utils' JSONTestRunner, and write results.json safely.
+
+Works around JSONTestRunner 0.5.0: skipped tests and failing subTests vanish, an error in setUpClass crashes
+it, errors carry no traceback, and execution_time is a string. Whatever happens, a valid results.json is written.
+"""
+import io
+import json
+import os
+import tempfile
+import traceback
+import unittest
+from pathlib import Path
+
+import jsonschema
+from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
+
+from .. import rubric
+
+SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
+MAX_TEST_OUTPUT = 30_000
+MAX_TOP_OUTPUT = 100_000
+
+
+class _Result(JSONTestResult):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._recorded = set()
+
+    def _method(self, test):
+        return getattr(test, getattr(test, "_testMethodName", ""), None)
+
+    def getTags(self, test):
+        return getattr(self._method(test), "__tags__", None)
+
+    def getWeight(self, test):
+        return getattr(self._method(test), "__weight__", None)
+
+    def getScore(self, test):
+        return getattr(self._method(test), "__score__", None)
+
+    def getNumber(self, test):
+        return getattr(self._method(test), "__number__", None)
+
+    def getVisibility(self, test):
+        return getattr(self._method(test), "__visibility__", None)
+
+    def getHideErrors(self, test):
+        return getattr(self._method(test), "__hide_errors__", None)
+
+    def getLeaderboardData(self, test):
+        return (None, None, None)
+
+    def processResult(self, test, err=None):
+        if test.id() in self._recorded:
+            return
+        self._recorded.add(test.id())
+        if err is not None and err[0] is not None and not issubclass(err[0], AssertionError):
+            text = "".join(traceback.format_exception(*err))
+            err = (err[0], f"The grader itself failed on this test; please tell the course staff.\n\n"
+                           f"```\n{text[-4000:]}```", None)
+        super().processResult(test, err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self.processResult(test, (None, f"This test was skipped: {reason}", None))
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.processResult(test, err)
+
+
+class _Runner(JSONTestRunner):
+    resultclass = _Result
+
+
+def run_tests(tests_dir: Path, top_level: Path, summary: str) -> dict:
+    suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
+    stream = io.StringIO()
+    _Runner(stream, failure_prefix="", stdout_visibility=rubric.STDOUT_VISIBILITY,
+            post_processor=lambda data: _finish(data, summary)).run(suite)
+    return json.loads(stream.getvalue())
+
+
+def _finish(data: dict, summary: str):
+    data["execution_time"] = float(data.get("execution_time", 0))
+    data["output"] = summary[:MAX_TOP_OUTPUT]
+    data["output_format"] = "md"
+    data["test_output_format"] = "md"
+    for test in data["tests"]:
+        test["output"] = test.get("output", "").strip()[:MAX_TEST_OUTPUT]
+    data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
+    if not data.get("leaderboard"):
+        data.pop("leaderboard", None)
+
+
+def emergency_results(message: str) -> dict:
+    """When grading itself broke: every rubric line at 0, with the message, so no test silently disappears."""
+    return {"score": 0.0, "execution_time": 0.0, "output": message, "output_format": "md",
+            "stdout_visibility": rubric.STDOUT_VISIBILITY,
+            "tests": [{"name": item.name, "number": item.number, "score": 0.0, "max_score": float(item.points),
+                       "status": "failed", "output": message, "visibility": item.visibility}
+                      for item in rubric.RUBRIC.values()]}
+
+
+def write_results(path: Path, results: dict):
+    """Validate, then write atomically (temp file + rename), so a reader never sees half a file."""
+    jsonschema.validate(results, SCHEMA)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=2)
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)

@@ -1,0 +1,26 @@
+"""Timeouts and limits, in one place. Every value can be changed from the command line (see `__main__`)."""
+from dataclasses import dataclass, field
+
+GIB = 1024 ** 3
+MIB = 1024 ** 2
+
+
+@dataclass
+class Limits:
+    cpu_seconds: int = 600          # CPU time of the child
+    memory_bytes: int = 4 * GIB     # address space; `import torch` alone maps about 0.65 GB
+    processes: int = 64             # tasks (threads count too) of the sandbox user
+    file_bytes: int = 64 * MIB      # largest file the notebook may write
+    open_files: int = 256
+
+
+@dataclass
+class Settings:
+    cell_timeout: float = 300.0     # one cell; it is interrupted and the run goes on
+    total_timeout: float = 420.0    # the whole child run, well inside Gradescope's 10 minutes
+    probe_timeout: float = 30.0     # one call of the student's objects by the grader
+    sandbox_user: str = "a0sandbox"
+    output_head_bytes: int = 16 * 1024   # what is kept of the notebook's printed output
+    output_tail_bytes: int = 16 * 1024
+    channel_bytes: int = 8 * MIB         # the most data the child may report
+    limits: Limits = field(default_factory=Limits)
