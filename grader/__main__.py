@@ -23,13 +23,15 @@ def main(argv=None):
     parser.add_argument("--file-mb", type=int, default=defaults.limits.file_bytes // MIB)
     parser.add_argument("--sandbox-user", default=defaults.sandbox_user)
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
+    parser.add_argument("--no-notebook-output", action="store_true",
+                        help="do not print what the notebook printed (the instructor log on Gradescope shows it)")
     args = parser.parse_args(argv)
     settings = Settings(cell_timeout=args.cell_timeout, total_timeout=args.timeout, probe_timeout=args.probe_timeout,
                         sandbox_user=args.sandbox_user)
     limits = settings.limits
     limits.memory_bytes, limits.cpu_seconds = args.memory_mb * MIB, args.cpu_seconds
     limits.processes, limits.file_bytes = args.max_processes, args.file_mb * MIB
-    results = grade(args.submission, args.results, settings)
+    results = grade(args.submission, args.results, settings, log_output=not args.no_notebook_output)
     if not args.quiet:
         print_table(results, args.results)
     return 0

@@ -17,14 +17,14 @@ TESTS = ROOT / "tests"
 PRIVATE = [ROOT / "grader", TESTS, ROOT / "solution", ROOT / "project_tests"]
 
 
-def grade(submission: Path, results_path: Path, settings, python: str = sys.executable) -> dict:
+def grade(submission: Path, results_path: Path, settings, python: str = sys.executable, log_output=True) -> dict:
     started = time.monotonic()
     try:
         current = _run(Path(submission), settings, python)
         session.use(current)
         results = run_tests(TESTS, ROOT, summary())
         results["execution_time"] = round(time.monotonic() - started, 2)
-        _log(current)
+        _log(current, log_output)
     except Exception:   # a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
         results = emergency_results("The autograder itself failed while grading this submission; this is not "
@@ -53,10 +53,11 @@ def _run(submission: Path, settings, python: str) -> session.Session:
     return current
 
 
-def _log(current: session.Session):
+def _log(current: session.Session, log_output: bool):
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
     if current.run:
         print(f"[sandbox] {current.run.isolation}")
         print(f"[sandbox] {current.run.ending} {current.run.seconds:.1f} s; "
               f"{current.run.leftovers} leftover process(es) killed")
-        print("[notebook output, head and tail]\n" + current.run.output)
+        if log_output:
+            print("[notebook output, head and tail]\n" + current.run.output)

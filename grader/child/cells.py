@@ -67,7 +67,8 @@ def describe(exc: BaseException) -> dict:
         elif frames:
             cell, line = int(_CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
         text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
-        return {"type": type(exc).__name__, "message": str(exc)[:2000], "cell": cell, "line": line,
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)   # str() repeats file and line
+        return {"type": type(exc).__name__, "message": str(message)[:2000], "cell": cell, "line": line,
                 "traceback": text[-6000:]}
     except BaseException:   # noqa: BLE001  -- a hostile exception may fail even to print itself
         return {"type": "Exception", "message": "(the exception could not be described)", "cell": None,

@@ -45,7 +45,7 @@ def locate(submission: Path) -> Located:
     if submission.is_file():
         if submission.suffix.lower() != ".ipynb":
             raise SubmissionProblem(_not_a_notebook(submission.name))
-        return Located(submission, "it is the file that was given")
+        return Located(submission, f"`{submission.name}` was graded: it is the file that was given.")
     if not submission.is_dir():
         raise SubmissionProblem(f"No submission was found at `{submission}`.")
     notes: list = []

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import rubric
 from . import reference, session
-from .feedback import (CheckFailed, as_array, describe_value, error_text, largest_difference, number_text,
+from .feedback import (CheckFailed, as_array, defining_cell_hint, describe_value, error_text, largest_difference, number_text,
                        record, shape_text)
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
@@ -16,31 +16,38 @@ def _inputs(check):
 
 # -- Exercise 1
 def _forward_outputs():
-    """[(x, output array)] for every batch, or CheckFailed with the first problem."""
+    """([(x, output)] for the batches where forward gave an (N, 2) tensor, [problems with the others])."""
     calls = record("forward", "`forward(x)`")["calls"]
-    outputs = []
+    outputs, problems = [], []
     for x, call in zip(_inputs("forward")["inputs"], calls):
         n = len(x)
         if "error" in call:
-            raise CheckFailed(f"For `x` of shape ({n}, 3), `forward(x)` raised {error_text(call['error'])}")
+            problems.append(f"For `x` of shape ({n}, 3), `forward(x)` raised {error_text(call['error'])}")
+            continue
         actual = as_array(call["value"])
         if actual is None or actual.shape != (n, 2):
-            raise CheckFailed(f"For `x` of shape ({n}, 3), `forward(x)` returned {describe_value(call['value'])}; "
-                              f"expected a tensor of shape ({n}, 2).")
-        outputs.append((x, actual))
-    return outputs
+            problems.append(f"For `x` of shape ({n}, 3), `forward(x)` returned {describe_value(call['value'])}; "
+                            f"expected a tensor of shape ({n}, 2).")
+        else:
+            outputs.append((x, actual))
+    return outputs, problems
 
 
 def forward_shape():
-    outputs = _forward_outputs()
+    outputs, problems = _forward_outputs()
+    if problems:
+        raise CheckFailed("\n\n".join(problems))
     sizes = ", ".join(str(len(x)) for x, _ in outputs)
     return f"`forward(x)` returned a tensor of shape (N, 2) for N = {sizes}."
 
 
 def forward_values():
     spec = _inputs("forward")
+    outputs, problems = _forward_outputs()
+    if not outputs:
+        raise CheckFailed("No output of `forward(x)` could be compared (see test 1.1):\n\n" + "\n\n".join(problems))
     worst = 0.0
-    for x, actual in _forward_outputs():
+    for x, actual in outputs:
         expected = reference.forward(x, spec["W1"], spec["B1"], spec["W2"], spec["B2"])
         difference = largest_difference(actual, expected)
         if not difference <= rubric.FORWARD_TOLERANCE:
@@ -51,7 +58,8 @@ def forward_values():
                 f"{np.round(expected[0], 4).tolist()}. Check that `forward` uses its argument `x` and the global "
                 "weights, relu on the hidden layer and sigmoid on the output.")
         worst = max(worst, difference)
-    return (f"`forward(x)` matches sigmoid(relu(x W1 + B1) W2 + B2) on the grader's random weights "
+    sizes = ", ".join(str(len(x)) for x, _ in outputs)
+    return (f"`forward(x)` matches sigmoid(relu(x W1 + B1) W2 + B2) on the grader's random weights, for N = {sizes} "
             f"(largest difference {worst:.1e}).")
 
 
@@ -72,8 +80,8 @@ def _gradients():
         if array is None or array.shape not in allowed:
             got = describe_value(item)
             problems.append(f"- `{name}_grad` is {got}; expected shape {' or '.join(map(shape_text, allowed))}")
-        else:
-            grads[name] = array
+        if array is not None and array.size == np.prod(allowed[0]):
+            grads[name] = array   # values are still compared (tests 2.2, 2.3) when only the shape is off
     return grads, problems
 
 
@@ -91,8 +99,8 @@ def _gradient_distances(names):
     lines, failed = [], False
     for name in names:
         if name not in grads:
-            raise CheckFailed(f"`{name}_grad` does not have the shape of `{name}`, so it cannot be compared "
-                              "(see test 2.1).")
+            raise CheckFailed(f"`{name}_grad` does not have as many values as `{name}`, so it cannot be "
+                              "compared (see test 2.1).")
         actual = grads[name].reshape(expected[name].shape)
         distance = float(np.linalg.norm(actual - expected[name])) if np.all(np.isfinite(actual)) else float("inf")
         ok = distance < rubric.GRADIENT_TOLERANCE
@@ -131,16 +139,20 @@ def exercise3_answer():
 
 
 # -- Exercises 4 and 5
-def _layers(module: dict, what: str):
-    """(first layer, second layer) of a module with the required structure, or CheckFailed."""
+def _layers(module: dict, what: str, exactly=True):
+    """(first layer, second layer): the module's single 3->4 and 4->2 nn.Linear, or CheckFailed.
+
+    With `exactly`, also the rest of the 4.1 structure: no other layer, biases, 26 parameters in all."""
     if not module["is_module"]:
-        raise CheckFailed(f"{what} is a `{module['class']}`, not an `nn.Module`.")
+        raise CheckFailed(f"{what} is an instance of `{module['class']}`, not an `nn.Module`.")
     linears = module["linears"]
     found = ", ".join(f"{layer['in']}->{layer['out']}" for layer in linears) or "none"
     first = [layer for layer in linears if (layer["in"], layer["out"]) == (3, 4)]
     second = [layer for layer in linears if (layer["in"], layer["out"]) == (4, 2)]
+    if not exactly and len(first) == 1 and len(second) == 1:
+        return first[0], second[0]
     if len(linears) != 2 or len(first) != 1 or len(second) != 1:
-        raise CheckFailed(f"{what} (a `{module['class']}`) holds {len(linears)} `nn.Linear` layer(s) ({found}); "
+        raise CheckFailed(f"{what} (an instance of `{module['class']}`) holds {len(linears)} `nn.Linear` layer(s) ({found}); "
                           "expected exactly two: 3->4 and 4->2.")
     if first[0]["bias"] is None or second[0]["bias"] is None:
         raise CheckFailed(f"The `nn.Linear` layers of {what} need their biases (`bias=True`, the default).")
@@ -151,8 +163,10 @@ def _layers(module: dict, what: str):
 
 
 def _recompute(first, second, x):
-    return reference.linear_layers(x, *(as_array({"tensor": t}) for t in
-                                        (first["weight"], first["bias"], second["weight"], second["bias"])))
+    def array(layer, name):
+        return 0.0 if layer[name] is None else as_array({"tensor": layer[name]})
+    return reference.linear_layers(x, array(first, "weight"), array(first, "bias"),
+                                   array(second, "weight"), array(second, "bias"))
 
 
 def toymodel_structure():
@@ -163,7 +177,7 @@ def toymodel_structure():
 
 def toymodel_output():
     data = record("toymodel", "`ToyModel()`")["object"]
-    first, second = _layers(data["module"], "`ToyModel()`")
+    first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
     x = _inputs("toymodel")["x"]
     call = data["call"]
     if "error" in call:
@@ -182,7 +196,10 @@ def toymodel_output():
 
 def trained_model():
     data = record("model", "your trained `model`")["object"]
-    first, second = _layers(data["module"], "The notebook's final `model`")
+    try:
+        first, second = _layers(data["module"], "The notebook's final `model`")
+    except CheckFailed as failure:
+        raise CheckFailed(str(failure) + defining_cell_hint("model")) from None
     loss = reference.mse(_recompute(first, second, reference.TOY_X), reference.TOY_Y)
     call = data["call"]
     if "error" in call:

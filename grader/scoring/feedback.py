@@ -5,8 +5,8 @@ import numpy as np
 
 from . import session
 
-DEFINED_BY = {"forward": r"^\s*def\s+forward\s*\(", "backprop": r"^\s*def\s+backprop\s*\(",
-              "ToyModel": r"^\s*class\s+ToyModel\b", "model": r"^\s*model\s*="}
+DEFINED_BY = {"forward": r"^def\s+forward\s*\(", "backprop": r"^def\s+backprop\s*\(",
+              "ToyModel": r"^class\s+ToyModel\b", "model": r"^model\s*="}   # top-level definitions only
 
 
 class CheckFailed(Exception):

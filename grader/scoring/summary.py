@@ -35,7 +35,9 @@ def _cell_line(notebook, end) -> str:
     else:
         error = end.get("error", {})
         what = f"`{error.get('type')}: {' '.join(error.get('message', '').split())[:200]}`"
-        if error.get("line"):
+        if error.get("cell") not in (None, number):
+            what += f" (in cell {error['cell']}, line {error['line']})"
+        elif error.get("line"):
             what += f" (line {error['line']})"
     expected = " (expected: this cell raises on purpose)" if INTENDED_ERROR in source else ""
     return f"- cell {number} (`{first}`): {what}{expected}"

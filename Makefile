@@ -1,0 +1,34 @@
+# `make run` grades the solution notebook; `make test` runs the project's own test suite.
+# Both create the virtual environment .venv on first use (CPU-only torch, pinned packages).
+SYSTEM_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+OUT ?= out
+JOBS ?= $(shell nproc)
+
+.PHONY: venv run test grade zip bench batch clean
+
+$(VENV)/.ready: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --extra-index-url $(TORCH_INDEX) \
+		-r requirements.txt -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.ready
+
+run: venv
+	./run_autograder --submission solution/A0.ipynb --results $(OUT)/solution/results.json --no-notebook-output
+
+grade: venv
+	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
+	./run_autograder --submission "$(NB)" --results "$(OUT)/$(basename $(notdir $(NB)))/results.json" --no-notebook-output
+
+test: venv
+	$(PY) -m pytest -n 2 project_tests
+
+zip:
+	$(PY) tools/build_zip.py autograder.zip
+
+clean:
+	rm -rf $(OUT) autograder.zip .pytest_cache
