@@ -4,7 +4,7 @@ Visibility: "visible" (default), "hidden", "after_due_date" or "after_published"
 """
 from dataclasses import dataclass
 
-from gradescope_utils.autograder_utils.decorators import number, visibility, weight
+from gradescope_utils.autograder_utils.decorators import number, weight
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,12 @@ MSE_THRESHOLD = 0.01
 
 
 def rubric_item(key: str):
-    """Decorate a test method with its rubric line's weight, number, visibility and name."""
+    """Decorate a test method with its rubric line's number, weight and name.
+
+    Visibility is applied from RUBRIC when results.json is written, so it can be changed in one place."""
     item = RUBRIC[key]
 
     def decorate(method):
         method.__doc__ = item.name
-        method = number(item.number)(weight(item.points)(method))
-        return visibility(item.visibility)(method) if item.visibility != "visible" else method
+        return number(item.number)(weight(item.points)(method))
     return decorate

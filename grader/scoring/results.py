@@ -15,6 +15,7 @@ import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
 from .. import rubric
+from . import checks
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
 MAX_TEST_OUTPUT = 30_000
@@ -89,9 +90,14 @@ def _finish(data: dict, summary: str):
     data["test_output_format"] = "md"
     for test in data["tests"]:
         test["output"] = test.get("output", "").strip()[:MAX_TEST_OUTPUT]
+        item = rubric.RUBRIC.get(test.get("number"))
+        if item and item.visibility != "visible":
+            test["visibility"] = item.visibility
     data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
-    if not data.get("leaderboard"):
-        data.pop("leaderboard", None)
+    data.pop("leaderboard", None)
+    mse = checks.final_mse() if rubric.LEADERBOARD else None
+    if mse is not None:
+        data["leaderboard"] = [{"name": "MSE", "value": round(mse, 8), "order": "asc"}]
 
 
 def emergency_results(message: str) -> dict:

@@ -1,0 +1,49 @@
+"""What students and TAs see: messages they can act on, and the rubric's switches (issue 4)."""
+import dataclasses
+
+import nbformat
+from conftest import FULL_MARKS, edit_cell, output_of, save, sandbox_user, solution
+
+from grader import rubric
+from grader.grade import grade
+from grader.settings import Settings
+
+
+def test_fresh_run_that_misses_the_saved_loss_is_explained(grade_notebook):
+    nb = edit_cell(solution(), 53, "torch.manual_seed(0)\n", "")
+    edit_cell(nb, 53, "range(2000)", "range(30)")
+    saved = nb.cells.index(next(c for c in nb.cells if "Exercise 5: Don't modify" in c.get("source", "")))
+    nb.cells[saved].outputs = [nbformat.v4.new_output(
+        "execute_result", {"text/plain": "tensor(0.0031, grad_fn=<MseLossBackward0>)"}, execution_count=54)]
+    results = grade_notebook(nb)
+    message = output_of(results, "5.1")
+    assert results["score"] == FULL_MARKS - 4
+    assert "saved output shows a loss of 0.0031" in message
+    assert "fresh start" in message and "torch.manual_seed(0)" in message
+
+
+def test_errors_show_the_students_frames_only(grade_notebook):
+    nb = edit_cell(solution(), 33, "z1 = x @ W1 + B1", "z1 = x @ W1.T + B1")
+    message = output_of(grade_notebook(nb), "1.1")
+    assert "`RuntimeError: mat1 and mat2 shapes cannot be multiplied" in message
+    assert '<cell 33>", line 3, in forward' in message and "z1 = x @ W1.T + B1" in message
+    assert "grader" not in message and "probes" not in message
+
+
+def test_gradient_feedback_names_the_wrong_gradient(grade_notebook):
+    nb = edit_cell(solution(), 37, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.sum(0) * 2")
+    message = output_of(grade_notebook(nb), "2.2")
+    assert "`W2_grad`: distance to autograd's gradient" in message and "(ok;" in message
+    assert "`B2_grad`: distance to autograd's gradient" in message and "(too far;" in message
+
+
+def test_visibility_and_leaderboard_come_from_the_rubric(tmp_path, monkeypatch):
+    monkeypatch.setitem(rubric.RUBRIC, "1.2", dataclasses.replace(rubric.RUBRIC["1.2"], visibility="after_due_date"))
+    monkeypatch.setattr(rubric, "LEADERBOARD", True)
+    notebook = save(solution(), tmp_path / "submission")
+    results = grade(notebook, tmp_path / "results.json", Settings(sandbox_user=sandbox_user()), log_output=False)
+    visibility = {test["number"]: test.get("visibility", "visible") for test in results["tests"]}
+    assert visibility["1.2"] == "after_due_date" and visibility["1.1"] == "visible"
+    (entry,) = results["leaderboard"]
+    assert entry["name"] == "MSE" and entry["order"] == "asc" and 0 <= entry["value"] < 0.01
+    assert results["stdout_visibility"] == "hidden"
