@@ -108,3 +108,15 @@ def test_cells_are_counted_like_jupyter(grade_notebook):
     edit_cell(nb, 33, "return torch.sigmoid(z2)", "return undefined_name")
     results = grade_notebook(nb)
     assert "(cell 33, line 6)" in output_of(results, "1.1")
+
+
+def test_input_gets_eof_and_exit_ends_only_its_cell(grade_notebook):
+    nb = solution()
+    nb.cells.insert(3, nbformat.v4.new_code_cell("name = input('Your name? ')"))
+    nb.cells.insert(4, nbformat.v4.new_code_cell("import sys\nsys.exit()\nprint('not printed')"))
+    nb.cells.insert(5, nbformat.v4.new_code_cell("exit(3)"))
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS
+    assert "cell 2 (`name = input('Your name? ')`): `EOFError" in results["output"]
+    assert "cell 3 (`import sys`): called `exit()`" in results["output"]
+    assert "cell 4 (`exit(3)`): called `exit()`" in results["output"]
