@@ -27,30 +27,6 @@ class _Result(JSONTestResult):
         super().__init__(*args, **kwargs)
         self._recorded = set()
 
-    def _method(self, test):
-        return getattr(test, getattr(test, "_testMethodName", ""), None)
-
-    def getTags(self, test):
-        return getattr(self._method(test), "__tags__", None)
-
-    def getWeight(self, test):
-        return getattr(self._method(test), "__weight__", None)
-
-    def getScore(self, test):
-        return getattr(self._method(test), "__score__", None)
-
-    def getNumber(self, test):
-        return getattr(self._method(test), "__number__", None)
-
-    def getVisibility(self, test):
-        return getattr(self._method(test), "__visibility__", None)
-
-    def getHideErrors(self, test):
-        return getattr(self._method(test), "__hide_errors__", None)
-
-    def getLeaderboardData(self, test):
-        return (None, None, None)
-
     def processResult(self, test, err=None):
         if test.id() in self._recorded:
             return
@@ -59,6 +35,10 @@ class _Result(JSONTestResult):
             text = "".join(traceback.format_exception(*err))
             err = (err[0], f"The grader itself failed on this test; please tell the course staff.\n\n"
                            f"```\n{text[-4000:]}```", None)
+        if not hasattr(test, "_testMethodName"):   # a setUpClass/setUpModule error arrives as an _ErrorHolder
+            self.results.append({"name": str(test), "score": 0.0, "max_score": 0.0, "status": "failed",
+                                 "output": str(err[1]) if err else ""})
+            return
         super().processResult(test, err)
 
     def addSkip(self, test, reason):
