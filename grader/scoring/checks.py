@@ -164,7 +164,14 @@ def _layers(module: dict, what: str, exactly=True):
 
 def _recompute(first, second, x):
     def array(layer, name):
-        return 0.0 if layer[name] is None else as_array({"tensor": layer[name]})
+        if layer[name] is None:
+            return 0.0
+        value = as_array({"tensor": layer[name]})
+        expected = (layer["out"], layer["in"]) if name == "weight" else (layer["out"],)
+        if value is None or value.shape != expected:
+            raise CheckFailed(f"An `nn.Linear({layer['in']}, {layer['out']})` reported a {name} of an unexpected "
+                              "shape, so its output cannot be recomputed.")
+        return value
     return reference.linear_layers(x, array(first, "weight"), array(first, "bias"),
                                    array(second, "weight"), array(second, "bias"))
 

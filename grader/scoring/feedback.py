@@ -5,6 +5,7 @@ import numpy as np
 
 from . import session
 
+NAME_OF = {"forward": "forward", "backprop": "backprop", "toymodel": "ToyModel", "model": "model"}
 DEFINED_BY = {"forward": r"^def\s+forward\s*\(", "backprop": r"^def\s+backprop\s*\(",
               "ToyModel": r"^class\s+ToyModel\b", "model": r"^model\s*="}   # top-level definitions only
 
@@ -23,9 +24,10 @@ def record(check: str, what: str) -> dict:
     if data is None:
         extra = "".join(f"\n\n{p}" for p in report.problems)
         raise CheckFailed(f"{current.run.ending} The grader could not check {what}.{extra}")
-    if "missing" in data:
-        name = re.search(r"`(\w+)`", data["missing"]).group(1)
-        raise CheckFailed(data["missing"] + defining_cell_hint(name))
+    if "missing" in data:   # the message is the parent's own: the child's text is not shown
+        name = NAME_OF[check]
+        raise CheckFailed(f"`{name}` is not defined when the notebook has finished running."
+                          + defining_cell_hint(name))
     if "error" in data:
         raise CheckFailed(f"Calling {what} raised {error_text(data['error'])}")
     return data
@@ -69,7 +71,10 @@ def as_array(value: dict):
     tensor = value.get("tensor")
     if not tensor or tensor["values"] is None:
         return None
-    return np.array(tensor["values"], dtype=np.float64).reshape([int(n) for n in tensor["shape"]])
+    shape = [int(n) for n in tensor["shape"]]
+    if len(tensor["values"]) != int(np.prod(shape)):
+        return None   # inconsistent data (the child's channel is not trusted)
+    return np.array(tensor["values"], dtype=np.float64).reshape(shape)
 
 
 def shape_text(shape) -> str:
