@@ -27,6 +27,12 @@ grade: venv
 test: venv
 	$(PY) -m pytest -n 2 project_tests
 
+# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n]` regrades a Gradescope "Download Submissions" export
+# (the zip or its unpacked folder) into dir/grades.csv and dir/<submission_id>/results.json; rerun to resume.
+batch: venv
+	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n]"; exit 2; }
+	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS)
+
 zip:
 	$(PY) tools/build_zip.py autograder.zip
 
