@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -163,16 +162,12 @@ def _kill(proc, user: str):
 
 
 def problems_of(results: dict) -> str:
-    """What a TA should look at, from the top-level message of a results.json."""
-    text = results.get("output", "")
-    if "autograder itself failed" in text:
-        return "grader crashed while grading (see log.txt)"
-    found = re.search(r"\*\*Your submission could not be graded:\*\* (.*)", text)
-    if found:
-        return found.group(1).strip()
-    run = re.search(r"\*\*Run:\*\* (.*)", text)
-    if run and not run.group(1).startswith("The notebook ran to the end."):
-        return run.group(1).strip()
+    """What a TA should look at, from the grader's facts in results.json (extra_data)."""
+    facts = results.get("extra_data", {})
+    if facts.get("problem"):
+        return facts["problem"]
+    if facts.get("ending") and not facts.get("finished"):
+        return facts["ending"]
     return ""
 
 

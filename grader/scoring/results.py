@@ -16,6 +16,7 @@ from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, J
 
 from .. import rubric
 from . import checks
+from .summary import facts
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
 MAX_TEST_OUTPUT = 30_000
@@ -59,13 +60,14 @@ def run_tests(tests_dir: Path, top_level: Path, summary: str) -> dict:
     suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
     _Runner(stream, failure_prefix="", stdout_visibility=rubric.STDOUT_VISIBILITY,
-            post_processor=lambda data: _finish(data, summary)).run(suite)
+            post_processor=lambda data: _finish(data, summary, facts())).run(suite)
     return json.loads(stream.getvalue())
 
 
-def _finish(data: dict, summary: str):
+def _finish(data: dict, summary: str, facts: dict):
     data["execution_time"] = float(data.get("execution_time", 0))
     data["output"] = summary[:MAX_TOP_OUTPUT]
+    data["extra_data"] = facts
     data["output_format"] = "md"
     data["test_output_format"] = "md"
     for test in data["tests"]:
@@ -83,6 +85,7 @@ def _finish(data: dict, summary: str):
 def emergency_results(message: str) -> dict:
     """When grading itself broke: every rubric line at 0, with the message, so no test silently disappears."""
     return {"score": 0.0, "execution_time": 0.0, "output": message, "output_format": "md",
+            "extra_data": {"problem": "the autograder itself failed (see its log)"},
             "stdout_visibility": rubric.STDOUT_VISIBILITY,
             "tests": [{"name": item.name, "number": item.number, "score": 0.0, "max_score": float(item.points),
                        "status": "failed", "output": message, "visibility": item.visibility}

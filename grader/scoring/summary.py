@@ -26,6 +26,16 @@ def summary() -> str:
     return "\n\n".join(lines)
 
 
+def facts() -> dict:
+    """The same, as data for TA tools (results.json's extra_data; `make batch` reads it)."""
+    current = session.current()
+    facts = {"notebook": str(current.located.path.name) if current.located else None, "problem": current.problem}
+    if current.run:
+        facts.update(ending=current.run.ending, finished=current.run.finished, seconds=round(current.run.seconds, 2),
+                     failed_cells=sorted(n for n, end in current.run.report.cells.items() if end["status"] != "ok"))
+    return facts
+
+
 def _cell_line(notebook, end) -> str:
     number = end["cell"]
     source = next((c.source for c in notebook.cells if c.number == number), "")
