@@ -4,9 +4,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from nbconvert.filters.strings import ipython2python
-
 from .locate import SubmissionProblem
 
 MAX_NOTEBOOK_BYTES = 200 * 1024 * 1024
@@ -33,6 +30,9 @@ class Notebook:
 
 
 def read_notebook(path: Path) -> Notebook:
+    # Imported here, not at the top: nbformat and nbconvert take about 0.3 s to import, and the sandboxed child
+    # (which must import torch) is started before the notebook is read, so this now overlaps that.
+    from nbconvert.filters.strings import ipython2python
     nb = _parse(Path(path))
     code_cells, notes = [], []
     for cell in nb.cells:
@@ -71,6 +71,7 @@ def _parse(path: Path):
                                 "again from Jupyter or Colab (File > Download .ipynb).") from None
     if not isinstance(data, dict) or "nbformat" not in data:
         raise SubmissionProblem(f"`{path.name}` is JSON but not a Jupyter notebook (it has no `nbformat` field).")
+    import nbformat
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as exc:
