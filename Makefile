@@ -38,3 +38,10 @@ zip:
 
 clean:
 	rm -rf $(OUT) autograder.zip .pytest_cache
+
+# `make bench [BENCH_REPEAT=n]` times ./run_autograder against running the notebook bare and against
+# `jupyter nbconvert --execute` (issue 5); ipykernel, for the latter only, comes from bench/requirements.txt.
+BENCH_REPEAT ?= 5
+bench: venv
+	-$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(PY) bench/run.py --repeat $(BENCH_REPEAT)
