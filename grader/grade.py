@@ -1,4 +1,5 @@
 """Grade one submission: find the notebook, run it in the sandbox, score it, write results.json."""
+import json
 import os
 import sys
 import time
@@ -14,7 +15,7 @@ from .scoring.results import emergency_results, run_tests, write_results
 from .scoring.summary import summary
 
 TESTS = ROOT / "tests"
-PRIVATE = [ROOT / "grader", TESTS, ROOT / "solution", ROOT / "project_tests"]
+MAX_RESULTS_BYTES = 1_000_000
 
 
 def grade(submission: Path, results_path: Path, settings, python: str = sys.executable, log_output=True) -> dict:
@@ -24,6 +25,7 @@ def grade(submission: Path, results_path: Path, settings, python: str = sys.exec
         session.use(current)
         results = run_tests(TESTS, ROOT, summary())
         results["execution_time"] = round(time.monotonic() - started, 2)
+        _fit(results, MAX_RESULTS_BYTES)
         _log(current, log_output)
     except Exception:   # a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
@@ -39,7 +41,7 @@ def _run(submission: Path, settings, python: str) -> session.Session:
     try:
         current.located = locate(submission)
         if os.geteuid() == 0:
-            hide_from_others(PRIVATE)
+            hide_from_others(_private(python))
         root = submission if submission.is_dir() else current.located.path
         sandbox = Sandbox(settings, root, python).start()
         current.located.notes += sandbox.copy_notes
@@ -51,6 +53,20 @@ def _run(submission: Path, settings, python: str) -> session.Session:
         if sandbox:
             sandbox.abort()
     return current
+
+
+def _private(python: str) -> list:
+    """Everything in the grader's folder (tests, solution, a checkout's .git) except the interpreter the child needs."""
+    needed = Path(python).absolute().parents
+    return [entry for entry in ROOT.iterdir() if entry not in needed]
+
+
+def _fit(results: dict, limit: int):
+    """Messages quote the student's text (errors, answers); halve the longest output until the file fits."""
+    while len(json.dumps(results, indent=2)) > limit:
+        longest = max([results, *results["tests"]], key=lambda item: len(item.get("output", "")))
+        text = longest["output"]
+        longest["output"] = text[:len(text) // 2] + "\n\n[... cut: this output was too long ...]"
 
 
 def _log(current: session.Session, log_output: bool):

@@ -3,9 +3,7 @@
 Nothing is compared here: the parent does that with its own reference, so a monkeypatched comparison or a
 lying tensor subclass in this process changes nothing. Tensors are read with torch functions disabled.
 """
-import timeout_decorator
-
-from .cells import CellTimeout, describe
+from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
 MAX_VALUES = 100_000
 PARAMETERS = ("W1", "B1", "W2", "B2")
@@ -19,10 +17,10 @@ def run_probes(namespace, probes, reporter, timeout):
     import torch
     checks = {"model": _model, "toymodel": _toymodel, "forward": _forward, "backprop": _backprop}
     for name, probe in checks.items():   # `model` first: the others overwrite notebook globals
+        reporter.send({"event": "check_start", "check": name})
         try:
-            with torch.no_grad():
-                data = timeout_decorator.timeout(timeout, timeout_exception=CellTimeout)(probe)(
-                    torch, namespace, probes[name])
+            with torch.no_grad(), time_limit(timeout):
+                data = probe(torch, namespace, probes[name])
         except Missing as exc:
             data = {"missing": str(exc)}
         except CellTimeout:
@@ -30,6 +28,7 @@ def run_probes(namespace, probes, reporter, timeout):
                               "cell": None, "line": None}}
         except BaseException as exc:   # noqa: BLE001
             data = {"error": describe(exc)}
+        leave_if_forked()
         reporter.send({"event": "record", "check": name, "data": data})
 
 

@@ -65,9 +65,8 @@ def _parse(path: Path):
         raise SubmissionProblem(f"`{path.name}` is {size / 2**20:.0f} MB, too large to grade (the limit is "
                                 f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
                                 "and upload it again.")
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")   # the bytes are freed at once: notebooks can be big
     except UnicodeDecodeError as exc:
         raise SubmissionProblem(f"`{path.name}` is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
                                 "it is not a Jupyter notebook. Download the notebook again from Jupyter or Colab "
@@ -78,7 +77,13 @@ def _parse(path: Path):
         raise SubmissionProblem(f"`{path.name}` is not a valid notebook: it is not JSON (line {exc.lineno}, column "
                                 f"{exc.colno}: {exc.msg}). It may have been damaged or edited as text; download it "
                                 "again from Jupyter or Colab (File > Download .ipynb).") from None
-    if not isinstance(data, dict) or "nbformat" not in data:
+    except (ValueError, RecursionError):   # JSON too deeply nested, or a number with thousands of digits
+        raise SubmissionProblem(f"`{path.name}` is not a valid notebook: its JSON is nested too deeply or holds "
+                                "numbers with thousands of digits. Download it again from Jupyter or Colab "
+                                "(File > Download .ipynb).") from None
+    is_notebook = isinstance(data, dict) and "nbformat" in data
+    del data   # nbformat parses the text again; not holding two copies keeps a 50 MB notebook's memory down
+    if not is_notebook:
         raise SubmissionProblem(f"`{path.name}` is JSON but not a Jupyter notebook (it has no `nbformat` field).")
     import nbformat
     try:
@@ -111,7 +116,7 @@ def _exercise3_answer(cells):
         return None
     parts = []
     for cell in cells[start:]:
-        if cell.get("cell_type") == "code" or (parts and _text(cell.source).lstrip().startswith("#")):
+        if cell.get("cell_type") == "code" or (parts and _text(cell.get("source", "")).lstrip().startswith("#")):
             break
         parts.append(_text(cell.get("source", "")))
     text = "\n\n".join(parts)

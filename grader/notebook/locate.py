@@ -50,6 +50,8 @@ def locate(submission: Path) -> Located:
         raise SubmissionProblem(f"No submission was found at `{submission}`.")
     notes: list = []
     found = list(_candidates(submission, notes))
+    if not found and notes:   # only links to files outside the submission
+        raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
     if not found:
         others = sorted(p.name for p in submission.rglob("*") if p.is_file() and "__MACOSX" not in p.parts)[:5]
         if any(n.lower().endswith(".py") for n in others):

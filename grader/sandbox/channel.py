@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import jsonschema
 
+CHECKS = ["model", "toymodel", "forward", "backprop"]   # what grader.child.probes reports on
 _STR = {"type": "string", "maxLength": 20000}
 _INT = {"type": "integer"}
 SCHEMA = {
@@ -43,12 +44,14 @@ SCHEMA = {
          "properties": {"event": {"const": "ready"}, "isolation": {"type": "object"}}},
         {"type": "object", "additionalProperties": False, "required": ["event", "cell"],
          "properties": {"event": {"const": "cell_start"}, "cell": _INT}},
+        {"type": "object", "additionalProperties": False, "required": ["event", "check"],
+         "properties": {"event": {"const": "check_start"}, "check": {"enum": CHECKS}}},
         {"type": "object", "additionalProperties": False, "required": ["event", "cell", "status", "seconds"],
          "properties": {"event": {"const": "cell_end"}, "cell": _INT,
                         "status": {"enum": ["ok", "error", "timeout", "exit"]},
                         "seconds": {"type": "number"}, "error": {"$ref": "#/$defs/error"}}},
         {"type": "object", "additionalProperties": False, "required": ["event", "check", "data"],
-         "properties": {"event": {"const": "record"}, "check": {"enum": ["forward", "backprop", "toymodel", "model"]},
+         "properties": {"event": {"const": "record"}, "check": {"enum": CHECKS},
                         "data": {"type": "object", "maxProperties": 1, "minProperties": 1,
                                  "additionalProperties": False, "properties": {
                                      "missing": _STR,
@@ -71,8 +74,8 @@ class ChildReport:
     """Everything the parent learned from the child, as plain data."""
     isolation: dict | None = None
     cells: dict = field(default_factory=dict)      # cell number -> cell_end event
-    started: list = field(default_factory=list)     # cell numbers in the order they started
     records: dict = field(default_factory=dict)     # check -> data
+    running: tuple | None = None                    # ("cell", 12) or ("check", "forward"): started, not ended
     done: bool = False
     problems: list = field(default_factory=list)   # the channel was misused: shown to the student
     _conflicts: set = field(default_factory=set)
@@ -81,7 +84,7 @@ class ChildReport:
         try:
             event = json.loads(line)
             _validator.validate(event)
-        except (ValueError, jsonschema.ValidationError):
+        except (ValueError, RecursionError, jsonschema.ValidationError):   # deep nesting: RecursionError
             self._problem("The grader received data it did not send (the notebook wrote to the grader's channel); "
                           "it was ignored.")
             return
@@ -89,11 +92,15 @@ class ChildReport:
         if kind == "ready":
             self.isolation = event["isolation"]
         elif kind == "cell_start":
-            self.started.append(event["cell"])
+            self.running = ("cell", event["cell"])
         elif kind == "cell_end":
             self.cells[event["cell"]] = event
+            self.running = None
+        elif kind == "check_start":
+            self.running = ("check", event["check"])
         elif kind == "record":
             self._add_record(event["check"], event["data"])
+            self.running = None
         elif kind == "done":
             self.done = True
 

@@ -21,8 +21,10 @@ from .output import HeadTail
 
 ROOT = Path(__file__).resolve().parents[2]   # the folder holding the `grader` package
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.child.main import main; main(sys.argv[1], sys.argv[2])"
-WATCHDOG_GRACE = 10.0        # a cell that ignores its interrupt this long is stopped from outside
+WATCHDOG_GRACE = 10.0   # a cell or call that ignores its interrupt this long (at most its own limit) is killed
 MAX_SUBMISSION_BYTES = 256 * 1024 * 1024
+CALLED = {"model": "your trained `model`", "toymodel": "`ToyModel()`", "forward": "`forward(x)`",
+          "backprop": "`backprop(X)`"}
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Sandbox:
         os.close(write_fd)
         self.output = HeadTail(self.settings.output_head_bytes, self.settings.output_tail_bytes)
         self.report = ChildReport()
-        self.current = None   # (cell, monotonic time it started), for the watchdog
+        self.current = None   # (what is running, monotonic time it started), for the watchdog
         self.readers = [threading.Thread(target=self._read_output, daemon=True),
                         threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True)]
         for reader in self.readers:
@@ -106,15 +108,14 @@ class Sandbox:
                 *lines, pending = (pending + chunk).split(b"\n")
                 for line in lines:
                     self.report.add_line(line)
-                    self._track_cell()
+                    self._track_running()
 
-    def _track_cell(self):
-        started = self.report.started
-        if started and started[-1] not in self.report.cells:
-            if self.current is None or self.current[0] != started[-1]:
-                self.current = (started[-1], time.monotonic())
-        else:
+    def _track_running(self):
+        running = self.report.running
+        if running is None:
             self.current = None
+        elif self.current is None or self.current[0] != running:
+            self.current = (running, time.monotonic())
 
     def _wait(self) -> str | None:
         """None when the child exited by itself, else why it was stopped."""
@@ -128,17 +129,23 @@ class Sandbox:
             now = time.monotonic()
             running = self.current
             if now > deadline:
-                where = f" (it was running cell {running[0]})" if running else ""
+                where = f" ({_running_text(running[0])} was running)" if running else ""
                 return (f"The notebook did not finish within the grader's time limit of "
                         f"{self.settings.total_timeout:.0f} s{where}, so it was stopped.")
-            if running and now - running[1] > self.settings.cell_timeout + WATCHDOG_GRACE:
-                return (f"Cell {running[0]} ran past its {self.settings.cell_timeout:.0f} s limit and did not stop "
-                        "when interrupted, so the notebook's process was stopped.")
+            if running:
+                limit = self.settings.cell_timeout if running[0][0] == "cell" else self.settings.probe_timeout
+                if now - running[1] > limit + min(WATCHDOG_GRACE, limit):
+                    what = _running_text(running[0])
+                    return (f"{what[0].upper() + what[1:]} ran past its {limit:.0f} s limit and did "
+                            "not stop when interrupted, so the notebook's process was stopped.")
 
     def _finish(self, stopped: str | None) -> ChildRun:
         if self.proc is not None:
             _kill_group(self.proc.pid)
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass   # stuck in the kernel; _describe_exit says it did not end normally
         leftovers = cleanup.kill_leftovers(self.identity.uid)
         if self.proc is not None:
             for reader in self.readers:
@@ -156,21 +163,25 @@ class Sandbox:
 def _describe_exit(code, report: ChildReport) -> str:
     if report.done and code == 0:
         return "The notebook ran to the end."
-    started = report.started
-    if started and started[-1] not in report.cells:
-        where = f"during cell {started[-1]}"
+    if report.running:
+        where = "during " + _running_text(report.running)
     elif report.isolation is None:
         where = "before running any cell"
     else:
-        where = "while the grader was calling your functions, after the last cell"
+        where = "after the last cell"
     if code is not None and code < 0:
         name = signal.Signals(-code).name
         why = {"SIGSEGV": "crashed (segmentation fault)", "SIGXCPU": "used up its CPU time",
                "SIGKILL": "was killed (it may have run out of memory)", "SIGABRT": "aborted",
                "SIGXFSZ": "wrote a file larger than allowed"}.get(name, f"was stopped by {name}")
-        return f"The notebook's process {why} {where}."
-    return (f"The notebook's process ended {where} (exit code {code}; `os._exit` or a crash?), "
-            "before the grader could check your work.")
+        return f"The notebook's process {why} {where}, before the grader could finish its checks."
+    return (f"The notebook's process ended {where}, with exit code {code} (does it call `os._exit` or "
+            "`os.kill`?), before the grader could finish its checks.")
+
+
+def _running_text(running: tuple) -> str:
+    kind, name = running
+    return f"cell {name}" if kind == "cell" else f"the grader's call of {CALLED[name]}"
 
 
 def _kill_group(pid: int):
