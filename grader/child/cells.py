@@ -23,7 +23,7 @@ class time_limit:
     REPEAT = 0.5
 
     def __init__(self, seconds: float):
-        self.seconds, self.armed = seconds, False
+        self.seconds, self.armed, self.traced = seconds, False, False
 
     def __enter__(self):
         signal.signal(signal.SIGALRM, self._interrupt)
@@ -33,11 +33,13 @@ class time_limit:
     def __exit__(self, *exc_info):
         self.armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        sys.settrace(None)
+        if self.traced:
+            sys.settrace(None)
 
     def _interrupt(self, signum, frame):
         if self.armed and (frame is None or frame.f_code.co_filename != __file__):   # never inside __exit__
             sys.settrace(self._trace)
+            self.traced = True
             while frame is not None:
                 frame.f_trace = self._trace
                 frame = frame.f_back
