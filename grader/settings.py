@@ -8,7 +8,7 @@ MIB = 1024 ** 2
 @dataclass
 class Limits:
     cpu_seconds: int = 600          # CPU time of the child
-    memory_bytes: int = 4 * GIB     # address space; `import torch` alone maps about 0.65 GB
+    memory_bytes: int = 2 * GIB     # address space; the solution needs about 0.7 GB
     processes: int = 64             # tasks (threads count too) of the sandbox user
     file_bytes: int = 64 * MIB      # largest file the notebook may write
     open_files: int = 256
