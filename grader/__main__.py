@@ -1,5 +1,6 @@
 """Command line: `python -m grader --submission PATH --results FILE [options]`. Exit status 0 once results exist."""
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,8 +35,10 @@ def main(argv=None):
     results = grade(args.submission, args.results, settings, log_output=not args.no_notebook_output)
     if not args.quiet:
         print_table(results, args.results)
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)   # results.json is written; skipping the interpreter's teardown saves about 0.1 s
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
