@@ -120,3 +120,16 @@ def test_input_gets_eof_and_exit_ends_only_its_cell(grade_notebook):
     assert "cell 2 (`name = input('Your name? ')`): `EOFError" in results["output"]
     assert "cell 3 (`import sys`): called `exit()`" in results["output"]
     assert "cell 4 (`exit(3)`): called `exit()`" in results["output"]
+
+
+def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_path):
+    from conftest import sandbox_user
+
+    from grader.grade import grade as grade_in_process
+    from grader.settings import Settings
+    # Debian's python3 has no torch: the child fails while starting, before any student code runs.
+    results = grade_in_process(SOLUTION, tmp_path / "results.json", Settings(sandbox_user=sandbox_user()),
+                               python="/usr/bin/python3", log_output=False)
+    assert results["score"] == 0
+    assert "could not start the process that runs notebooks" in output_of(results, "1.1")
+    assert "Please tell the course staff" in output_of(results, "5.1")

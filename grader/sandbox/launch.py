@@ -163,10 +163,11 @@ class Sandbox:
 def _describe_exit(code, report: ChildReport) -> str:
     if report.done and code == 0:
         return "The notebook ran to the end."
+    if report.isolation is None:   # no student code runs before the child reports it is ready
+        return (f"The grader could not start the process that runs notebooks (exit code {code}); this is a problem "
+                "of the autograder, not of your notebook. Please tell the course staff.")
     if report.running:
         where = "during " + _running_text(report.running)
-    elif report.isolation is None:
-        where = "before running any cell"
     else:
         where = "after the last cell"
     if code is not None and code < 0:
