@@ -57,8 +57,8 @@ def _run(submission: Path, settings, python: str) -> session.Session:
 
 def _private(python: str) -> list:
     """Everything in the grader's folder (tests, solution, a checkout's .git) except the interpreter the child needs."""
-    needed = Path(python).absolute().parents
-    return [entry for entry in ROOT.iterdir() if entry not in needed]
+    needed = {*Path(python).absolute().parents, *Path(sys.prefix).absolute().parents, Path(sys.prefix).absolute()}
+    return [entry for entry in ROOT.iterdir() if entry not in needed]   # the grader's own venv stays readable too
 
 
 def _fit(results: dict, limit: int):
