@@ -9,10 +9,15 @@ JOBS ?= $(shell nproc)
 
 .PHONY: venv run test grade zip bench batch clean
 
+TORCH := $(shell grep '^torch==' requirements.txt)
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+
+# torch alone first: from a wheel already on this machine if pip's find-links has one (no network), else from
+# the CPU-only index. Only torch is looked up there: an unreachable index costs retries for every package.
 $(VENV)/.ready: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --extra-index-url $(TORCH_INDEX) \
-		-r requirements.txt -r requirements-dev.txt
+	$(PIP) --no-index --no-deps $(TORCH) 2>/dev/null || $(PIP) --extra-index-url $(TORCH_INDEX) $(TORCH)
+	$(PIP) -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.ready
@@ -43,5 +48,5 @@ clean:
 # `jupyter nbconvert --execute` (issue 5); ipykernel, for the latter only, comes from bench/requirements.txt.
 BENCH_REPEAT ?= 5
 bench: venv
-	-$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	-$(PIP) -r bench/requirements.txt
 	$(PY) bench/run.py --repeat $(BENCH_REPEAT)

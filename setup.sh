@@ -12,8 +12,9 @@ if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
 fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check ${torch_index:+--extra-index-url "$torch_index"} \
-  -r "$source_dir/requirements.txt"
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+"${pip[@]}" ${torch_index:+--extra-index-url "$torch_index"} "$(grep '^torch==' "$source_dir/requirements.txt")"
+"${pip[@]}" -r "$source_dir/requirements.txt"
 
 # The unprivileged user that runs student code (run_autograder falls back to creating it, then to `nobody`).
 id -u a0sandbox >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
