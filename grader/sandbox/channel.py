@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 import jsonschema
 
-CHECKS = ["model", "toymodel", "forward", "backprop"]   # what grader.child.probes reports on
+# What grader.child.probes reports on, and how messages name the grader's call of each.
+CALLED = {"model": "your trained `model`", "toymodel": "`ToyModel()`", "forward": "`forward(x)`",
+          "backprop": "`backprop(X)`"}
+CHECKS = list(CALLED)
 _STR = {"type": "string", "maxLength": 20000}
 _INT = {"type": "integer"}
 SCHEMA = {

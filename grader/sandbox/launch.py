@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import cleanup
-from .channel import ChildReport
+from .channel import CALLED, ChildReport
 from .identity import sandbox_identity
 from .output import HeadTail
 
@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]   # the folder holding the `grader` p
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.child.main import main; main(sys.argv[1], sys.argv[2])"
 WATCHDOG_GRACE = 10.0   # a cell or call that ignores its interrupt this long (at most its own limit) is killed
 MAX_SUBMISSION_BYTES = 256 * 1024 * 1024
-CALLED = {"model": "your trained `model`", "toymodel": "`ToyModel()`", "forward": "`forward(x)`",
-          "backprop": "`backprop(X)`"}
 
 
 @dataclass

@@ -17,7 +17,7 @@ def _inputs(check):
 # -- Exercise 1
 def _forward_outputs():
     """([(x, output)] for the batches where forward gave an (N, 2) tensor, [problems with the others])."""
-    calls = record("forward", "`forward(x)`")["calls"]
+    calls = record("forward")["calls"]
     outputs, problems = [], []
     for x, call in zip(_inputs("forward")["inputs"], calls):
         n = len(x)
@@ -65,7 +65,7 @@ def forward_values():
 
 # -- Exercise 2
 def _gradients():
-    call = record("backprop", "`backprop(X)`")["call"]
+    call = record("backprop")["call"]
     if "error" in call:
         raise CheckFailed(f"`backprop(X)` raised {error_text(call['error'])}")
     value = call["value"]
@@ -177,13 +177,13 @@ def _recompute(first, second, x):
 
 
 def toymodel_structure():
-    data = record("toymodel", "`ToyModel()`")["object"]
+    data = record("toymodel")["object"]
     _layers(data["module"], "`ToyModel()`")
     return "`ToyModel()` holds two `nn.Linear` layers, 3->4 and 4->2, with 26 parameters in all."
 
 
 def toymodel_output():
-    data = record("toymodel", "`ToyModel()`")["object"]
+    data = record("toymodel")["object"]
     first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
     x = _inputs("toymodel")["x"]
     call = data["call"]
@@ -202,7 +202,7 @@ def toymodel_output():
 
 
 def trained_model():
-    data = record("model", "your trained `model`")["object"]
+    data = record("model")["object"]
     try:
         first, second = _layers(data["module"], "The notebook's final `model`")
     except CheckFailed as failure:
@@ -238,7 +238,7 @@ def _fresh_run_note(loss: float) -> str:
 def final_mse():
     """For the leaderboard: the recomputed MSE, or None."""
     try:
-        data = record("model", "your trained `model`")["object"]
+        data = record("model")["object"]
         first, second = _layers(data["module"], "model")
         return reference.mse(_recompute(first, second, reference.TOY_X), reference.TOY_Y)
     except CheckFailed:
