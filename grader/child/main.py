@@ -5,7 +5,7 @@ import signal
 import sys
 
 # Everything from the grader is imported now: once confined, the child can no longer read the grader's files.
-from grader.sandbox.confine import confine
+from .confine import confine
 from .cells import new_namespace, run_cells
 from .probes import run_probes
 from .report import Reporter
