@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from .grade import grade
+from .grade import Interrupted, grade
 from .settings import MIB, Settings
 from .terminal import print_table
 
@@ -22,7 +22,12 @@ def main(argv=None):
     parser.add_argument("--cpu-seconds", type=int, default=defaults.limits.cpu_seconds)
     parser.add_argument("--max-processes", type=int, default=defaults.limits.processes)
     parser.add_argument("--file-mb", type=int, default=defaults.limits.file_bytes // MIB)
-    parser.add_argument("--sandbox-user", default=defaults.sandbox_user)
+    parser.add_argument("--sandbox-user", default=None,
+                        help="pin this sandbox user (default: lease a free one of a0sandbox, a0sandbox-1, ...)")
+    parser.add_argument("--ta-files", type=Path, default=None,
+                        help="also write the notebook rendered to HTML and the Exercise 3 answer's images here")
+    parser.add_argument("--hide", type=Path, action="append", default=[],
+                        help="a folder student code must not see (repeatable; batch passes the export and output)")
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
     parser.add_argument("--no-notebook-output", action="store_true",
                         help="do not print what the notebook printed (the instructor log on Gradescope shows it)")
@@ -32,7 +37,12 @@ def main(argv=None):
     limits = settings.limits
     limits.memory_bytes, limits.cpu_seconds = args.memory_mb * MIB, args.cpu_seconds
     limits.processes, limits.file_bytes = args.max_processes, args.file_mb * MIB
-    results = grade(args.submission, args.results, settings, log_output=not args.no_notebook_output)
+    try:
+        results = grade(args.submission, args.results, settings, log_output=not args.no_notebook_output,
+                        ta_dir=args.ta_files, hide=args.hide)
+    except Interrupted:
+        print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
+        os._exit(130)
     if not args.quiet:
         print_table(results, args.results)
     sys.stdout.flush()

@@ -1,79 +1,143 @@
-"""Grade one submission: find the notebook, run it in the sandbox, score it, write results.json."""
-import json
+"""Grade one submission: lease a sandbox user, copy the upload, run the child, score its records, write results.json.
+
+Every step sits in one structure whose cleanup runs on success, on any exception and on SIGTERM/SIGINT: the child's
+processes are killed, the sandbox user swept, the scratch copy removed; results.json is written in every case, into
+room reserved before the child started.
+"""
+import base64
 import os
+import signal
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from .notebook.extract import read_notebook
-from .notebook.locate import SubmissionProblem, locate
-from .sandbox.identity import hide_from_others
-from .sandbox.launch import ROOT, Sandbox
-from .scoring import inputs, session
-from .scoring.results import emergency_results, run_tests, write_results
-from .scoring.summary import summary
+import numpy as np
+
+from . import rubric
+from .notebook.handout import HANDOUT_CODE
+from .sandbox.cleanup import remove_tree
+from .sandbox.launch import ROOT, Child
+from .sandbox.lease import lease
+from .sandbox.scratch import Scratch
+from .scoring import inputs
+from .scoring.results import Reservation, emergency_results, run_tests
+from .scoring.submission import Submission
+from .scoring.summary import facts, summary
 
 TESTS = ROOT / "tests"
 MAX_RESULTS_BYTES = 1_000_000
+IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF8"}
 
 
-def grade(submission: Path, results_path: Path, settings, python: str = sys.executable, log_output=True) -> dict:
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT: clean up, write results saying so, then stop."""
+
+
+def grade(submission: Path, results_path: Path, settings, python: str = sys.executable, log_output=True,
+          ta_dir: Path | None = None, hide=()) -> dict:
     started = time.monotonic()
+    reservation = Reservation(results_path)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    interrupted = None
     try:
-        current = _run(Path(submission), settings, python)
-        session.use(current)
-        results = run_tests(TESTS, ROOT, summary())
+        sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent])
+        results = run_tests(TESTS, ROOT, sub, summary(sub), facts(sub))
         results["execution_time"] = round(time.monotonic() - started, 2)
         _fit(results, MAX_RESULTS_BYTES)
-        _log(current, log_output)
+        _log(sub, log_output)
+    except Interrupted as signal_received:
+        interrupted = signal_received
+        results = emergency_results("Grading was interrupted (the grader was stopped) before it finished; "
+                                    "this is not your fault. Please tell the course staff.")
     except Exception:   # a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
         results = emergency_results("The autograder itself failed while grading this submission; this is not "
                                     "your fault. Please tell the course staff.")
-    write_results(results_path, results)
+    try:
+        reservation.write(results)
+    finally:
+        reservation.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if interrupted:
+        raise interrupted
     return results
 
 
-def _run(submission: Path, settings, python: str) -> session.Session:
-    current = session.Session(probes=inputs.choose())
-    sandbox = None
-    try:
-        current.located = locate(submission)
-        if os.geteuid() == 0:
-            hide_from_others(_private(python))
-        root = submission if submission.is_dir() else current.located.path
-        sandbox = Sandbox(settings, root, python).start()
-        current.located.notes += sandbox.copy_notes
-        current.notebook = read_notebook(current.located.path)
-        cells = [{"number": c.number, "source": c.source, "python": c.python} for c in current.notebook.cells]
-        current.run = sandbox.run(cells, inputs.to_json(current.probes))
-    except SubmissionProblem as problem:
-        current.problem = str(problem)
-        if sandbox:
-            sandbox.abort()
-    return current
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
 
 
-def _private(python: str) -> list:
-    """Everything in the grader's folder (tests, solution, a checkout's .git) except the interpreter the child needs."""
-    needed = {*Path(python).absolute().parents, *Path(sys.prefix).absolute().parents, Path(sys.prefix).absolute()}
-    return [entry for entry in ROOT.iterdir() if entry not in needed]   # the grader's own venv stays readable too
+def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
+    sub = Submission(settings=settings)
+    if not submission.exists():
+        sub.problem = "No submission was found (the grader was given a path that does not exist)."
+        return sub
+    with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
+        scratch = Scratch(submission, identity.uid, identity.gid)
+        try:
+            sub.notes = scratch.notes
+            seed = inputs.seed_for(scratch.digest.digest())
+            sub.inputs = {name: probe.draw(np.random.default_rng([seed, index]))
+                          for index, (name, probe) in enumerate(rubric.PROBES.items())}
+            request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
+            with Child(settings, identity, scratch.path, python, hide=_hidden(python, submission, hide),
+                       ta_files=ta_dir is not None, handout_code=HANDOUT_CODE) as child:
+                sub.run = child.run(request)
+        finally:
+            remove_tree(scratch.path)
+    if sub.report.ungradable:
+        sub.problem = sub.report.ungradable
+    if ta_dir is not None:
+        _write_ta_files(Path(ta_dir), sub.report.ta_files)
+    return sub
+
+
+def _hidden(python: str, submission: Path, extra) -> list:
+    """What the child must not see: the grader's folder (tests, solution, a checkout's .git) except the interpreter
+    it runs, the original upload (it has its copy), the results folder and whatever the caller adds."""
+    keep = {*Path(python).absolute().parents, *Path(sys.prefix).absolute().parents, Path(sys.prefix).absolute()}
+    grader = [entry for entry in ROOT.iterdir() if entry not in keep and not entry.is_symlink()]
+    return [str(p) for p in [*grader, submission.absolute(), *map(Path, extra)] if p.exists()]
+
+
+def _write_ta_files(folder: Path, files: dict):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError:
+            continue
+        kind = name.rsplit(".", 1)[-1]
+        if kind in IMAGE_MAGIC and not data.startswith(IMAGE_MAGIC[kind]):
+            continue   # not the image it claims to be
+        (folder / name).write_bytes(data)
 
 
 def _fit(results: dict, limit: int):
-    """Messages quote the student's text (errors, answers); halve the longest output until the file fits."""
-    while len(json.dumps(results, indent=2)) > limit:
+    """Messages quote the student's text (errors, answers): halve the longest output until the file fits."""
+    extra = results.get("extra_data", {})
+    if len(str(extra)) > limit // 4:
+        extra["exercise3"] = {"answer": (extra.get("exercise3", {}).get("answer") or "")[:20000], "images": []}
+    for _ in range(64):   # each round halves one output: bounded
+        if len(strict_size(results)) <= limit:
+            return
         longest = max([results, *results["tests"]], key=lambda item: len(item.get("output", "")))
         text = longest["output"]
         longest["output"] = text[:len(text) // 2] + "\n\n[... cut: this output was too long ...]"
 
 
-def _log(current: session.Session, log_output: bool):
+def strict_size(results: dict) -> bytes:
+    from .scoring.results import strict_json
+    return strict_json(results).encode("utf-8")
+
+
+def _log(sub: Submission, log_output: bool):
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
-    if current.run:
-        print(f"[sandbox] {current.run.isolation}")
-        print(f"[sandbox] {current.run.ending} {current.run.seconds:.1f} s; "
-              f"{current.run.leftovers} leftover process(es) killed")
+    if sub.run:
+        print(f"[sandbox] {sub.run.isolation}")
+        print(f"[sandbox] {sub.ending} {sub.run.seconds:.1f} s; {sub.run.leftovers} leftover process(es) killed")
         if log_output:
-            print("[notebook output, head and tail]\n" + current.run.output)
+            from .scoring.markdown import terminal_safe
+            print("[notebook output, head and tail]\n" + terminal_safe(sub.run.output))

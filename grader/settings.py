@@ -1,4 +1,4 @@
-"""Timeouts and limits, in one place. Every value can be changed from the command line (see `__main__`)."""
+"""Timeouts and limits, in one place. `run_autograder --help` lists the command-line options that change them."""
 from dataclasses import dataclass, field
 
 GIB = 1024 ** 3
@@ -19,7 +19,8 @@ class Settings:
     cell_timeout: float = 300.0     # one cell; it is interrupted and the run goes on
     total_timeout: float = 420.0    # the whole child run, well inside Gradescope's 10 minutes
     probe_timeout: float = 30.0     # one call of the student's objects by the grader
-    sandbox_user: str = "a0sandbox"
+    sandbox_pool: str = "a0sandbox"      # sandbox users a0sandbox, a0sandbox-1, ...: one leased per grading
+    sandbox_user: str | None = None      # pins one user of the pool's kind instead (waits for its lease)
     output_head_bytes: int = 16 * 1024   # what is kept of the notebook's printed output
     output_tail_bytes: int = 16 * 1024
     channel_bytes: int = 8 * MIB         # the most data the child may report

@@ -1,10 +1,8 @@
 """Exercise 3: the written answer, shown for the course staff to grade by hand."""
-from grader.rubric import rubric_item
-from grader.scoring import checks
-from grader.scoring.testcase import CheckCase
+from grader.scoring.testcase import CheckCase, rubric_line
 
 
 class TestAnswer(CheckCase):
-    @rubric_item("3")
+    @rubric_line("3")
     def test_answer(self):
-        self.grade(checks.exercise3_answer)
+        self.check()

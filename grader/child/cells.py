@@ -1,13 +1,28 @@
-"""Run the notebook's cells in one namespace, like Restart & Run All, but a failing cell does not stop the run."""
-import builtins
-import linecache
+"""Run the notebook's cells like Kernel > Restart & Run All, through IPython's own InteractiveShell.
+
+The shell is the one Jupyter's kernel uses (magics, autoawait, display, get_ipython), without a kernel or ZMQ. What
+differs from Jupyter, on purpose: a failing cell does not stop the run, every cell has a time limit, shell escapes
+and package installers are skipped with a note (there is no network), and Colab-only calls do nothing.
+"""
 import os
 import re
 import signal
 import sys
 import time
 import traceback
-import types
+
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.text import SList
+from traitlets.config import Config
+
+from . import colab
+
+FULL_ERRORS = 20   # later failing cells are described briefly: the channel's budget must keep room for the checks
+CELL_FILE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")   # the file name IPython compiles cell N under
+_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit   # kept before student code can replace them
+# Shell escapes and installers: skipped with a note. Every other magic runs as in Jupyter.
+SKIPPED_MAGICS = ("bash", "sh", "script", "system", "sx", "sc", "pip", "conda", "mamba", "micromamba", "uv",
+                  "perl", "ruby", "python2", "python3", "pypy")
 
 
 class CellTimeout(BaseException):
@@ -15,20 +30,23 @@ class CellTimeout(BaseException):
 
 
 class time_limit:
-    """`with time_limit(s):` raises CellTimeout in the block after s seconds, then again every half second.
+    """`with time_limit(s):` raises CellTimeout after s seconds, then again every half second, while a cell frame
+    (or a phase marked `anywhere`, such as IPython reading the cell) is running.
 
     Python swallows an exception raised in an at-fork hook or a `__del__`, and in a fork loop the signal nearly
     always arrives during fork(), so its handler runs in such a hook; the exception is also raised again at the next
-    line of a cell, by a trace function, which hooks never reach."""
+    line of a cell, by a trace function, which hooks never reach. Once the cell has ended, IPython's own error
+    display is never interrupted."""
     REPEAT = 0.5
 
-    def __init__(self, seconds: float):
-        self.seconds, self.armed, self.traced = seconds, False, False
+    def __init__(self, seconds: float, anywhere: bool = False):
+        self.seconds, self.anywhere, self.armed, self.traced = seconds, anywhere, False, False
 
     def __enter__(self):
         signal.signal(signal.SIGALRM, self._interrupt)
         self.armed = True
         signal.setitimer(signal.ITIMER_REAL, self.seconds, self.REPEAT)
+        return self
 
     def __exit__(self, *exc_info):
         self.armed = False
@@ -37,63 +55,137 @@ class time_limit:
             sys.settrace(None)
 
     def _interrupt(self, signum, frame):
-        if self.armed and (frame is None or frame.f_code.co_filename != __file__):   # never inside __exit__
-            sys.settrace(self._trace)
-            self.traced = True
-            while frame is not None:
-                frame.f_trace = self._trace
-                frame = frame.f_back
-            raise CellTimeout()
+        if not self.armed or (frame is not None and frame.f_code.co_filename == __file__):   # never in __exit__
+            return
+        if not self.anywhere and not _in_cell(frame):
+            return
+        sys.settrace(self._trace)
+        self.traced = True
+        while frame is not None:
+            frame.f_trace = self._trace
+            frame = frame.f_back
+        raise CellTimeout()
 
     def _trace(self, frame, event, arg):
-        if self.armed and _CELL_FILE.match(frame.f_code.co_filename):
+        if self.armed and CELL_FILE.match(frame.f_code.co_filename):
             raise CellTimeout()
         return self._trace
 
 
-CELL_FILE = "<cell {}>"
-FULL_ERRORS = 20   # later failing cells are described briefly: the channel's budget must keep room for the checks
-_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit   # kept before student code can replace them
-_CELL_FILE = re.compile(r"^<cell (\d+)>$")
+def _in_cell(frame) -> bool:
+    for _ in range(10_000):
+        if frame is None:
+            return False
+        if CELL_FILE.match(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return True
 
 
-def new_namespace() -> dict:
-    main = types.ModuleType("__main__")   # pickling classes defined in the notebook needs a real __main__
-    sys.modules["__main__"] = main
-    namespace = main.__dict__
-    namespace.update({"__builtins__": builtins, "get_ipython": lambda: _SHELL,
-                      "display": lambda *objs, **_: print(*objs)})
-    _SHELL.namespace = namespace
-    return namespace
+class GradingShell(InteractiveShell):
+    """IPython's shell, with the grader's few differences (see the module's docstring)."""
+
+    def init_grading(self, note):
+        self.note = note
+        self.kernel = _Kernel(note)
+        self.cell = 0
+        for kind in ("line", "cell"):
+            for name in SKIPPED_MAGICS:
+                if name in self.magics_manager.magics[kind]:
+                    self.magics_manager.magics[kind][name] = self._skip_magic(name, kind)
+        self.user_ns.update(exit=_exit_cell, quit=_exit_cell)
+
+    def _skip_magic(self, name, kind):
+        prefix = "%%" if kind == "cell" else "%"
+
+        def skip(line="", cell=None):
+            self.note(f"magic `{prefix}{name} {line.strip()}`"[:120] + " was skipped (the grader runs no shell "
+                      "commands or installs; every package the assignment needs is installed).")
+        return skip
+
+    def system(self, cmd):
+        self.note(f"shell command `!{cmd.strip()}`"[:120] + " was skipped (the grader runs no shell commands).")
+        self.user_ns["_exit_code"] = 0
+
+    def getoutput(self, cmd, split=True, depth=0):
+        self.system(cmd)
+        return SList() if split else ""
+
+    def transform_cell(self, raw_cell):
+        with time_limit(self.cell_seconds, anywhere=True):   # reading a cell can be slow: it counts in its time
+            return super().transform_cell(raw_cell)
 
 
-def run_cells(cells, namespace, reporter, timeout):
-    failures = 0
-    for cell in cells:
-        number = cell["number"]
-        filename = CELL_FILE.format(number)   # tracebacks show the student's own lines, magics included
-        linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
+class _Kernel:
+    """`get_ipython().kernel`: Colab's "restart the runtime" idiom does nothing here."""
+    def __init__(self, note):
+        self.note = note
+
+    def do_shutdown(self, restart=False):
+        self.note("`get_ipython().kernel.do_shutdown()` was skipped (the grader runs the notebook once).")
+
+
+def _exit_cell(*args):
+    raise SystemExit(*args)
+
+
+def new_shell(note, cell_seconds: float) -> GradingShell:
+    config = Config()
+    config.HistoryManager.enabled = False        # no sqlite file in the scratch folder
+    config.InteractiveShell.colors = "NoColor"
+    config.InteractiveShell.xmode = "Plain"
+    shell = GradingShell.instance(config=config)
+    shell.cell_seconds = cell_seconds
+    shell.init_grading(note)
+    colab.install(note)
+    return shell
+
+
+def run_cells(shell: GradingShell, cells, reporter, timeout: float, defined_names):
+    """cells: [(number, source)]. Reports cell_start/cell_end events; failed cells carry what they define.
+
+    Returns {cell number: short reason} for the cells that did not end normally."""
+    failures, failed = 0, {}
+    for number, source in cells:
+        shell.cell = number
         reporter.send({"event": "cell_start", "cell": number})
         print(f"\n----- cell {number} -----", flush=True)
         started = time.monotonic()
         status, error = "ok", None
+        shell.execution_count = number   # IPython names the code <ipython-input-NUMBER-...>
         try:
-            code = compile_cell(cell["python"], number)
             with time_limit(timeout):
-                exec(code, namespace)
-        except SystemExit:
-            status = "exit"    # as in Jupyter: exit() ends the cell, not the notebook
-        except CellTimeout:
-            status, error = "timeout", {"type": "Timeout", "message": f"cell {number} ran longer than {timeout:.0f} s",
-                                        "cell": number, "line": None}
-        except BaseException as exc:   # noqa: BLE001  -- a student's cell may raise anything
+                result = shell.run_cell(source, store_history=True)
+            exc = result.error_before_exec or result.error_in_exec
+        except CellTimeout as timeout_exc:   # raised while IPython read the cell
+            exc = timeout_exc
+        except BaseException as other:   # noqa: BLE001  -- a student's cell may raise anything, anywhere
+            exc = other
+        leave_if_forked()
+        if isinstance(exc, SystemExit):
+            status = "exit"   # as in the grader's promise: exit() ends the cell, not the notebook
+        elif isinstance(exc, CellTimeout):
+            status, error = "timeout", {"type": "Timeout", "message": f"cell {number} ran longer than "
+                                                                      f"{timeout:.0f} s", "cell": number, "line": None}
+        elif exc is not None:
             status, error = "error", describe(exc, brief=failures >= FULL_ERRORS)
             failures += 1
-        leave_if_forked()
         end = {"event": "cell_end", "cell": number, "status": status, "seconds": time.monotonic() - started}
         if error:
-            end["error"] = error
+            end.update(error=error, first_line=first_line(source), defines=defined_names(source)[:200])
+            failed[number] = f"{error['type']}: {error['message']}"[:300]
+        elif status == "exit":
+            end["first_line"] = first_line(source)
+            failed[number] = "exit() was called"
         reporter.send(end)
+    return failed
+
+
+def first_line(source: str) -> str:
+    for line in source[:100_000].splitlines():
+        if line.strip():
+            return line.strip()[:80]
+    return ""
 
 
 def leave_if_forked():
@@ -102,52 +194,23 @@ def leave_if_forked():
         _exit(0)
 
 
-def compile_cell(source: str, number: int, first_line: int = 1):
-    return compile("\n" * (first_line - 1) + source, CELL_FILE.format(number), "exec")
-
-
 def describe(exc: BaseException, brief: bool = False) -> dict:
     """The exception, with only the traceback frames that belong to the student's cells (none when brief)."""
     try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _CELL_FILE.match(f.filename)]
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if CELL_FILE.match(f.filename)]
         cell = line = None
-        if isinstance(exc, SyntaxError) and _CELL_FILE.match(exc.filename or ""):
-            cell, line = int(_CELL_FILE.match(exc.filename).group(1)), exc.lineno
+        if isinstance(exc, SyntaxError) and CELL_FILE.match(exc.filename or ""):
+            cell, line = int(CELL_FILE.match(exc.filename).group(1)), exc.lineno
         elif frames:
-            cell, line = int(_CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
+            cell, line = int(CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
         text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
+        text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc)   # str() repeats file and line
         return {"type": type(exc).__name__[:200], "message": str(message)[:200 if brief else 2000], "cell": cell,
-                "line": line, "traceback": "" if brief else text[-6000:]}
+                "line": line if isinstance(line, int) else None, "traceback": "" if brief else text[-6000:]}
     except BaseException:   # noqa: BLE001  -- a hostile exception may fail even to print itself
         return {"type": "Exception", "message": "(the exception could not be described)", "cell": None,
                 "line": None}
 
 
-class _Shell:
-    """Just enough of `get_ipython()` for the code IPython generates from magics and shell lines."""
-    RUN = {"time", "timeit", "capture", "prun"}
-    namespace: dict = {}
-
-    def run_line_magic(self, name, line):
-        if name in self.RUN:   # %timeit runs its statement once: its options (-n 100 -r 7) are dropped
-            caller = sys._getframe(1)
-            self._run(re.sub(r"^(\s*-\w+(\s+\d+)?)*\s*", "", line) if name == "timeit" else line,
-                      caller, caller.f_lineno)
-
-    def run_cell_magic(self, name, line, body):
-        if name in self.RUN:
-            self._run(body, sys._getframe(1), 2)   # the body starts on the line after %%magic
-
-    def _run(self, code, caller, first_line):
-        match = _CELL_FILE.match(caller.f_code.co_filename)
-        exec(compile_cell(code, int(match.group(1)) if match else 0, first_line), self.namespace)
-
-    def system(self, command):
-        return None
-
-    def getoutput(self, command):
-        return []
-
-
-_SHELL = _Shell()
+CELL_FILE_IN_TEXT = re.compile(r"<ipython-input-(\d+)-[0-9a-f]+>")

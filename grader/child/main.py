@@ -1,12 +1,18 @@
-"""The child's entry point: confine itself, run the notebook's cells, call the student's objects, report."""
+"""The child's entry point: confine itself, read the notebook, run its cells, call the student's objects, report."""
+import base64
 import json
 import os
 import signal
 import sys
+from pathlib import Path
 
-# Everything from the grader is imported now: once confined, the child can no longer read the grader's files.
+# Everything from the grader is imported now, before the submission's folder is on sys.path (a `torch.py` in the
+# upload must not replace the grader's torch) and before the child may no longer read the grader's files.
+from ..notebook.locate import SubmissionProblem
+from ..notebook.read import read
+from ..notebook.scan import defined_names
+from .cells import CellTimeout, new_shell, run_cells, time_limit
 from .confine import confine
-from .cells import new_namespace, run_cells
 from .probes import run_probes
 from .report import Reporter
 
@@ -17,24 +23,64 @@ def main(grader_root: str, config_json: str):
     config = json.loads(config_json)
     reporter = Reporter(config["channel_fd"])
     isolation = confine(config)
-    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p != grader_root]
-    import torch  # the notebook imports it anyway; loading it here overlaps the parent's parsing
+    import IPython.core.interactiveshell  # noqa: F401
+    import nbformat  # noqa: F401
+    import torch
     torch.set_num_threads(1)
+    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", grader_root)]
     reporter.send({"event": "ready", "isolation": isolation})
 
-    spec = json.loads(sys.stdin.buffer.read())
+    request = json.loads(sys.stdin.buffer.read())
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)   # input() and stdin reads get EOF
     sys.stdin = open(0, closefd=False)
 
-    namespace = new_namespace()
-    run_cells(spec["cells"], namespace, reporter, config["cell_timeout"])
+    try:
+        with time_limit(config["read_timeout"], anywhere=True):
+            notebook = read(Path(config["workdir"]), config.get("handout_code"))
+    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
+        reason = str(problem) if isinstance(problem, SubmissionProblem) else (
+            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file.")
+        reporter.send({"event": "ungradable", "reason": reason[:20000]})
+        _end(reporter)
+    reporter.send({"event": "notebook", "info": notebook.info})
+
+    sent = set()
+
+    def note(text):   # skipped magics and Colab calls, once each
+        if text not in sent and len(sent) < 100:
+            sent.add(text)
+            reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
+    shell = new_shell(note, config["cell_timeout"])
+    failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], defined_names)
     if config.get("uid") is not None:
         _stop_background_processes()
-    run_probes(namespace, spec["probes"], reporter, config["probe_timeout"])
+    run_probes(shell.user_ns, request["probes"], reporter, config["probe_timeout"])
+    if config.get("ta_files"):
+        _send_ta_files(reporter, notebook, failed)
+    _end(reporter)
+
+
+def _end(reporter):
     reporter.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)   # no interpreter teardown: the student's __del__ and atexit hooks do not run
+
+
+def _send_ta_files(reporter, notebook, failed):
+    """For the TA tools only (`--ta-files`): the notebook rendered to HTML here, where parsing it is allowed."""
+    for index, (mime, data) in enumerate(notebook.images[:5], 1):
+        reporter.send({"event": "ta_file", "name": f"answer-{index}.{mime.split('/')[-1]}",
+                       "base64": base64.b64encode(data).decode()})
+    try:
+        from .render import render_notebook
+        with time_limit(120, anywhere=True):
+            html = render_notebook(notebook.node, failed)
+        reporter.send({"event": "ta_file", "name": "notebook.html",
+                       "base64": base64.b64encode(html.encode("utf-8", "replace")).decode()})
+    except (ImportError, CellTimeout, Exception):   # noqa: BLE001  -- a TA convenience: the grade does not depend on it
+        pass
 
 
 def _stop_background_processes():

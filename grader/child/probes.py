@@ -1,67 +1,70 @@
-"""Call the student's objects on inputs the grader chose, and turn what comes back into plain data.
+"""Call the student's objects on inputs the parent chose, and turn what comes back into plain data (records.Record).
 
 Nothing is compared here: the parent does that with its own reference, so a monkeypatched comparison or a
 lying tensor subclass in this process changes nothing. Tensors are read with torch functions disabled.
+Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
 """
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
+from ..records import MAX_VALUES
 
-MAX_VALUES = 100_000
 PARAMETERS = ("W1", "B1", "W2", "B2")
 
 
 class Missing(Exception):
-    """The notebook does not define what the check needs."""
+    """The notebook does not define what the probe needs."""
 
 
-def run_probes(namespace, probes, reporter, timeout):
+def run_probes(namespace, probes: list, reporter, timeout: float):
+    """probes: [(name, inputs)] in the rubric's order."""
     import torch
-    checks = {"model": _model, "toymodel": _toymodel, "forward": _forward, "backprop": _backprop}
-    for name, probe in checks.items():   # `model` first: the others overwrite notebook globals
-        reporter.send({"event": "check_start", "check": name})
+    for name, inputs in probes:
+        reporter.send({"event": "probe_start", "probe": name})
         try:
-            with torch.no_grad(), time_limit(timeout):
-                data = probe(torch, namespace, probes[name])
+            with torch.no_grad(), time_limit(timeout, anywhere=True):
+                data = PROBES[name](torch, namespace, inputs)
         except Missing as exc:
-            data = {"missing": str(exc)}
+            data = {"missing": str(exc)[:500]}
         except CellTimeout:
             data = {"error": {"type": "Timeout", "message": f"the call did not finish within {timeout:.0f} s",
                               "cell": None, "line": None}}
         except BaseException as exc:   # noqa: BLE001
             data = {"error": describe(exc)}
         leave_if_forked()
-        reporter.send({"event": "record", "check": name, "data": data})
+        reporter.send({"event": "record", "probe": name, "data": data})
 
 
-def _forward(torch, ns, spec):
+def forward(torch, ns, inputs):
     function = _defined(ns, "forward")
-    _set_globals(torch, ns, {k: spec[k] for k in PARAMETERS})
-    return {"calls": [_call(torch, function, torch.tensor(x)) for x in spec["inputs"]]}
+    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS})
+    return {"calls": [_call(torch, function, torch.tensor(x)) for x in inputs["inputs"]]}
 
 
-def _backprop(torch, ns, spec):
+def backprop(torch, ns, inputs):
     function = _defined(ns, "backprop")
-    _set_globals(torch, ns, {k: spec[k] for k in (*PARAMETERS, "X", "Y")})
-    return {"call": _call(torch, function, ns["X"])}
+    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")})
+    return {"call": _call(torch, function, ns["X"], watch_autograd=True)}
 
 
-def _toymodel(torch, ns, spec):
+def toymodel(torch, ns, inputs):
     cls = _defined(ns, "ToyModel")
-    torch.manual_seed(spec["seed"])
+    torch.manual_seed(inputs["seed"])
     try:
         module = cls()
     except Exception as exc:   # noqa: BLE001
         return {"error": describe(exc)}
-    return {"object": _module_data(torch, module, torch.tensor(spec["x"]))}
+    return {"object": _module_data(torch, module, torch.tensor(inputs["x"]))}
 
 
-def _model(torch, ns, spec):
-    model = _defined(ns, "model")
-    return {"object": _module_data(torch, model, torch.tensor(spec["x"]))}
+def model(torch, ns, inputs):
+    return {"object": _module_data(torch, _defined(ns, "model"), torch.tensor(inputs["x"]))}
+
+
+PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": backprop}
 
 
 def _defined(ns, name):
     if name not in ns:
-        raise Missing(f"`{name}` is not defined when the notebook has finished running.")
+        raise Missing(name)
     return ns[name]
 
 
@@ -70,11 +73,24 @@ def _set_globals(torch, ns, values):
         ns[name] = torch.tensor(value, dtype=torch.float32)
 
 
-def _call(torch, function, *args):
+def _call(torch, function, *args, watch_autograd=False):
+    ran = []
+    engine = torch.autograd._engine_run_backward   # backward() and autograd.grad() both go through it
+
+    def watched(*a, **k):
+        ran.append(True)
+        return engine(*a, **k)
+    if watch_autograd:
+        torch.autograd._engine_run_backward = watched
     try:
-        return {"value": _plain(torch, function(*args))}
+        result = {"value": _plain(torch, function(*args))}
     except Exception as exc:   # noqa: BLE001
-        return {"error": describe(exc)}
+        result = {"error": describe(exc)}
+    finally:
+        torch.autograd._engine_run_backward = engine
+    if watch_autograd:
+        result["autograd"] = bool(ran)
+    return result
 
 
 def _plain(torch, value, depth=0):
@@ -82,26 +98,32 @@ def _plain(torch, value, depth=0):
         return {"tensor": _tensor(torch, value)}
     if isinstance(value, (tuple, list)) and depth == 0:
         return {"sequence": [_plain(torch, item, 1) for item in list(value)[:16]]}
-    return {"other": type(value).__name__}
+    return {"other": type(value).__name__[:200]}
 
 
 def _tensor(torch, value):
     with torch._C.DisableTorchFunction():   # a Tensor subclass's __torch_function__ is not consulted
         plain = torch.Tensor.as_subclass(value, torch.Tensor).detach()
-        shape = [int(n) for n in plain.shape]
+        shape = [min(int(n), 2**31) for n in plain.shape][:8]
         values = None
         if plain.numel() <= MAX_VALUES:
             values = [float(v) for v in plain.to(torch.float64).reshape(-1).tolist()]
-        return {"shape": shape, "dtype": str(plain.dtype), "values": values}
+        return {"shape": shape, "dtype": str(plain.dtype)[:100], "values": values}
 
 
 def _module_data(torch, module, x):
     if not isinstance(module, torch.nn.Module):
-        return {"module": {"is_module": False, "class": type(module).__name__, "linears": [], "n_params": 0},
+        return {"module": {"is_module": False, "class_name": type(module).__name__[:200], "linears": [],
+                           "n_params": 0},
                 "call": {"error": {"type": "TypeError", "message": "not an nn.Module", "cell": None, "line": None}}}
     linears = [m for m in module.modules() if type(m) is torch.nn.Linear][:64]
-    data = {"is_module": True, "class": type(module).__name__,
-            "n_params": int(sum(p.numel() for p in module.parameters())),
-            "linears": [{"in": int(m.in_features), "out": int(m.out_features), "weight": _tensor(torch, m.weight),
+    data = {"is_module": True, "class_name": type(module).__name__[:200],
+            "n_params": min(int(sum(p.numel() for p in module.parameters())), 2**31),
+            "linears": [{"in_features": _bounded(m.in_features), "out_features": _bounded(m.out_features),
+                         "weight": _tensor(torch, m.weight),
                          "bias": None if m.bias is None else _tensor(torch, m.bias)} for m in linears]}
     return {"module": data, "call": _call(torch, module, x)}
+
+
+def _bounded(n) -> int:
+    return max(min(int(n), 2**31), -(2**31))

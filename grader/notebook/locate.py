@@ -39,7 +39,7 @@ def _candidates(root: Path, notes: list):
                 yield path
 
 
-def locate(submission: Path) -> Located:
+def locate(submission: Path, handout_code: str | None = None) -> Located:
     """Pick the notebook: the expected name first, then the only one, then the shallowest, alphabetically."""
     submission = Path(submission)
     if submission.is_file():

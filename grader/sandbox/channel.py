@@ -1,120 +1,118 @@
-"""What the child may report, checked by the parent: JSON lines of plain numbers, strings and lists.
+"""The parent's reading of the child's channel: every line validated against records.SCHEMA, in a plausible order.
 
-Student code shares the child's process and can write to the channel too, so nothing here is trusted:
-every line is size-capped and validated against a fixed shape, and a check whose record is malformed or
-sent twice gets no record at all (scoring then gives 0 with a message).
+Student code shares the child's process and can write to the channel too, so nothing here is trusted: each kind
+of event has its own share of the channel (so the grader's per-cell events never crowd out the probes' records),
+a line that does not fit the schema or comes out of order is dropped and noted, and a probe answered twice gets no
+record at all (scoring then gives 0 with a message).
 """
 import json
 from dataclasses import dataclass, field
 
 import jsonschema
 
-# What grader.child.probes reports on, and how messages name the grader's call of each.
-CALLED = {"model": "your trained `model`", "toymodel": "`ToyModel()`", "forward": "`forward(x)`",
-          "backprop": "`backprop(X)`"}
-CHECKS = list(CALLED)
-_STR = {"type": "string", "maxLength": 20000}
-_INT = {"type": "integer"}
-SCHEMA = {
-    "$defs": {
-        "tensor": {"type": "object", "additionalProperties": False, "required": ["shape", "values"],
-                   "properties": {"shape": {"type": "array", "items": {"type": "integer", "minimum": 0},
-                                            "maxItems": 8},
-                                  "dtype": _STR,
-                                  "values": {"type": ["array", "null"], "items": {"type": "number"},
-                                             "maxItems": 100000}}},
-        "error": {"type": "object", "additionalProperties": False, "required": ["type", "message"],
-                  "properties": {"type": _STR, "message": _STR, "cell": {"type": ["integer", "null"]},
-                                 "line": {"type": ["integer", "null"]}, "traceback": _STR}},
-        "value": {"type": "object", "maxProperties": 1, "minProperties": 1, "properties": {
-            "tensor": {"$ref": "#/$defs/tensor"},
-            "sequence": {"type": "array", "maxItems": 16, "items": {"$ref": "#/$defs/value"}},
-            "other": _STR}, "additionalProperties": False},
-        "call": {"type": "object", "maxProperties": 1, "minProperties": 1, "additionalProperties": False,
-                 "properties": {"value": {"$ref": "#/$defs/value"}, "error": {"$ref": "#/$defs/error"}}},
-        "module": {"type": "object", "additionalProperties": False,
-                   "required": ["is_module", "class", "linears", "n_params"],
-                   "properties": {"is_module": {"type": "boolean"}, "class": _STR, "n_params": _INT,
-                                  "linears": {"type": "array", "maxItems": 64, "items": {
-                                      "type": "object", "additionalProperties": False,
-                                      "required": ["in", "out", "weight", "bias"],
-                                      "properties": {"in": _INT, "out": _INT, "weight": {"$ref": "#/$defs/tensor"},
-                                                     "bias": {"anyOf": [{"$ref": "#/$defs/tensor"},
-                                                                        {"type": "null"}]}}}}}},
-    },
-    "oneOf": [
-        {"type": "object", "additionalProperties": False, "required": ["event", "isolation"],
-         "properties": {"event": {"const": "ready"}, "isolation": {"type": "object"}}},
-        {"type": "object", "additionalProperties": False, "required": ["event", "cell"],
-         "properties": {"event": {"const": "cell_start"}, "cell": _INT}},
-        {"type": "object", "additionalProperties": False, "required": ["event", "check"],
-         "properties": {"event": {"const": "check_start"}, "check": {"enum": CHECKS}}},
-        {"type": "object", "additionalProperties": False, "required": ["event", "cell", "status", "seconds"],
-         "properties": {"event": {"const": "cell_end"}, "cell": _INT,
-                        "status": {"enum": ["ok", "error", "timeout", "exit"]},
-                        "seconds": {"type": "number"}, "error": {"$ref": "#/$defs/error"}}},
-        {"type": "object", "additionalProperties": False, "required": ["event", "check", "data"],
-         "properties": {"event": {"const": "record"}, "check": {"enum": CHECKS},
-                        "data": {"type": "object", "maxProperties": 1, "minProperties": 1,
-                                 "additionalProperties": False, "properties": {
-                                     "missing": _STR,
-                                     "error": {"$ref": "#/$defs/error"},
-                                     "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
-                                     "call": {"$ref": "#/$defs/call"},
-                                     "object": {"type": "object", "additionalProperties": False,
-                                                "required": ["module", "call"],
-                                                "properties": {"module": {"$ref": "#/$defs/module"},
-                                                               "call": {"$ref": "#/$defs/call"}}}}}}},
-        {"type": "object", "additionalProperties": False, "required": ["event"],
-         "properties": {"event": {"const": "done"}}},
-    ],
-}
-_validator = jsonschema.Draft202012Validator(SCHEMA)
+from .. import records as R
+
+_validator = jsonschema.Draft202012Validator(R.SCHEMA)
+MIB = 1024 * 1024
+# bytes each kind may use; past its share a kind's events are dropped (and the drop is noted once)
+SHARES = {R.CELL_START: 8 * MIB, R.CELL_END: 16 * MIB, R.NOTE: 1 * MIB, R.PROBE_START: 64 * 1024,
+          R.RECORD: 16 * MIB, R.NOTEBOOK: 1 * MIB, R.UNGRADABLE: 64 * 1024, R.TA_FILE: 40 * MIB,
+          R.READY: 64 * 1024, R.DONE: 1024}
+TOTAL_BYTES = sum(SHARES.values())
+TAMPERED = "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."
 
 
 @dataclass
 class ChildReport:
     """Everything the parent learned from the child, as plain data."""
     isolation: dict | None = None
-    cells: dict = field(default_factory=dict)      # cell number -> cell_end event
-    records: dict = field(default_factory=dict)     # check -> data
-    running: tuple | None = None                    # ("cell", 12) or ("check", "forward"): started, not ended
+    notebook: dict | None = None                   # records.NotebookInfo
+    ungradable: str | None = None                  # why the notebook could not be read (the child's words)
+    cells: dict = field(default_factory=dict)      # cell number -> cell_end event, for cells that did not end ok
+    last_cell: int = 0                             # the last cell that started
+    records: dict = field(default_factory=dict)    # probe -> records.Record
+    notes: list = field(default_factory=list)      # skipped magics, Colab calls (student-derived text)
+    ta_files: dict = field(default_factory=dict)   # name -> base64 text
+    running: tuple | None = None                   # ("cell", 12), ("probe", "forward") or ("read", 0)
     done: bool = False
     problems: list = field(default_factory=list)   # the channel was misused: shown to the student
-    _conflicts: set = field(default_factory=set)
+    _used: dict = field(default_factory=dict)
+    _answered: set = field(default_factory=set)
 
     def add_line(self, line: bytes):
         try:
             event = json.loads(line)
+            kind = event["event"] if isinstance(event, dict) else None
+            if kind not in SHARES:
+                raise ValueError(kind)
+            self._used[kind] = self._used.get(kind, 0) + len(line)
+            if self._used[kind] > SHARES[kind]:
+                return self._problem(f"The notebook's process sent more `{kind}` data than the grader accepts; "
+                                     "the rest was ignored.")
             _validator.validate(event)
-        except (ValueError, RecursionError, jsonschema.ValidationError):   # deep nesting: RecursionError
-            self._problem("The grader received data it did not send (the notebook wrote to the grader's channel); "
-                          "it was ignored.")
-            return
-        kind = event["event"]
-        if kind == "ready":
-            self.isolation = event["isolation"]
-        elif kind == "cell_start":
-            self.running = ("cell", event["cell"])
-        elif kind == "cell_end":
-            self.cells[event["cell"]] = event
-            self.running = None
-        elif kind == "check_start":
-            self.running = ("check", event["check"])
-        elif kind == "record":
-            self._add_record(event["check"], event["data"])
-            self.running = None
-        elif kind == "done":
-            self.done = True
+        except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
+            return self._problem(TAMPERED)
+        if not self._in_order(kind, event):
+            return self._problem(TAMPERED)
+        getattr(self, "_" + kind)(event)
 
-    def _add_record(self, check, data):
-        if check in self.records or check in self._conflicts:
-            self.records.pop(check, None)
-            self._conflicts.add(check)
-            self._problem(f"The grader received two answers for `{check}`; neither was used.")
+    def _in_order(self, kind: str, event: dict) -> bool:
+        """The child's own sequence: ready, then notebook (or ungradable), cells in increasing order, probes, done."""
+        if kind == R.READY:
+            return self.isolation is None and not self._used.keys() - {R.READY}
+        if self.isolation is None or self.done:
+            return False
+        if kind in (R.NOTEBOOK, R.UNGRADABLE):
+            return self.notebook is None and self.ungradable is None
+        if kind == R.CELL_START:
+            return self.notebook is not None and self.last_cell < event["cell"] <= self.notebook["cells"]
+        if kind == R.CELL_END:
+            return self.running == ("cell", event["cell"])
+        return True
+
+    def _ready(self, event):
+        self.isolation = event["isolation"]
+        self.running = ("read", 0)
+
+    def _notebook(self, event):
+        self.notebook, self.running = event["info"], None
+
+    def _ungradable(self, event):
+        self.ungradable, self.running = event["reason"], None
+
+    def _cell_start(self, event):
+        self.last_cell = event["cell"]
+        self.running = ("cell", event["cell"])
+
+    def _cell_end(self, event):
+        if event["status"] != "ok":
+            self.cells[event["cell"]] = event
+        self.running = None
+
+    def _note(self, event):
+        if len(self.notes) < 100:
+            self.notes.append(event)
+
+    def _probe_start(self, event):
+        self.running = ("probe", event["probe"])
+
+    def _record(self, event):
+        probe = event["probe"]
+        if probe in self._answered:
+            self.records.pop(probe, None)
+            self._problem(f"The grader received two answers for its call of `{probe}`; neither was used.")
         else:
-            self.records[check] = data
+            self.records[probe] = event["data"]
+        self._answered.add(probe)
+        self.running = None
+
+    def _ta_file(self, event):
+        self.ta_files[event["name"]] = event["base64"]
+
+    def _done(self, event):
+        self.done = True
+        self.running = None
 
     def _problem(self, text):
-        if text not in self.problems:
+        if text not in self.problems and len(self.problems) < 10:
             self.problems.append(text)

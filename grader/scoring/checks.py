@@ -1,62 +1,68 @@
-"""The rubric's checks. Each returns what it verified, or raises CheckFailed with what was wrong."""
+"""The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
+verified or raises CheckFailed with what was wrong. grader/rubric.py says which check scores which line."""
 import numpy as np
 
-from .. import rubric
-from . import reference, session
-from .feedback import (CheckFailed, as_array, defining_cell_hint, describe_value, error_text, largest_difference, number_text,
-                       record, shape_text)
+from . import reference
+from .feedback import (CheckFailed, as_array, defining_cell_hint, describe_value, error_text, inline_code,
+                       largest_difference, number_text, record, shape_text)
+from .markdown import quoted
+from .submission import Submission
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
 GRADIENT_SHAPES = {"W1": [(3, 4)], "B1": BIAS_SHAPES["B1"], "W2": [(4, 2)], "B2": BIAS_SHAPES["B2"]}
 
 
-def _inputs(check):
-    return session.current().probes[check]
-
-
 # -- Exercise 1
-def _forward_outputs():
+def _forward_outputs(sub: Submission):
     """([(x, output)] for the batches where forward gave an (N, 2) tensor, [problems with the others])."""
-    calls = record("forward")["calls"]
-    outputs, problems = [], []
-    for x, call in zip(_inputs("forward")["inputs"], calls):
+    calls = record(sub, "forward")["calls"]
+    outputs, problems, errors = [], [], {}
+    for x, call in zip(sub.inputs["forward"]["inputs"], calls):
         n = len(x)
         if "error" in call:
-            problems.append(f"For `x` of shape ({n}, 3), `forward(x)` raised {error_text(call['error'])}")
+            errors.setdefault(error_text(sub, call["error"]), []).append(n)   # the same error once, for every N
             continue
         actual = as_array(call["value"])
         if actual is None or actual.shape != (n, 2):
+            hint = ""
+            if actual is not None and actual.shape == (20, 2):
+                hint = " It has 20 rows whatever the input: does `forward` use the global `X` instead of its argument?"
             problems.append(f"For `x` of shape ({n}, 3), `forward(x)` returned {describe_value(call['value'])}; "
-                            f"expected a tensor of shape ({n}, 2).")
+                            f"expected a tensor of shape ({n}, 2).{hint}")
         else:
             outputs.append((x, actual))
+    for text, sizes in errors.items():
+        problems.insert(0, f"For `x` of shape (N, 3) with N = {', '.join(map(str, sizes))}, `forward(x)` raised "
+                           f"{text}")
     return outputs, problems
 
 
-def forward_shape():
-    outputs, problems = _forward_outputs()
+def forward_shape(sub: Submission, line) -> str:
+    outputs, problems = _forward_outputs(sub)
     if problems:
         raise CheckFailed("\n\n".join(problems))
-    sizes = ", ".join(str(len(x)) for x, _ in outputs)
-    return f"`forward(x)` returned a tensor of shape (N, 2) for N = {sizes}."
+    return f"`forward(x)` returned a tensor of shape (N, 2) for N = {', '.join(str(len(x)) for x, _ in outputs)}."
 
 
-def forward_values():
-    spec = _inputs("forward")
-    outputs, problems = _forward_outputs()
+def forward_values(sub: Submission, line) -> str:
+    inputs = sub.inputs["forward"]
+    outputs, _ = _forward_outputs(sub)
     if not outputs:
-        raise CheckFailed("No output of `forward(x)` could be compared (see test 1.1):\n\n" + "\n\n".join(problems))
+        raise CheckFailed("No output of `forward(x)` could be compared: same cause as test 1.1.")
     worst = 0.0
     for x, actual in outputs:
-        expected = reference.forward(x, spec["W1"], spec["B1"], spec["W2"], spec["B2"])
+        expected = reference.forward(x, inputs["W1"], inputs["B1"], inputs["W2"], inputs["B2"])
         difference = largest_difference(actual, expected)
-        if not difference <= rubric.FORWARD_TOLERANCE:
+        if not difference <= line.tolerance:
+            hint = (" Its values are outside (0, 1): is the sigmoid on the output missing?"
+                    if np.any(actual <= 0) or np.any(actual >= 1) else
+                    " Check that `forward` uses its argument `x` and the global weights, relu on the hidden layer "
+                    "and sigmoid on the output.")
             raise CheckFailed(
                 f"With the grader's own `W1`, `B1`, `W2`, `B2` and `x` of shape ({len(x)}, 3), `forward(x)` differs "
                 f"from sigmoid(relu(x W1 + B1) W2 + B2) by up to {number_text(difference)} (allowed: "
-                f"{rubric.FORWARD_TOLERANCE:g}).\n\nFirst row: yours {np.round(actual[0], 4).tolist()}, expected "
-                f"{np.round(expected[0], 4).tolist()}. Check that `forward` uses its argument `x` and the global "
-                "weights, relu on the hidden layer and sigmoid on the output.")
+                f"{line.tolerance:g}).\n\nFirst row: yours {np.round(actual[0], 4).tolist()}, expected "
+                f"{np.round(expected[0], 4).tolist()}.{hint}")
         worst = max(worst, difference)
     sizes = ", ".join(str(len(x)) for x, _ in outputs)
     return (f"`forward(x)` matches sigmoid(relu(x W1 + B1) W2 + B2) on the grader's random weights, for N = {sizes} "
@@ -64,78 +70,117 @@ def forward_values():
 
 
 # -- Exercise 2
-def _gradients():
-    call = record("backprop")["call"]
+def _backprop_value(sub: Submission) -> list:
+    call = record(sub, "backprop")["call"]
     if "error" in call:
-        raise CheckFailed(f"`backprop(X)` raised {error_text(call['error'])}")
-    value = call["value"]
-    items = value.get("sequence")
+        raise CheckFailed(f"`backprop(X)` raised {error_text(sub, call['error'])}")
+    items = call["value"].get("sequence")
     if items is None or len(items) != 4:
-        raise CheckFailed(f"`backprop(X)` returned {describe_value(value)}; expected four gradients "
+        raise CheckFailed(f"`backprop(X)` returned {describe_value(call['value'])}; expected four gradients "
                           "`(W1_grad, B1_grad, W2_grad, B2_grad)`.")
-    grads, problems = {}, []
-    for name, item in zip(GRADIENT_SHAPES, items):
-        array = as_array(item)
-        allowed = GRADIENT_SHAPES[name]
+    return [as_array(item) for item in items]
+
+
+def _expected_gradients(sub: Submission) -> dict:
+    i = sub.inputs["backprop"]
+    return reference.gradients(i["X"], i["Y"], i["W1"], i["B1"], i["W2"], i["B2"])
+
+
+def _permutation(sub: Submission, arrays) -> list | None:
+    """The names in the order the student returned them, if the four are the right gradients in another order."""
+    expected = _expected_gradients(sub)
+    order = []
+    for array in arrays:
+        match = [name for name, grad in expected.items() if array is not None and array.size == grad.size
+                 and name not in order and np.linalg.norm(array.reshape(grad.shape) - grad) < 1e-4]
+        if not match:
+            return None
+        order.append(match[0])
+    return order if order != list(GRADIENT_SHAPES) else None
+
+
+def _ordered_gradients(sub: Submission):
+    """{name: array} by position, or by matching values when the student returned them in another order."""
+    arrays = _backprop_value(sub)
+    order = _permutation(sub, arrays)
+    names = order or list(GRADIENT_SHAPES)
+    return {name: array for name, array in zip(names, arrays)}, order
+
+
+def gradient_shapes(sub: Submission, line) -> str:
+    arrays = _backprop_value(sub)
+    order = _permutation(sub, arrays)
+    if order:
+        raise CheckFailed(f"`backprop(X)` returned the right gradients in another order ({', '.join(order)}); "
+                          "return them as `W1_grad, B1_grad, W2_grad, B2_grad`. Tests 2.2 and 2.3 compare them by "
+                          "their values.")
+    problems = []
+    for (name, allowed), array in zip(GRADIENT_SHAPES.items(), arrays):
         if array is None or array.shape not in allowed:
-            got = describe_value(item)
+            got = "not a tensor" if array is None else f"of shape {shape_text(array.shape)}"
             problems.append(f"- `{name}_grad` is {got}; expected shape {' or '.join(map(shape_text, allowed))}")
-        if array is not None and array.size == np.prod(allowed[0]):
-            grads[name] = array   # values are still compared (tests 2.2, 2.3) when only the shape is off
-    return grads, problems
-
-
-def gradient_shapes():
-    _, problems = _gradients()
     if problems:
         raise CheckFailed("`backprop(X)` returned gradients of the wrong shape:\n\n" + "\n".join(problems))
     return "`backprop(X)` returned four gradients shaped like `W1`, `B1`, `W2`, `B2`."
 
 
-def _gradient_distances(names):
-    grads, _ = _gradients()
-    spec = _inputs("backprop")
-    expected = reference.gradients(spec["X"], spec["Y"], spec["W1"], spec["B1"], spec["W2"], spec["B2"])
+def _gradient_distances(sub: Submission, line, names) -> str:
+    from ..rubric import AUTOGRAD_IN_BACKPROP
+    grads, _ = _ordered_gradients(sub)
+    expected = _expected_gradients(sub)
+    autograd = bool(record(sub, "backprop")["call"].get("autograd")) or \
+        bool((sub.notebook or {}).get("autograd_in_backprop"))
     lines, failed = [], False
     for name in names:
-        if name not in grads:
+        array = grads.get(name)
+        if array is None or array.size != expected[name].size:
             raise CheckFailed(f"`{name}_grad` does not have as many values as `{name}`, so it cannot be "
                               "compared (see test 2.1).")
-        actual = grads[name].reshape(expected[name].shape)
+        actual = array.reshape(expected[name].shape)
         distance = float(np.linalg.norm(actual - expected[name])) if np.all(np.isfinite(actual)) else float("inf")
-        ok = distance < rubric.GRADIENT_TOLERANCE
+        ok = distance < line.tolerance
         failed |= not ok
         lines.append(f"- `{name}_grad`: distance to autograd's gradient {number_text(distance)} "
-                     f"({'ok' if ok else 'too far'}; allowed: below {rubric.GRADIENT_TOLERANCE:g})")
+                     f"({'ok' if ok else 'too far'}; allowed: below {line.tolerance:g})")
     table = "\n".join(lines)
     if failed:
         raise CheckFailed("With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
                           f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}")
-    return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}"
+    if autograd and AUTOGRAD_IN_BACKPROP == "zero":
+        raise CheckFailed("Your `backprop` uses autograd (`.backward()`, `torch.autograd`, `enable_grad` or "
+                          "`requires_grad`); Exercise 2 asks for the backward pass by hand, so the gradients score "
+                          f"no points even though they match:\n\n{table}")
+    flag = "\n\nNote for the course staff: this `backprop` uses autograd." if autograd else ""
+    return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{flag}"
 
 
-def output_layer_gradients():
-    return _gradient_distances(["W2", "B2"])
+def output_layer_gradients(sub: Submission, line) -> str:
+    return _gradient_distances(sub, line, ["W2", "B2"])
 
 
-def hidden_layer_gradients():
-    return _gradient_distances(["W1", "B1"])
+def hidden_layer_gradients(sub: Submission, line) -> str:
+    return _gradient_distances(sub, line, ["W1", "B1"])
 
 
 # -- Exercise 3
-def exercise3_answer():
-    current = session.current()
-    if current.problem:
-        raise CheckFailed(current.problem)
-    answer = current.notebook.exercise3_answer
-    if answer is None:
+def exercise3_answer(sub: Submission, line) -> str:
+    if sub.problem:
+        raise CheckFailed(sub.problem)
+    if sub.notebook is None:
+        raise CheckFailed(f"{sub.ending} Your notebook could not be read, so no answer was found.")
+    answer = sub.notebook["answer"]
+    if answer["text"] is None:
         raise CheckFailed("The Exercise 3 question (\"Could loss ever increase...\") was not found in your notebook, "
-                          "so no answer was found. Keep the question cell and write your answer after `Answer:`.")
-    if not answer:
+                          "so no answer was found. Keep the question cell and write your answer below it.")
+    images = answer["images"] + answer["image_links"]
+    pictures = f"\n\n(Your answer also has {images} image(s): the course staff see them in the notebook.)" \
+        if images else ""
+    if not answer["text"].strip():
+        if images:
+            return f"Your answer is an image, for the course staff to grade by hand (see the notebook).{pictures}"
         raise CheckFailed("Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below "
                           "the question.")
-    quoted = "\n".join("> " + line for line in answer[:4000].splitlines())
-    return f"Your answer, for the course staff to grade by hand:\n\n{quoted}"
+    return f"Your answer, for the course staff to grade by hand:\n\n{quoted(answer['text'][:4000])}{pictures}"
 
 
 # -- Exercises 4 and 5
@@ -144,16 +189,19 @@ def _layers(module: dict, what: str, exactly=True):
 
     With `exactly`, also the rest of the 4.1 structure: no other layer, biases, 26 parameters in all."""
     if not module["is_module"]:
-        raise CheckFailed(f"{what} is an instance of `{module['class']}`, not an `nn.Module`.")
+        raise CheckFailed(f"{what} is an instance of {inline_code(module['class_name'])}, not an `nn.Module`.")
     linears = module["linears"]
-    found = ", ".join(f"{layer['in']}->{layer['out']}" for layer in linears) or "none"
-    first = [layer for layer in linears if (layer["in"], layer["out"]) == (3, 4)]
-    second = [layer for layer in linears if (layer["in"], layer["out"]) == (4, 2)]
+    sizes = [(layer["in_features"], layer["out_features"]) for layer in linears]
+    found = ", ".join(f"{i}->{o}" for i, o in sizes) or "none"
+    first = [layer for layer, size in zip(linears, sizes) if size == (3, 4)]
+    second = [layer for layer, size in zip(linears, sizes) if size == (4, 2)]
     if not exactly and len(first) == 1 and len(second) == 1:
         return first[0], second[0]
     if len(linears) != 2 or len(first) != 1 or len(second) != 1:
-        raise CheckFailed(f"{what} (an instance of `{module['class']}`) holds {len(linears)} `nn.Linear` layer(s) ({found}); "
-                          "expected exactly two: 3->4 and 4->2.")
+        extra = " The extra layer(s) must go: the network is exactly 3->4->2." if len(linears) > 2 and first and \
+            second else ""
+        raise CheckFailed(f"{what} holds {len(linears)} `nn.Linear` layer(s) ({found}); expected exactly two: "
+                          f"3->4 and 4->2.{extra}")
     if first[0]["bias"] is None or second[0]["bias"] is None:
         raise CheckFailed(f"The `nn.Linear` layers of {what} need their biases (`bias=True`, the default).")
     if module["n_params"] != 26:
@@ -167,79 +215,100 @@ def _recompute(first, second, x):
         if layer[name] is None:
             return 0.0
         value = as_array({"tensor": layer[name]})
-        expected = (layer["out"], layer["in"]) if name == "weight" else (layer["out"],)
+        expected = (layer["out_features"], layer["in_features"]) if name == "weight" else (layer["out_features"],)
         if value is None or value.shape != expected:
-            raise CheckFailed(f"An `nn.Linear({layer['in']}, {layer['out']})` reported a {name} of an unexpected "
-                              "shape, so its output cannot be recomputed.")
+            raise CheckFailed(f"An `nn.Linear({layer['in_features']}, {layer['out_features']})` reported a {name} "
+                              "of an unexpected shape, so its output cannot be recomputed.")
         return value
     return reference.linear_layers(x, array(first, "weight"), array(first, "bias"),
                                    array(second, "weight"), array(second, "bias"))
 
 
-def toymodel_structure():
-    data = record("toymodel")["object"]
-    _layers(data["module"], "`ToyModel()`")
+def toymodel_structure(sub: Submission, line) -> str:
+    _layers(record(sub, "toymodel")["object"]["module"], "`ToyModel()`")
     return "`ToyModel()` holds two `nn.Linear` layers, 3->4 and 4->2, with 26 parameters in all."
 
 
-def toymodel_output():
-    data = record("toymodel")["object"]
+def toymodel_output(sub: Submission, line) -> str:
+    data = record(sub, "toymodel")["object"]
     first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
-    x = _inputs("toymodel")["x"]
+    x = sub.inputs["toymodel"]["x"]
     call = data["call"]
     if "error" in call:
-        raise CheckFailed(f"Calling a new `ToyModel()` on `x` of shape ({len(x)}, 3) raised {error_text(call['error'])}")
+        raise CheckFailed(f"Calling a new `ToyModel()` on `x` of shape ({len(x)}, 3) raised "
+                          f"{error_text(sub, call['error'])}")
     actual = as_array(call["value"])
     if actual is None or actual.shape != (len(x), 2):
         raise CheckFailed(f"A new `ToyModel()` called on `x` of shape ({len(x)}, 3) returned "
                           f"{describe_value(call['value'])}; expected shape ({len(x)}, 2).")
     difference = largest_difference(actual, _recompute(first, second, x))
-    if not difference <= rubric.FORWARD_TOLERANCE:
+    if not difference <= line.tolerance:
         raise CheckFailed(f"A new `ToyModel()`'s output differs from sigmoid(L2(relu(L1(x)))) computed with its own "
                           f"layers by up to {number_text(difference)}. Check the order: first layer, relu, second "
                           "layer, sigmoid.")
     return f"`ToyModel()(x)` equals sigmoid(L2(relu(L1(x)))) (largest difference {difference:.1e})."
 
 
-def trained_model():
-    data = record("model")["object"]
+def final_mse(sub: Submission) -> float | None:
+    """The MSE recomputed from the trained model's own layers, or None (also the leaderboard's value)."""
+    try:
+        first, second = _layers(record(sub, "model")["object"]["module"], "model")
+        loss = reference.mse(_recompute(first, second, reference.TOY_X), reference.TOY_Y)
+    except CheckFailed:
+        return None
+    return loss if np.isfinite(loss) else None
+
+
+def trained_model(sub: Submission, line) -> str:
+    training = _training_cell_failure(sub)
+    data = record(sub, "model")["object"]
     try:
         first, second = _layers(data["module"], "The notebook's final `model`")
     except CheckFailed as failure:
-        raise CheckFailed(str(failure) + defining_cell_hint("model")) from None
-    loss = reference.mse(_recompute(first, second, reference.TOY_X), reference.TOY_Y)
+        raise CheckFailed((training or "") + str(failure) + ("" if training else defining_cell_hint(sub, "model"))) \
+            from None
+    expected = _recompute(first, second, reference.TOY_X)
+    loss = reference.mse(expected, reference.TOY_Y)
     call = data["call"]
     if "error" in call:
-        raise CheckFailed(f"Calling your `model(X)` on the toy data raised {error_text(call['error'])}")
+        raise CheckFailed(f"Calling your `model(X)` on the toy data raised {error_text(sub, call['error'])}")
     actual = as_array(call["value"])
     if actual is None or actual.shape != reference.TOY_Y.shape:
         raise CheckFailed(f"`model(X)` returned {describe_value(call['value'])}; expected shape (20, 2).")
-    expected = _recompute(first, second, reference.TOY_X)
     if not largest_difference(actual, expected) <= 1e-4:
         raise CheckFailed("`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers "
                           f"(largest difference {number_text(largest_difference(actual, expected))}).")
-    reached = f"The MSE of your trained `model` on the toy data is {loss:.4g} (it must be below {rubric.MSE_THRESHOLD:g})."
-    if not loss < rubric.MSE_THRESHOLD:
-        raise CheckFailed(reached + _fresh_run_note(loss))
+    reached = (f"The MSE of your trained `model` on the toy data is {number_text(loss)} (it must be below "
+               f"{line.tolerance:g}).")
+    if training:
+        raise CheckFailed(training + reached)
+    if not loss < line.tolerance:
+        raise CheckFailed(reached + _advice(sub, loss, line.tolerance))
     return reached
 
 
-def _fresh_run_note(loss: float) -> str:
-    saved = session.current().notebook.saved_exercise5_loss
-    if saved is None or not saved < rubric.MSE_THRESHOLD:
-        return " Try another optimizer setting (e.g. `torch.optim.Adam` with lr=0.01) or more steps."
-    return (f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
-            f"{loss:.4g}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run All), so "
-            "the model starts from different random weights than in your session. Put `torch.manual_seed(0)` "
-            "(any seed) right before `model = ToyModel()` in the Exercise 5 cell, then check with "
-            "Restart & Run All that the loss is below 0.01.")
-
-
-def final_mse():
-    """For the leaderboard: the recomputed MSE, or None."""
-    try:
-        data = record("model")["object"]
-        first, second = _layers(data["module"], "model")
-        return reference.mse(_recompute(first, second, reference.TOY_X), reference.TOY_Y)
-    except CheckFailed:
+def _training_cell_failure(sub: Submission) -> str | None:
+    """When the cell that trains `model` failed or was stopped, that is the cause: said first, without advice."""
+    cells = (sub.notebook or {}).get("definitions", {}).get("model", [])
+    if not cells:
         return None
+    end = sub.report.cells.get(cells[-1])
+    if not end or end["status"] == "ok" or not end.get("error"):
+        return None
+    return (f"Cell {cells[-1]}, which trains `model` (Exercise 5), did not finish: it raised "
+            f"{error_text(sub, end['error'])}\n\nThe model was checked as that cell left it. ")
+
+
+def _advice(sub: Submission, loss: float, threshold: float) -> str:
+    saved = sub.notebook.get("saved_loss") if sub.notebook else None
+    fresh = ""
+    if saved is not None and saved < threshold:
+        fresh = (f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
+                 f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
+                 "All), so the model starts from other random weights than in your session.")
+    if sub.notebook and not sub.notebook.get("seeded"):
+        return (fresh + "\n\nPut `torch.manual_seed(0)` right before `model = ToyModel()` in the Exercise 5 cell, so "
+                "every run starts from the same weights, then check with Restart & Run All that the loss is below "
+                f"{threshold:g}.")
+    return (fresh + "\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` with "
+            f"lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}.")

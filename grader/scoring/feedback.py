@@ -1,61 +1,103 @@
-"""Turning what the child reported into sentences a student can act on (Markdown)."""
+"""Sentences a student can act on (Markdown), built from what the child reported.
+
+Every piece of student-derived text (error messages, tracebacks, cell lines, names) goes through markdown.py, so it
+renders as plain text. Causes are followed to the first one: a NameError for a name that a failed cell should have
+defined names that cell.
+"""
 import re
 
 import numpy as np
 
-from ..sandbox.channel import CALLED
-from . import session
+from .markdown import code_block, inline_code
+from .submission import Submission
 
-NAME_OF = {"forward": "forward", "backprop": "backprop", "toymodel": "ToyModel", "model": "model"}
-DEFINED_BY = {"forward": r"^def\s+forward\s*\(", "backprop": r"^def\s+backprop\s*\(",
-              "ToyModel": r"^class\s+ToyModel\b", "model": r"^model\s*="}   # top-level definitions only
+NAMES = {"forward": "forward", "backprop": "backprop", "toymodel": "ToyModel", "model": "model"}
 
 
 class CheckFailed(Exception):
     """The check failed or could not look at the work; the message says why, for the student."""
 
 
-def record(check: str) -> dict:
-    """The child's data for `check`, or CheckFailed with the reason in the student's terms."""
-    what = CALLED[check]
-    current = session.current()
-    if current.problem:
-        raise CheckFailed(current.problem)
-    report = current.run.report
-    data = report.records.get(check)
+def record(sub: Submission, probe: str) -> dict:
+    """The child's record for `probe`, or CheckFailed with the first cause in the student's terms."""
+    from ..rubric import PROBES
+    if sub.problem:
+        raise CheckFailed(sub.problem)
+    data = sub.report.records.get(probe)
     if data is None:
-        extra = "".join(f"\n\n{p}" for p in report.problems)
-        raise CheckFailed(f"{current.run.ending} The grader could not check {what}.{extra}")
+        extra = "".join(f"\n\n{p}" for p in sub.report.problems)
+        raise CheckFailed(f"{sub.ending} The grader could not check {PROBES[probe].called}.{extra}")
     if "missing" in data:   # the message is the parent's own: the child's text is not shown
-        name = NAME_OF[check]
+        name = NAMES[probe]
         raise CheckFailed(f"`{name}` is not defined when the notebook has finished running."
-                          + defining_cell_hint(name))
+                          + defining_cell_hint(sub, name))
     if "error" in data:
-        raise CheckFailed(f"Calling {what} raised {error_text(data['error'])}")
+        raise CheckFailed(f"Calling {PROBES[probe].called} raised {error_text(sub, data['error'])}")
     return data
 
 
-def error_text(error: dict) -> str:
+def error_text(sub: Submission, error: dict, with_cause: bool = True) -> str:
+    """`Type: message` (cell, line), a plain-words hint, the student's own traceback, and the first cause."""
     where = ""
     if error.get("cell"):
         where = f" (cell {error['cell']}" + (f", line {error['line']})" if error.get("line") else ")")
-    text = f"`{error['type']}: {_one_line(error['message'])}`{where}."
+    text = f"{inline_code(error['type'] + ': ' + _one_line(error['message']))}{where}."
+    hint = plain_words(sub, error)
+    if hint:
+        text += f" {hint}"
     if error.get("traceback"):
-        text += "\n\n```\n" + error["traceback"].rstrip()[-3000:] + "\n```"
+        text += "\n\n" + code_block(error["traceback"].rstrip()[-3000:])
+    cause = first_cause(sub, error) if with_cause else None
+    if cause:
+        text += f"\n\n**First cause:** {cause}"
     return text
 
 
-def defining_cell_hint(name: str) -> str:
-    current = session.current()
-    pattern = re.compile(DEFINED_BY.get(name, rf"\b{name}\b"), re.MULTILINE)
-    for cell in reversed(current.notebook.cells):
-        if pattern.search(cell.source):
-            end = current.run.report.cells.get(cell.number)
-            if end and end.get("error"):
-                return f"\n\nCell {cell.number}, which defines `{name}`, raised {error_text(end['error'])}"
-            if end is None:
-                return f"\n\nCell {cell.number}, which defines `{name}`, did not run."
-            return ""
+def plain_words(sub: Submission, error: dict) -> str:
+    kind, message = error.get("type", ""), error.get("message", "")
+    if kind == "MemoryError" or "bad_alloc" in message or "can't allocate memory" in message:
+        return (f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
+                "that grows without bound.")
+    if kind == "EOFError":
+        return "`input()` cannot be answered during grading: remove it, or give the value in the code."
+    if kind == "Timeout":
+        return ("Use a fixed number of steps (for example `for step in range(10000):`), not a loop that waits for "
+                "a condition that may never come.")
+    if kind in ("ConnectionError", "URLError", "gaierror", "ConnectionRefusedError", "HTTPError") or \
+            "Name or service not known" in message or "Temporary failure in name resolution" in message:
+        return "The grader has no internet: the notebook must not download anything."
+    if "'ellipsis' object" in message or kind == "TypeError" and "ellipsis" in message:
+        return "A `...` placeholder is left in the code: replace it with your own."
+    if kind == "RuntimeError" and "does not require grad" in message:
+        return ("The grader calls `backprop(X)` under `torch.no_grad()`, as the notebook does: Exercise 2 asks for "
+                "the backward pass by hand, without autograd (`.backward()`).")
+    return ""
+
+
+def first_cause(sub: Submission, error: dict) -> str | None:
+    """For a NameError: the first cell that should have defined the name and failed."""
+    match = re.match(r"name '([A-Za-z_]\w*)' is not defined", error.get("message", ""))
+    if error.get("type") != "NameError" or not match:
+        return None
+    name = match.group(1)
+    for number, end in sorted(sub.report.cells.items()):
+        if name in end.get("defines", []) and number != error.get("cell"):
+            return (f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, "
+                    f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}")
+    return None
+
+
+def defining_cell_hint(sub: Submission, name: str) -> str:
+    cells = (sub.notebook or {}).get("definitions", {}).get(name, [])
+    for number in reversed(cells):
+        end = sub.report.cells.get(number)
+        if end and end.get("error"):
+            return f"\n\nCell {number}, which defines `{name}`, raised {error_text(sub, end['error'])}"
+        if number > sub.report.last_cell:
+            return f"\n\nCell {number}, which defines `{name}`, did not run."
+        if end and end["status"] == "exit":
+            return f"\n\nCell {number}, which defines `{name}`, called `exit()` before the definition."
+        return ""
     return f"\n\nNo cell of the notebook defines `{name}`."
 
 
@@ -64,17 +106,17 @@ def describe_value(value: dict) -> str:
         return f"a tensor of shape {shape_text(value['tensor']['shape'])}"
     if "sequence" in value:
         return f"a tuple/list of {len(value['sequence'])} values"
-    kind = value["other"]
-    return "`None` (is a `return` missing?)" if kind == "NoneType" else f"a `{kind}`, not a tensor"
+    kind = value.get("other", "")
+    return "`None` (is a `return` missing?)" if kind == "NoneType" else f"a {inline_code(kind)}, not a tensor"
 
 
 def as_array(value: dict):
-    """The tensor in a reported value as a NumPy array, or None if it is not a (small enough) tensor."""
+    """The tensor in a reported value as a NumPy array, or None if it is not a consistent, small enough tensor."""
     tensor = value.get("tensor")
-    if not tensor or tensor["values"] is None:
+    if not tensor or tensor.get("values") is None:
         return None
     shape = [int(n) for n in tensor["shape"]]
-    if len(tensor["values"]) != int(np.prod(shape)):
+    if any(n > 10**6 for n in shape) or len(tensor["values"]) != int(np.prod(shape, dtype=object)):
         return None   # inconsistent data (the child's channel is not trusted)
     return np.array(tensor["values"], dtype=np.float64).reshape(shape)
 
@@ -84,8 +126,9 @@ def shape_text(shape) -> str:
 
 
 def largest_difference(actual, expected) -> float:
-    difference = np.abs(actual - expected)
-    return float("inf") if not np.all(np.isfinite(actual)) else float(difference.max(initial=0.0))
+    if not np.all(np.isfinite(actual)):
+        return float("inf")
+    return float(np.abs(actual - expected).max(initial=0.0))
 
 
 def number_text(x: float) -> str:
@@ -93,4 +136,4 @@ def number_text(x: float) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:300]
+    return " ".join(str(text).split())[:300]

@@ -5,7 +5,9 @@ it, errors carry no traceback, and execution_time is a string. Whatever happens,
 """
 import io
 import json
+import math
 import os
+import sys
 import tempfile
 import traceback
 import unittest
@@ -15,8 +17,7 @@ import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
 from .. import rubric
-from . import checks
-from .summary import facts
+from .testcase import CheckCase
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
 MAX_TEST_OUTPUT = 30_000
@@ -33,9 +34,10 @@ class _Result(JSONTestResult):
             return
         self._recorded.add(test.id())
         if err is not None and err[0] is not None and not issubclass(err[0], AssertionError):
-            text = "".join(traceback.format_exception(*err))
-            err = (err[0], f"The grader itself failed on this test; please tell the course staff.\n\n"
-                           f"```\n{text[-4000:]}```", None)
+            print(f"[grader] {test.id()} failed inside the grader:\n" + "".join(traceback.format_exception(*err)),
+                  file=sys.__stdout__)   # the instructor log; the student sees no grader file or frame
+            err = (err[0], "The grader itself failed on this test; this is not your fault. Please tell the course "
+                           "staff.", None)
         if not hasattr(test, "_testMethodName"):   # a setUpClass/setUpModule error arrives as an _ErrorHolder
             self.results.append({"name": str(test), "score": 0.0, "max_score": 0.0, "status": "failed",
                                  "output": str(err[1]) if err else ""})
@@ -56,15 +58,16 @@ class _Runner(JSONTestRunner):
     resultclass = _Result
 
 
-def run_tests(tests_dir: Path, top_level: Path, summary: str) -> dict:
+def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts: dict) -> dict:
+    CheckCase.submission = submission
     suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
     _Runner(stream, failure_prefix="", stdout_visibility=rubric.STDOUT_VISIBILITY,
-            post_processor=lambda data: _finish(data, summary, facts())).run(suite)
+            post_processor=lambda data: _finish(data, summary, facts, submission)).run(suite)
     return json.loads(stream.getvalue())
 
 
-def _finish(data: dict, summary: str, facts: dict):
+def _finish(data: dict, summary: str, facts: dict, submission):
     data["execution_time"] = float(data.get("execution_time", 0))
     data["output"] = summary[:MAX_TOP_OUTPUT]
     data["extra_data"] = facts
@@ -77,9 +80,9 @@ def _finish(data: dict, summary: str, facts: dict):
             test["visibility"] = item.visibility
     data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
     data.pop("leaderboard", None)
-    mse = checks.final_mse() if rubric.LEADERBOARD else None
-    if mse is not None:
-        data["leaderboard"] = [{"name": "MSE", "value": round(mse, 8), "order": "asc"}]
+    value = rubric.LEADERBOARD(submission) if rubric.LEADERBOARD else None
+    if value is not None:
+        data["leaderboard"] = [{"name": "MSE", "value": round(value, 8), "order": "asc"}]
 
 
 def emergency_results(message: str) -> dict:
@@ -92,13 +95,55 @@ def emergency_results(message: str) -> dict:
                       for item in rubric.RUBRIC.values()]}
 
 
+def strict_json(results: dict) -> str:
+    """Valid UTF-8 and strict JSON: lone surrogates replaced, NaN and infinities written as null."""
+    def clean(value):
+        if isinstance(value, str):
+            return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+    return json.dumps(clean(results), indent=2, allow_nan=False, ensure_ascii=False)
+
+
+class Reservation:
+    """Room for results.json, taken before the child starts: a notebook that fills the disk cannot stop it."""
+    SIZE = 2 * 1024 * 1024
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.temp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".json")
+        try:
+            os.posix_fallocate(fd, 0, self.SIZE)
+        except OSError:
+            pass   # a filesystem without fallocate: written as usual
+        os.close(fd)
+
+    def write(self, results: dict):
+        """Validate, then write into the reserved file and rename it: a reader never sees half a file."""
+        jsonschema.validate(results, SCHEMA)
+        data = strict_json(results).encode("utf-8")
+        with open(self.temp, "r+b") as f:
+            f.write(data)
+            f.truncate(len(data))
+        os.chmod(self.temp, 0o644)
+        os.replace(self.temp, self.path)
+
+    def release(self):
+        try:
+            os.unlink(self.temp)
+        except FileNotFoundError:
+            pass
+
+
 def write_results(path: Path, results: dict):
-    """Validate, then write atomically (temp file + rename), so a reader never sees half a file."""
-    jsonschema.validate(results, SCHEMA)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=2)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
+    reservation = Reservation(path)
+    try:
+        reservation.write(results)
+    finally:
+        reservation.release()

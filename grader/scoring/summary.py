@@ -1,53 +1,77 @@
-"""The top-level message of results.json: which notebook was graded and how its run went."""
-from . import session
+"""The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
+from ..version import grader_version
+from .markdown import inline_code, plain
+from .submission import Submission
 
-INTENDED_ERROR = "ValueError: tensors cannot have different lengths"
+INTENDED_ERROR = "ValueError: tensors cannot have different lengths"   # the handout's cell that raises on purpose
 
 
-def summary() -> str:
-    current = session.current()
+def summary(sub: Submission) -> str:
     lines = []
-    if current.located:
-        lines.append(f"**Notebook:** {current.located.reason}")
-        lines += [f"- {note}" for note in current.located.notes]
-    if current.problem:
-        lines.append(f"**Your submission could not be graded:** {current.problem}")
+    notebook = sub.notebook
+    if notebook:
+        lines.append(f"**Notebook:** {notebook['reason']}")
+    notes = list(dict.fromkeys(sub.notes))
+    if sub.problem:
+        lines.append(f"**Your submission could not be graded:** {sub.problem}")
+        lines += [f"- {note}" for note in notes]
         return "\n\n".join(lines)
-    run, notebook = current.run, current.notebook
     lines.append("Your notebook was run from a fresh start, top to bottom (like Kernel > Restart & Run All); "
                  "a cell that fails does not stop the run. Cell numbers count code cells from the top.")
-    lines.append(f"**Run:** {run.ending} ({run.seconds:.1f} s)")
-    failed = [_cell_line(notebook, end) for number, end in sorted(run.report.cells.items()) if end["status"] != "ok"]
+    lines.append(f"**Run:** {sub.ending} ({sub.run.seconds:.1f} s)")
+    failed = [_cell_line(sub, end) for _, end in sorted(sub.report.cells.items())]
     if failed:
-        lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed))
-    notes = notebook.notes + run.report.problems
+        lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]))
+    notes += [n for n in (notebook or {}).get("notes", [])]
+    notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"])
+              for n in sub.report.notes]
+    notes += sub.report.problems
     if notes:
         lines.append("**Notes:**\n\n" + "\n".join(f"- {note}" for note in notes[:30]))
     return "\n\n".join(lines)
 
 
-def facts() -> dict:
-    """The same, as data for TA tools (results.json's extra_data; `make batch` reads it)."""
-    current = session.current()
-    facts = {"notebook": str(current.located.path.name) if current.located else None, "problem": current.problem}
-    if current.run:
-        facts.update(ending=current.run.ending, finished=current.run.finished, seconds=round(current.run.seconds, 2),
-                     failed_cells=sorted(n for n, end in current.run.report.cells.items() if end["status"] != "ok"))
-    return facts
+def facts(sub: Submission) -> dict:
+    """The same, as data for the TA tools (results.json's extra_data; `make batch` reads it)."""
+    notebook = sub.notebook or {}
+    failed = sorted(sub.report.cells)
+    statuses = {end["status"] for end in sub.report.cells.values()}
+    errors = [end.get("error", {}) for end in sub.report.cells.values()]
+    flags = []
+    backprop = sub.report.records.get("backprop", {}).get("call", {})
+    if notebook.get("autograd_in_backprop") or backprop.get("autograd"):
+        flags.append("autograd_in_backprop")
+    if "timeout" in statuses or (sub.run and sub.run.stopped == "watchdog"):
+        flags.append("cell_timeout")
+    if sub.run and sub.run.stopped == "run_timeout":
+        flags.append("run_timeout")
+    if sub.memory_killed or any(e.get("type") == "MemoryError" or "bad_alloc" in e.get("message", "")
+                                for e in errors):
+        flags.append("memory_limit")
+    if sub.problem or not notebook:
+        flags.append("not_graded")
+    answer = notebook.get("answer") or {}
+    return {"grader_version": grader_version(), "notebook": notebook.get("path"), "problem": sub.problem,
+            "ending": sub.ending, "finished": bool(sub.run and sub.run.finished),
+            "seconds": round(sub.run.seconds, 2) if sub.run else 0.0, "failed_cells": failed[:1000],
+            "first_failing_cell": failed[0] if failed else None, "flags": flags,
+            "code_hash": notebook.get("code_hash"),
+            "exercise3": {"answer": answer.get("text"), "images": sorted(n for n in sub.report.ta_files
+                                                                         if n.startswith("answer-"))}}
 
 
-def _cell_line(notebook, end) -> str:
+def _cell_line(sub: Submission, end: dict) -> str:
     number = end["cell"]
-    source = next((c.source for c in notebook.cells if c.number == number), "")
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")[:60]
+    first = end.get("first_line", "")
     if end["status"] == "exit":
         what = "called `exit()`; the rest of that cell was skipped"
     else:
         error = end.get("error", {})
-        what = f"`{error.get('type')}: {' '.join(error.get('message', '').split())[:200]}`"
+        what = inline_code(f"{error.get('type')}: {' '.join(error.get('message', '').split())[:200]}")
         if error.get("cell") not in (None, number):
             what += f" (in cell {error['cell']}, line {error['line']})"
         elif error.get("line"):
             what += f" (line {error['line']})"
-    expected = " (expected: this cell raises on purpose)" if INTENDED_ERROR in source else ""
-    return f"- cell {number} (`{first}`): {what}{expected}"
+        if f"{error.get('type')}: {error.get('message')}" == INTENDED_ERROR:
+            what += " (expected: this cell raises on purpose)"
+    return f"- cell {number} ({inline_code(first)}): {what}"

@@ -1,0 +1,105 @@
+"""Read the submitted notebook. Runs inside the confined child only, under its limits: the notebook is untrusted.
+
+Finds the notebook in the scratch copy of the submission, parses it with nbformat (versions 3 to 4.5, upgraded to
+4), and collects what scoring needs as plain data (records.NotebookInfo); the code cells are then run by
+grader/child/cells.py.
+"""
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .answer import exercise3_answer, saved_exercise5_loss
+from .locate import SubmissionProblem, locate
+from .scan import code_fingerprint, defined_names, seeds_before, uses_autograd
+
+MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
+CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")   # what the probes call; their defining cells
+
+
+@dataclass
+class Notebook:
+    info: dict          # records.NotebookInfo, sent to the parent
+    cells: list         # [(number, source)] of the code cells, 1-based as Jupyter counts after Restart & Run All
+    node: object        # the nbformat NotebookNode (for the TA's HTML rendering)
+    images: list        # the Exercise 3 answer's images: [(mime, bytes)]
+
+
+def read(workdir: Path, handout_code: str | None = None) -> Notebook:
+    located = locate(workdir, handout_code)
+    nb = _parse(located.path)
+    cells = [cell for cell in nb.cells if isinstance(cell, dict)]
+    code = [(n, _text(cell.get("source"))) for n, cell in
+            enumerate((c for c in cells if c.get("cell_type") == "code"), 1)]
+    answer = exercise3_answer(cells)
+    definitions = {name: [n for n, source in code if name in source and name in defined_names(source)][:100]
+                   for name in CHECKED_NAMES}
+    training = _last(code, definitions["model"])
+    info = {"path": located.path.relative_to(workdir).as_posix()[:500], "reason": located.reason,
+            "notes": [str(note)[:2000] for note in located.notes][:50], "cells": len(code),
+            "definitions": definitions,
+            "answer": {"text": None if answer.text is None else answer.text[:20000], "images": len(answer.images),
+                       "image_links": answer.image_links},
+            "saved_loss": _finite(saved_exercise5_loss(cells)),
+            "seeded": bool(training and seeds_before(training, "model")),
+            "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
+            "code_hash": code_fingerprint(cells)}
+    return Notebook(info, code, nb, answer.images)
+
+
+def _last(code, numbers):
+    return dict(code)[numbers[-1]] if numbers else ""
+
+
+def _function_source(cell: str, name: str) -> str:
+    try:
+        for node in ast.parse(cell).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(cell, node) or ""
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    return cell
+
+
+def _finite(value):
+    return value if isinstance(value, float) and abs(value) < 1e300 else None
+
+
+def _text(source) -> str:
+    return "".join(map(str, source)) if isinstance(source, list) else str(source or "")
+
+
+def _parse(path: Path):
+    name = path.name
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionProblem(f"`{name}` is {size / 2**20:.0f} MB, too large to grade (the limit is "
+                                f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
+                                "and upload it again.")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SubmissionProblem(f"`{name}` is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
+                                "it is not a Jupyter notebook. Download the notebook again from Jupyter or Colab "
+                                "(File > Download .ipynb) and upload that file.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionProblem(f"`{name}` is not a valid notebook: it is not JSON (line {exc.lineno}, column "
+                                f"{exc.colno}: {exc.msg}). It may have been damaged or edited as text; download it "
+                                "again from Jupyter or Colab (File > Download .ipynb).") from None
+    except (ValueError, RecursionError, MemoryError):   # nested too deeply, or numbers with thousands of digits
+        raise SubmissionProblem(f"`{name}` is not a valid notebook: its JSON is nested too deeply or is too large "
+                                "to read. Download it again from Jupyter or Colab (File > Download .ipynb).") from None
+    if not (isinstance(data, dict) and "nbformat" in data):
+        raise SubmissionProblem(f"`{name}` is JSON but not a Jupyter notebook (it has no `nbformat` field).")
+    import nbformat
+    try:
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells")
+        return nb
+    except Exception:   # noqa: BLE001  -- nbformat raises many kinds on odd notebooks
+        raise SubmissionProblem(f"`{name}` could not be read as a Jupyter notebook (its structure is damaged). "
+                                "Open it in Jupyter or Colab, check that it shows your work, save it, download it "
+                                "again (File > Download .ipynb) and upload that file.") from None

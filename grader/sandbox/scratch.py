@@ -1,0 +1,69 @@
+"""The child's scratch folder: a copy of the submission's regular files, owned by the sandbox user.
+
+The parent only copies bytes (it never parses them): iteratively, without following links, and within bounds on
+depth, number of files and size, so that no upload can make it recurse, loop or fill the disk. The copy's digest
+seeds the grader's inputs (scoring/inputs.py).
+"""
+import hashlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+MAX_BYTES = 256 * 1024 * 1024
+MAX_FILES = 2_000
+MAX_DEPTH = 20
+
+
+class Scratch:
+    def __init__(self, submission: Path, uid: int | None, gid: int | None):
+        self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
+        self.notes: list = []
+        self.digest = hashlib.sha256()
+        root = submission if submission.is_dir() else submission.parent
+        only = None if submission.is_dir() else submission.name
+        self._copy(root, only)
+        if uid is not None:
+            for directory, dirnames, filenames in os.walk(self.path):   # our own copy: bounded above
+                for name in [*dirnames, *filenames]:
+                    os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
+            os.chown(self.path, uid, gid)
+
+    def _copy(self, root: Path, only: str | None):
+        total, files = 0, 0
+        todo = [(Path(), 0)]
+        while todo:
+            relative, depth = todo.pop()
+            try:
+                entries = sorted(os.scandir(root / relative), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if only is not None and (entry.name != only or depth):
+                    continue
+                rel = relative / entry.name
+                if entry.is_symlink():
+                    self.notes.append(f"`{rel}` is a link; it was not copied.")
+                elif entry.is_dir(follow_symlinks=False):
+                    if entry.name in (".ipynb_checkpoints", "__MACOSX", ".git"):
+                        continue
+                    if depth + 1 >= MAX_DEPTH:
+                        self.notes.append(f"Folders deeper than {MAX_DEPTH} levels were not copied.")
+                        continue
+                    (self.path / rel).mkdir(mode=0o700)
+                    todo.append((rel, depth + 1))
+                elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                    files += 1
+                    total += entry.stat(follow_symlinks=False).st_size
+                    if files > MAX_FILES or total > MAX_BYTES:
+                        self.notes.append(f"Your submission has more than {MAX_FILES} files or "
+                                          f"{MAX_BYTES // 2**20} MB; the rest was not copied.")
+                        return
+                    self._copy_file(root / rel, self.path / rel, rel)
+
+    def _copy_file(self, source: Path, target: Path, rel: Path):
+        self.digest.update(rel.as_posix().encode("utf-8", "surrogateescape") + b"\0")
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                self.digest.update(chunk)
+                dst.write(chunk)
