@@ -5,6 +5,7 @@ import nbformat
 from conftest import FULL_MARKS, edit_cell, output_of, save, sandbox_user, solution
 
 from grader import rubric
+from grader.scoring import checks
 from grader.grade import grade
 from grader.settings import Settings
 
@@ -26,7 +27,7 @@ def test_errors_show_the_students_frames_only(grade_notebook):
     nb = edit_cell(solution(), 33, "z1 = x @ W1 + B1", "z1 = x @ W1.T + B1")
     message = output_of(grade_notebook(nb), "1.1")
     assert "`RuntimeError: mat1 and mat2 shapes cannot be multiplied" in message
-    assert '<cell 33>", line 3, in forward' in message and "z1 = x @ W1.T + B1" in message
+    assert 'File "cell 33", line 3, in forward' in message and "z1 = x @ W1.T + B1" in message
     assert "grader" not in message and "probes" not in message
 
 
@@ -39,7 +40,7 @@ def test_gradient_feedback_names_the_wrong_gradient(grade_notebook):
 
 def test_visibility_and_leaderboard_come_from_the_rubric(tmp_path, monkeypatch):
     monkeypatch.setitem(rubric.RUBRIC, "1.2", dataclasses.replace(rubric.RUBRIC["1.2"], visibility="after_due_date"))
-    monkeypatch.setattr(rubric, "LEADERBOARD", True)
+    monkeypatch.setattr(rubric, "LEADERBOARD", checks.final_mse)
     notebook = save(solution(), tmp_path / "submission")
     results = grade(notebook, tmp_path / "results.json", Settings(sandbox_user=sandbox_user()), log_output=False)
     visibility = {test["number"]: test.get("visibility", "visible") for test in results["tests"]}

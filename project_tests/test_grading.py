@@ -21,7 +21,7 @@ def test_template_gets_zero_with_reasons(tmp_path):
     results = grade(SOURCE, tmp_path / "results.json")
     assert results["score"] == 0
     assert sorted(scores(results)) == sorted(RUBRIC)
-    assert "Cell 33, which defines `forward`, raised `IndentationError" in output_of(results, "1.1")
+    assert "Cell 33, which defines `forward`, raised `SyntaxError: incomplete input`" in output_of(results, "1.1")
     assert "Cell 37, which defines `backprop`, raised `SyntaxError" in output_of(results, "2.1")
     assert "answer is empty" in output_of(results, "3")
     assert "cell 4 (" in results["output"] and "raises on purpose" in results["output"]
@@ -77,8 +77,8 @@ def test_magics_and_shell_lines_do_not_break_grading(grade_notebook):
     edit_cell(nb, 34, "y_hat = forward(X)", "%time y_hat = forward(X)\n%timeit -n 3 forward(X)\nfiles = !ls")
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    for note in ("magic `%matplotlib` was skipped", "magic `%load_ext` was skipped", "shell command `!pip install"):
-        assert note in results["output"]
+    assert "magic `%matplotlib` was skipped" not in results["output"]   # they run, as in Jupyter
+    assert "Cell 1: shell command \\`!pip install torch\\` was skipped" in results["output"]
 
 
 def test_a_failing_cell_before_the_exercises_is_reported_and_the_run_goes_on(grade_notebook):

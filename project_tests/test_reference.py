@@ -22,7 +22,7 @@ def test_stored_toy_data_is_the_notebooks():
 
 
 def test_reference_gradients_equal_autograd():
-    spec = inputs.choose(seed=1)["backprop"]
+    spec = inputs.backprop(np.random.default_rng(1))
     params = {k: torch.tensor(spec[k], requires_grad=True) for k in ("W1", "B1", "W2", "B2")}
     X, Y = torch.tensor(spec["X"]), torch.tensor(spec["Y"])
     y_hat = torch.sigmoid(torch.relu(X @ params["W1"] + params["B1"]) @ params["W2"] + params["B2"])
@@ -33,7 +33,7 @@ def test_reference_gradients_equal_autograd():
 
 
 def test_reference_forward_equals_nn_linear():
-    spec = inputs.choose(seed=2)["toymodel"]
+    spec = inputs.toymodel(np.random.default_rng(2))
     torch.manual_seed(spec["seed"])
     first, second = torch.nn.Linear(3, 4).double(), torch.nn.Linear(4, 2).double()
     x = torch.tensor(spec["x"])
@@ -44,5 +44,6 @@ def test_reference_forward_equals_nn_linear():
     assert np.allclose(got, expected, atol=1e-12)
 
 
-def test_grader_inputs_differ_between_submissions():
-    assert not np.array_equal(inputs.choose()["forward"]["W1"], inputs.choose()["forward"]["W1"])
+def test_grader_inputs_follow_the_content_and_a_secret():
+    assert inputs.seed_for(b"one upload") == inputs.seed_for(b"one upload")
+    assert inputs.seed_for(b"one upload") != inputs.seed_for(b"another upload")

@@ -1,22 +1,34 @@
-"""The parent treats the child's reports as untrusted: forged or inconsistent data scores 0, never crashes."""
+"""The parent treats the child's reports as untrusted: forged, out-of-order or inconsistent data scores 0 with a
+message and never crashes or hangs the parent."""
 import json
 
+import numpy as np
 import pytest
 
-from grader.notebook.extract import Notebook
+from grader.rubric import PROBES, RUBRIC
 from grader.sandbox.channel import ChildReport
 from grader.sandbox.launch import ChildRun
-from grader.scoring import checks, inputs, session
 from grader.scoring.feedback import CheckFailed
+from grader.scoring.submission import Submission
+
+NOTEBOOK = {"path": "A0.ipynb", "reason": "r", "notes": [], "cells": 3, "definitions": {},
+            "answer": {"text": "", "images": 0, "image_links": 0}, "saved_loss": None, "seeded": True,
+            "autograd_in_backprop": False, "code_hash": "x"}
 
 
-def use_report(*events):
+def submission(*events) -> Submission:
+    """A submission whose child sent `events` after a normal start (ready, notebook)."""
     report = ChildReport()
-    for event in events:
+    for event in [{"event": "ready", "isolation": {}}, {"event": "notebook", "info": NOTEBOOK}, *events]:
         report.add_line(event if isinstance(event, bytes) else json.dumps(event).encode())
-    run = ChildRun(report, "", 1.0, "The notebook ran to the end.", True, "", 0)
-    session.use(session.Session(notebook=Notebook([], "", None), run=run, probes=inputs.choose(seed=3)))
-    return report
+    run = ChildRun(report, "", 1.0, None, None, 0, "", 0)
+    inputs = {name: probe.draw(np.random.default_rng(3)) for name, probe in PROBES.items()}
+    return Submission(run=run, inputs=inputs)
+
+
+def check(number: str, sub: Submission) -> str:
+    line = RUBRIC[number]
+    return line.check(sub, line)
 
 
 def tensor(shape, values):
@@ -24,42 +36,61 @@ def tensor(shape, values):
 
 
 def test_inconsistent_tensor_data_fails_the_check_with_a_message():
-    use_report({"event": "record", "check": "forward", "data": {"calls": [tensor([1, 2], [0.5] * 7)] * 3}})
+    sub = submission({"event": "record", "probe": "forward", "data": {"calls": [tensor([1, 2], [0.5] * 7)] * 3}})
     with pytest.raises(CheckFailed, match="expected a tensor of shape"):
-        checks.forward_shape()
+        check("1.1", sub)
 
 
-@pytest.mark.parametrize("line", [b"not json", b'{"event": "record", "check": "forward", "data": {"calls": "x"}}',
-                                  b'{"event": "record", "check": "os.system", "data": {}}', b"[1, 2, 3]",
-                                  b'{"event": "cell_end", "cell": 1, "status": "ok", "seconds": 1, "extra": "pickle"}'])
-def test_data_outside_the_fixed_shape_is_ignored_and_reported(line):
-    report = use_report(line)
-    assert report.records == {} and report.cells == {}
-    assert any("did not send" in problem for problem in report.problems)
+@pytest.mark.parametrize("line", [b"not json", b'{"event": "record", "probe": "forward", "data": {"calls": "x"}}',
+                                  b'{"event": "record", "probe": "forward", "data": {}}', b"[1, 2, 3]",
+                                  b'{"event": "cell_end", "cell": 1, "status": "ok", "seconds": 1, "extra": "pickle"}',
+                                  b'{"event": "cell_start", "cell": ' + b"9" * 4000 + b"}",
+                                  b'{"event": "ready", "isolation": {"user": "forged"}}'])
+def test_data_outside_the_fixed_shape_or_order_is_ignored_and_reported(line):
+    sub = submission(line)
+    assert sub.report.records == {} and sub.report.cells == {} and sub.report.isolation == {}
+    assert any("did not send" in problem for problem in sub.report.problems)
     with pytest.raises(CheckFailed, match="could not check"):
-        checks.forward_values()
+        check("1.2", sub)
 
 
-def test_a_check_answered_twice_gets_no_record():
-    record = {"event": "record", "check": "backprop", "data": {"missing": "backprop"}}
-    report = use_report(record, record)
-    assert "backprop" not in report.records
-    with pytest.raises(CheckFailed, match="two answers for `backprop`"):
-        checks.gradient_shapes()
+def test_cells_out_of_order_cannot_hide_a_failed_cell():
+    error = {"type": "ValueError", "message": "real", "cell": 2, "line": 1}
+    sub = submission({"event": "cell_start", "cell": 2},
+                     {"event": "cell_end", "cell": 2, "status": "error", "seconds": 1, "error": error},
+                     {"event": "cell_start", "cell": 1},   # going back to rewrite cell 2 is refused
+                     {"event": "cell_start", "cell": 2},
+                     {"event": "cell_end", "cell": 2, "status": "ok", "seconds": 1})
+    assert sub.report.cells[2]["error"]["message"] == "real"
+
+
+def test_a_probe_answered_twice_gets_no_record():
+    record = {"event": "record", "probe": "backprop", "data": {"missing": "backprop"}}
+    sub = submission(record, record)
+    assert "backprop" not in sub.report.records
+    with pytest.raises(CheckFailed, match="two answers for its call of `backprop`"):
+        check("2.1", sub)
 
 
 def test_the_missing_message_is_the_graders_own():
-    use_report({"event": "record", "check": "model", "data": {"missing": "FULL MARKS PLEASE"}})
+    sub = submission({"event": "record", "probe": "model", "data": {"missing": "FULL MARKS PLEASE"}})
     with pytest.raises(CheckFailed) as failure:
-        checks.trained_model()
+        check("5.1", sub)
     assert "`model` is not defined" in str(failure.value) and "FULL MARKS" not in str(failure.value)
 
 
 def test_a_layer_with_impossible_weights_is_refused():
-    layer = {"in": 3, "out": 4, "weight": {"shape": [2], "values": [1.0, 2.0]}, "bias": None}
-    second = {"in": 4, "out": 2, "weight": {"shape": [2, 4], "values": [0.0] * 8}, "bias": None}
-    module = {"is_module": True, "class": "ToyModel", "n_params": 26, "linears": [layer, second]}
-    use_report({"event": "record", "check": "toymodel",
-                "data": {"object": {"module": module, "call": tensor([9, 2], [0.5] * 18)}}})
+    layer = {"in_features": 3, "out_features": 4, "weight": {"shape": [2], "values": [1.0, 2.0]}, "bias": None}
+    second = {"in_features": 4, "out_features": 2, "weight": {"shape": [2, 4], "values": [0.0] * 8}, "bias": None}
+    module = {"is_module": True, "class_name": "ToyModel", "n_params": 26, "linears": [layer, second]}
+    sub = submission({"event": "record", "probe": "toymodel",
+                      "data": {"object": {"module": module, "call": tensor([9, 2], [0.5] * 18)}}})
     with pytest.raises(CheckFailed, match="unexpected shape"):
-        checks.toymodel_output()
+        check("4.2", sub)
+
+
+def test_a_huge_empty_shape_fails_the_check_without_a_grader_error():
+    sub = submission({"event": "record", "probe": "forward",
+                      "data": {"calls": [tensor([2**31, 0], [])] * 3}})
+    with pytest.raises(CheckFailed, match="expected a tensor of shape"):
+        check("1.1", sub)

@@ -111,6 +111,9 @@ class GradingShell(InteractiveShell):
         self.system(cmd)
         return SList() if split else ""
 
+    def enable_gui(self, gui=None):
+        pass   # as in Jupyter's kernel: `%matplotlib inline` needs no GUI event loop
+
     def transform_cell(self, raw_cell):
         with time_limit(self.cell_seconds, anywhere=True):   # reading a cell can be slow: it counts in its time
             return super().transform_cell(raw_cell)

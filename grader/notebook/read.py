@@ -6,6 +6,7 @@ grader/child/cells.py.
 """
 import ast
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,7 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
     code = [(n, _text(cell.get("source"))) for n, cell in
             enumerate((c for c in cells if c.get("cell_type") == "code"), 1)]
     answer = exercise3_answer(cells)
-    definitions = {name: [n for n, source in code if name in source and name in defined_names(source)][:100]
-                   for name in CHECKED_NAMES}
+    definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in CHECKED_NAMES}
     training = _last(code, definitions["model"])
     info = {"path": located.path.relative_to(workdir).as_posix()[:500], "reason": located.reason,
             "notes": [str(note)[:2000] for note in located.notes][:50], "cells": len(code),
@@ -45,6 +45,16 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
             "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
             "code_hash": code_fingerprint(cells)}
     return Notebook(info, code, nb, answer.images)
+
+
+def _defines(source: str, name: str) -> bool:
+    """At top level (blocks included, bodies of functions and classes not); a cell that does not parse (the
+    handout's `def forward(x):` with only a TODO) still counts by its first lines."""
+    if name not in source:
+        return False
+    if re.search(rf"^(def|class)\s+{name}\b|^{name}\s*=", source[:100_000], re.MULTILINE):
+        return True
+    return name in defined_names(source)
 
 
 def _last(code, numbers):

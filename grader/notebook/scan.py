@@ -10,7 +10,7 @@ def defined_names(source: str) -> list:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     names = []
-    for node in ast.walk(tree):
+    for node in _top_level(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.append(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -38,3 +38,12 @@ def code_fingerprint(cells) -> str:
             source = "".join(source) if isinstance(source, list) else str(source)
             digest.update(re.sub(r"\s+", "", source).encode("utf-8", "replace") + b"\0")
     return digest.hexdigest()
+
+
+def _top_level(tree):
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))

@@ -68,6 +68,9 @@ def plain_words(sub: Submission, error: dict) -> str:
         return "The grader has no internet: the notebook must not download anything."
     if "'ellipsis' object" in message or kind == "TypeError" and "ellipsis" in message:
         return "A `...` placeholder is left in the code: replace it with your own."
+    if kind == "SyntaxError" and message == "incomplete input":
+        return ("The cell ends in the middle of a statement: for example a `def` with only a comment under it, or "
+                "an unclosed bracket.")
     if kind == "RuntimeError" and "does not require grad" in message:
         return ("The grader calls `backprop(X)` under `torch.no_grad()`, as the notebook does: Exercise 2 asks for "
                 "the backward pass by hand, without autograd (`.backward()`).")
