@@ -173,8 +173,8 @@ raise RuntimeError("ATTACK on the results file done")
     graded = hostile.grade(nb)
     assert_score(graded)
     outcomes = json.loads((hostile.drop / "outcomes.json").read_text())
-    assert outcomes[str(hostile.results)] == "PermissionError"
-    assert outcomes[f"{hostile.results} (folder)"] == "PermissionError"
+    assert outcomes[str(hostile.results)] in ("PermissionError", "OSError")   # OSError: hidden, read-only
+    assert outcomes[f"{hostile.results} (folder)"] in ("PermissionError", "OSError")
     assert "ATTACK on the results file done" in summary_line(graded.results, ATTACK)
 
 

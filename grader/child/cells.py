@@ -42,14 +42,18 @@ class time_limit:
     def __init__(self, seconds: float, anywhere: bool = False):
         self.seconds, self.anywhere, self.armed, self.traced = seconds, anywhere, False, False
 
+    active = None   # the time_limit in force (they do not nest)
+
     def __enter__(self):
         signal.signal(signal.SIGALRM, self._interrupt)
+        time_limit.active = self
         self.armed = True
         signal.setitimer(signal.ITIMER_REAL, self.seconds, self.REPEAT)
         return self
 
     def __exit__(self, *exc_info):
         self.armed = False
+        time_limit.active = None
         signal.setitimer(signal.ITIMER_REAL, 0)
         if self.traced:
             sys.settrace(None)
@@ -115,8 +119,14 @@ class GradingShell(InteractiveShell):
         pass   # as in Jupyter's kernel: `%matplotlib inline` needs no GUI event loop
 
     def transform_cell(self, raw_cell):
-        with time_limit(self.cell_seconds, anywhere=True):   # reading a cell can be slow: it counts in its time
+        limit = time_limit.active   # reading a cell can be slow: it counts in the cell's time, interrupted anywhere
+        if limit is None:
             return super().transform_cell(raw_cell)
+        limit.anywhere = True
+        try:
+            return super().transform_cell(raw_cell)
+        finally:
+            limit.anywhere = False
 
 
 class _Kernel:
@@ -132,13 +142,12 @@ def _exit_cell(*args):
     raise SystemExit(*args)
 
 
-def new_shell(note, cell_seconds: float) -> GradingShell:
+def new_shell(note) -> GradingShell:
     config = Config()
     config.HistoryManager.enabled = False        # no sqlite file in the scratch folder
     config.InteractiveShell.colors = "NoColor"
     config.InteractiveShell.xmode = "Plain"
     shell = GradingShell.instance(config=config)
-    shell.cell_seconds = cell_seconds
     shell.init_grading(note)
     colab.install(note)
     return shell

@@ -51,7 +51,7 @@ def main(grader_root: str, config_json: str):
         if text not in sent and len(sent) < 100:
             sent.add(text)
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
-    shell = new_shell(note, config["cell_timeout"])
+    shell = new_shell(note)
     failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], defined_names)
     if config.get("uid") is not None:
         _stop_background_processes()

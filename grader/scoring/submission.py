@@ -3,7 +3,7 @@ import signal
 from dataclasses import dataclass, field
 
 from ..sandbox.channel import ChildReport
-from ..sandbox.launch import ChildRun
+from ..sandbox.launch import READ_TIMEOUT, ChildRun
 from ..settings import MIB, Settings
 
 
@@ -40,8 +40,10 @@ class Submission:
                     "stopped.")
         if run.stopped == "watchdog":
             what = _running_text(run.running) if run.running else "A cell"
-            return (f"{what[0].upper() + what[1:]} ran past its time limit and did not stop when interrupted, so "
-                    "the notebook's process was stopped.")
+            limit = {"cell": self.settings.cell_timeout, "probe": self.settings.probe_timeout}.get(
+                run.running[0] if run.running else "cell", READ_TIMEOUT)
+            return (f"{what[0].upper() + what[1:]} ran past its {limit:.0f} s limit and did not stop when "
+                    "interrupted, so the notebook's process was stopped.")
         if run.finished:
             return "The notebook ran to the end."
         if run.report.isolation is None:   # no student code runs before the child reports it is ready
