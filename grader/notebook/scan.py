@@ -13,7 +13,7 @@ HANDOUT_CODE_FINGERPRINT = "920959f6cd3f284fa4b728041b49c918406cbf2e5f4a9721b315
 _AUTOGRAD_WORDS = (".backward(", "autograd", "enable_grad", "set_grad_enabled", "requires_grad")
 _AUTOGRAD_NAMES = {"backward", "autograd", "enable_grad", "set_grad_enabled", "requires_grad", "requires_grad_"}
 _SEED_CALLS = {"manual_seed", "manual_seed_all", "seed", "seed_everything", "set_seed"}
-_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+_BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 

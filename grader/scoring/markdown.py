@@ -10,7 +10,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BACKTICKS = re.compile("`+")
-_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_ESCAPED = str.maketrans({c: "\\" + c for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})  # ASCII punctuation
 # ESC sequences: CSI (ESC [ or 8-bit 0x9b) params, intermediates, final byte; OSC/DCS/SOS/PM/APC strings up to
 # BEL or ST (when unterminated: up to the next ESC or line end); any other two-byte ESC sequence. No nested
 # quantifiers: the character classes that follow one another are disjoint, so each match is linear.
@@ -66,7 +66,7 @@ def plain(text) -> str:
         body = line.lstrip(" \t")
         lead = line[:len(line) - len(body)] if body else ""   # a blank line stays blank: a paragraph break
         out.append(lead.replace(" ", "&#32;").replace("\t", "&#9;")
-                   + "".join("\\" + c if c in _ASCII_PUNCTUATION else c for c in body))
+                   + body.translate(_ESCAPED))
     return "\n".join(out)
 
 
