@@ -76,6 +76,9 @@ QUESTION_TEXT = answer_module.HANDOUT_QUESTION
     (cells(after=["Yes, in a cell of its own."]), "Yes, in a cell of its own."),
     (cells(after=["## Part 3: the next section"]), ""),
     (cells(answer="Answers vary; the loss can go up."), "Answers vary; the loss can go up."),
+    (cells(question="", answer="**Answer:** Yes"), "Yes"),   # the question deleted: found by its heading
+    (cells(question=(answer_module.HANDOUT_QUESTION + "\n\n**Answer:**\nYes\n").replace("\n", "\r\n"), answer=""),
+     "Yes"),   # Windows line ends
 ])
 def test_the_answer_in_any_usual_shape(notebook, expected):
     assert exercise3_answer(notebook).text == expected
@@ -181,6 +184,7 @@ def test_seeds_before():
     assert seeds_before("import numpy as np\nnp.random.seed(1)\nif True:\n    model = ToyModel()")
     assert not seeds_before("model = ToyModel()\ntorch.manual_seed(0)")
     assert not seeds_before("model = ToyModel()")
+    assert not seeds_before("torch.seed()\nmodel = ToyModel()")   # a random seed
     assert not seeds_before("torch.manual_seed(0)")   # the cell does not create the model
     assert seeds_before("torch.manual_seed(0)\nnet = ToyModel()", name="net")
     assert not seeds_before("def (:") and not seeds_before(None)

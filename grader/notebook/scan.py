@@ -134,7 +134,7 @@ def _is_seed_call(node) -> bool:
         return False
     func = node.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    return name in _SEED_CALLS
+    return name in _SEED_CALLS and bool(node.args or node.keywords)   # `torch.seed()` seeds at random
 
 
 def seeds_before(source: str, name: str = "model") -> bool:
