@@ -33,24 +33,24 @@ def _text(value, escapes: bool = False) -> str:
     return _BIDI.sub("", _CONTROL.sub("", value))
 
 
-def _longest_run(text: str, char: str) -> int:
-    runs = _BACKTICKS.findall(text) if char == "`" else re.findall(re.escape(char) + "+", text)
-    return max(map(len, runs), default=0)
+def _longest_backtick_run(text: str) -> int:
+    return max(map(len, _BACKTICKS.findall(text)), default=0)
 
 
 def inline_code(text) -> str:
     """A code span showing `text` on one line (newlines and tabs become spaces); nothing in it can close it."""
     text = _text(text).replace("\n", " ").replace("\t", " ")
-    fence = "`" * (_longest_run(text, "`") + 1)
+    fence = "`" * (_longest_backtick_run(text) + 1)
     # One space each side: CommonMark strips exactly one from each side when both are there, so content that
     # starts or ends with a backtick (or a space) is shown as it is.
     return f"{fence} {text} {fence}"
 
 
 def code_block(text, info: str = "") -> str:
-    """A fenced code block showing `text` verbatim; its fence is longer than any backtick run inside."""
+    """A fenced code block showing `text` verbatim; its fence is longer than any backtick run inside (tildes
+    cannot close a backtick fence). `info` keeps only letters, digits and `+-_.`."""
     text = _text(text)
-    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
     info = "".join(c for c in _text(info) if c.isascii() and (c.isalnum() or c in "+-_."))[:30]
     if not text.endswith("\n"):
         text += "\n"
