@@ -99,7 +99,8 @@ def test_images_are_decoded_or_counted_and_removed_from_the_text():
 def test_images_are_limited_in_number_and_size():
     big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 2**19)).decode()
     small = base64.b64encode(PNG).decode()
-    found = exercise3_answer(cells(answer=f"![x](data:image/png;base64,{big})" + f" ![y](data:image/png;base64,{small})" * 7))
+    found = exercise3_answer(cells(answer=f"![x](data:image/png;base64,{big})"
+                                          + f" ![y](data:image/png;base64,{small})" * 7))
     assert len(found.images) == 5 and found.images_skipped == 3 and found.text == ""
 
 

@@ -10,7 +10,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BACKTICKS = re.compile("`+")
-_ESCAPED = str.maketrans({c: "\\" + c for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})  # ASCII punctuation
+# CommonMark's specials, GFM's (`|` tables, `~` strikethrough) and math delimiters; `.` and `)` for "1." / "1)".
+_ESCAPED = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~=&\"'$^"})
 # ESC sequences: CSI (ESC [ or 8-bit 0x9b) params, intermediates, final byte; OSC/DCS/SOS/PM/APC strings up to
 # BEL or ST (when unterminated: up to the next ESC or line end); any other two-byte ESC sequence. No nested
 # quantifiers: the character classes that follow one another are disjoint, so each match is linear.
@@ -38,12 +39,14 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def inline_code(text) -> str:
-    """A code span showing `text` on one line (newlines and tabs become spaces); nothing in it can close it."""
-    text = _text(text).replace("\n", " ").replace("\t", " ")
+    """A code span showing `text` on one line (each run of whitespace, newlines included, becomes one space, as
+    HTML shows it anyway); nothing in it can close it."""
+    text = " ".join(_text(text).split())
     fence = "`" * (_longest_backtick_run(text) + 1)
-    # One space each side: CommonMark strips exactly one from each side when both are there, so content that
-    # starts or ends with a backtick (or a space) is shown as it is.
-    return f"{fence} {text} {fence}"
+    # CommonMark strips one space each side when both are there: padding keeps a backtick at either end apart
+    # from the fence, and makes the empty span a span.
+    pad = " " if not text or text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def code_block(text, info: str = "") -> str:
@@ -58,15 +61,14 @@ def code_block(text, info: str = "") -> str:
 
 
 def plain(text) -> str:
-    """Markdown that renders as exactly `text`: every ASCII punctuation character is backslash-escaped, and the
-    leading whitespace of each line is written as character references (four spaces would start a code block,
-    and a paragraph drops them). Line breaks stay soft breaks; a blank line starts a new paragraph."""
+    """Markdown that renders as exactly `text`: every character with a meaning in Markdown is backslash-escaped,
+    and the leading whitespace of each line is written as character references (four spaces would start a code
+    block, and a paragraph drops them). Line breaks stay soft breaks; a blank line starts a new paragraph."""
     out = []
     for line in _text(text).split("\n"):
         body = line.lstrip(" \t")
         lead = line[:len(line) - len(body)] if body else ""   # a blank line stays blank: a paragraph break
-        out.append(lead.replace(" ", "&#32;").replace("\t", "&#9;")
-                   + body.translate(_ESCAPED))
+        out.append(lead.replace(" ", "&#32;").replace("\t", "&#9;") + body.translate(_ESCAPED))
     return "\n".join(out)
 
 
