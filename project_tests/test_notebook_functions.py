@@ -13,8 +13,8 @@ import pytest
 from grader.notebook import answer as answer_module
 from grader.notebook.answer import exercise3_answer, saved_exercise5_loss
 from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
-from grader.notebook.scan import (HANDOUT_CODE_FINGERPRINT, code_fingerprint, defined_names, seeds_before,
-                                  uses_autograd)
+from grader.notebook.handout import HANDOUT_CODE
+from grader.notebook.scan import code_fingerprint, defined_names, seeds_before, uses_autograd
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "A0.ipynb"
@@ -192,7 +192,7 @@ def test_seeds_before():
 
 
 def test_code_fingerprint():
-    assert code_fingerprint(SOURCE) == HANDOUT_CODE_FINGERPRINT == code_fingerprint(HANDOUT)
+    assert code_fingerprint(SOURCE) == HANDOUT_CODE == code_fingerprint(HANDOUT)
     reformatted = copy.deepcopy(HANDOUT)
     for cell in reformatted:
         if cell["cell_type"] == "code":
@@ -200,8 +200,8 @@ def test_code_fingerprint():
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "anything"}]
         else:
             cell["source"] = "changed markdown"
-    assert code_fingerprint(reformatted) == HANDOUT_CODE_FINGERPRINT
-    assert code_fingerprint(SOLUTION) != HANDOUT_CODE_FINGERPRINT
+    assert code_fingerprint(reformatted) == HANDOUT_CODE
+    assert code_fingerprint(SOLUTION) != HANDOUT_CODE
     assert code_fingerprint(ROOT / "missing.ipynb") == "" and code_fingerprint(None) == ""
     assert code_fingerprint([None, {"cell_type": "code", "source": {"x": 1}}]) != ""
 
@@ -219,7 +219,7 @@ def test_the_untouched_handout_gives_way_to_the_copy_with_work(tmp_path):
     write(tmp_path, "A0.ipynb")
     write(tmp_path, "Copy of A0.ipynb", SOLUTION)
     write(tmp_path, "scratch.ipynb", SOLUTION)
-    located = locate(tmp_path, HANDOUT_CODE_FINGERPRINT)
+    located = locate(tmp_path, HANDOUT_CODE)
     assert located.path.name == "Copy of A0.ipynb"
     assert located.reason == ("`Copy of A0.ipynb` was graded because `A0.ipynb` has exactly the code cells of the "
                               "handout (no work in it), and `Copy of A0.ipynb` has your work.")
@@ -231,7 +231,7 @@ def test_the_handout_is_graded_when_no_other_notebook_has_work(tmp_path):
     write(tmp_path, "A0.ipynb")
     write(tmp_path, "Copy of A0.ipynb")
     (tmp_path / "broken.ipynb").write_text("{not json")
-    located = locate(tmp_path, HANDOUT_CODE_FINGERPRINT)
+    located = locate(tmp_path, HANDOUT_CODE)
     assert located.path.name == "A0.ipynb" and "expected name" in located.reason
 
 

@@ -89,7 +89,7 @@ def _walk(root: Path, notes: list):
 def locate(submission: Path, handout_code: str | None = None) -> Located:
     """Pick the notebook: the expected name first, then the only one, then the shallowest, alphabetically.
 
-    With `handout_code` (`scan.HANDOUT_CODE_FINGERPRINT`): when the notebook picked has exactly the handout's
+    With `handout_code` (`handout.HANDOUT_CODE`): when the notebook picked has exactly the handout's
     code cells and another notebook has different code (Colab's "Copy of A0.ipynb"), that one is graded."""
     submission = Path(submission)
     if submission.is_file():

@@ -7,8 +7,6 @@ from pathlib import Path
 MAX_SOURCE_CHARS = 1_000_000     # a larger cell is not analysed (every function answers "nothing found")
 MAX_NAMES = 200
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # code_fingerprint of a path
-# code_fingerprint("source/A0.ipynb"): the untouched handout (source/ is not shipped to Gradescope).
-HANDOUT_CODE_FINGERPRINT = "920959f6cd3f284fa4b728041b49c918406cbf2e5f4a9721b3154ecbc23dc9a8"
 
 _AUTOGRAD_WORDS = (".backward(", "autograd", "enable_grad", "set_grad_enabled", "requires_grad")
 _AUTOGRAD_NAMES = {"backward", "autograd", "enable_grad", "set_grad_enabled", "requires_grad", "requires_grad_"}
