@@ -1,46 +1,291 @@
-"""TEMPORARY (replaced by the issue9-text branch): the Exercise 3 answer and the saved Exercise 5 loss."""
+"""The Exercise 3 answer and the saved Exercise 5 loss, read from a notebook's cells (plain dicts, nbformat 4).
+
+Linear in the notebook's size, bounded, and never raising on odd input: a source may be a list, a string, None,
+a number or a dict. No regex with nested quantifiers ever sees student text."""
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 
-_MARK = re.compile(r"answer\s*:", re.IGNORECASE)
+# The handout's own text (source/A0.ipynb, cells 61 and 62; checked by the project's tests).
+QUESTION_MARK = "could loss ever increase"
+HANDOUT_QUESTION = (
+    "**Could loss ever increase when you run the above cell?**\n\n"
+    "Try running the above cell multiple times and notice how the loss keeps decreasing. However, is the loss "
+    "guaranteed to not increase? Edit this cell to answer below and explain why.\n\n"
+    "*Hint: What if the learning rate were really large? Would that be a meaningful difference compared to this "
+    "case?*")
+HANDOUT_ANSWER = "**Answer:**"
+HANDOUT_HEADING = "### Exercise 3"
+EXERCISE5_MARK = "Exercise 5: Don't modify"
+
+MAX_CELL_CHARS = 4_000_000     # per cell source (an answer pasted as a data: image can be a few MB)
+MAX_REGION_CELLS = 12          # the question cell and the markdown cells after it that can hold the answer
+MAX_IMAGES = 5
+MAX_IMAGE_BYTES = 2 * 2**20    # all images together
+MAX_OUTPUT_CHARS = 20_000      # per output of the Exercise 5 cell
+_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
+          "image/gif": (b"GIF87a", b"GIF89a")}
+_EMPHASIS = "*_"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SAVED_LOSS = re.compile(r"tensor\(\s*([-+0-9.eE]{1,40}|nan|inf)")
 
 
 @dataclass
 class Answer:
-    text: str | None
-    images: list = field(default_factory=list)
-    image_links: int = 0
+    text: str | None                # None: the question was not found; "": nothing was added to the handout
+    images: list = field(default_factory=list)   # (mime type, bytes) of embedded images, verified
+    image_links: int = 0            # images that point elsewhere (http..., a file): counted, never fetched
+    images_skipped: int = 0         # embedded images not returned: unreadable, another type, or over the limits
 
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else str(source or "")
+def _text(source, cap: int = MAX_CELL_CHARS) -> str:
+    if isinstance(source, str):
+        return source[:cap]
+    if isinstance(source, list):
+        parts, size = [], 0
+        for part in source:
+            if isinstance(part, str) and size < cap:
+                parts.append(part[:cap - size])
+                size += len(parts[-1])
+        return "".join(parts)
+    return ""
+
+
+def _cell(cell) -> tuple[str, str]:
+    """(cell type, source) of a cell of any shape."""
+    if not isinstance(cell, dict):
+        return "", ""
+    kind = cell.get("cell_type")
+    return (kind if isinstance(kind, str) else ""), _text(cell.get("source"))
+
+
+def _normal(line: str) -> str:
+    return " ".join(line.split())
+
+
+_HANDOUT_LINES = {_normal(line) for line in (HANDOUT_QUESTION + "\n" + HANDOUT_HEADING).split("\n")} - {""}
+# Longest first: "Edit this cell to answer below and explain why. Yes, because" keeps only what follows.
+_HANDOUT_PREFIXES = sorted(_HANDOUT_LINES, key=len, reverse=True)
 
 
 def exercise3_answer(cells) -> Answer:
-    start = next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown"
-                  and "could loss ever increase" in _text(c.get("source")).lower()), None)
+    """What the student added to the Exercise 3 question cell and the markdown cells after it (the answer cell),
+    up to the next code cell or section heading: the text after an "Answer" label, under an "Answer" heading,
+    typed below the question, or in place of the placeholder. Images become `images` / `image_links`."""
+    if not isinstance(cells, list):
+        return Answer(None)
+    start = _question_cell(cells)
     if start is None:
         return Answer(None)
-    parts = []
-    for cell in cells[start:start + 3]:
-        if cell.get("cell_type") == "code":
+    answer = Answer("")
+    budget = [MAX_IMAGE_BYTES]
+    lines: list = []
+    for offset, cell in enumerate(cells[start:start + MAX_REGION_CELLS]):
+        kind, source = _cell(cell)
+        if kind not in ("markdown", "raw") or (offset and _starts_section(source)):
             break
-        parts.append(_text(cell.get("source")))
-    text = "\n\n".join(parts)
-    mark = _MARK.search(text)
-    return Answer(text[mark.end():].strip(" *\n") if mark else "")
+        source = _take_images(source, cell.get("attachments"), answer, budget)
+        lines.extend(_added_lines(source))
+        lines.append("")
+    answer.text = _tidy(lines)
+    return answer
 
 
-def saved_exercise5_loss(cells):
+def _question_cell(cells):
+    """The index of the markdown cell holding the question, else of the "Exercise 3" heading cell."""
+    heading = None
+    for i, cell in enumerate(cells):
+        kind, source = _cell(cell)
+        if kind != "markdown":
+            continue
+        if QUESTION_MARK in source[:100_000].lower():
+            return i
+        if heading is None and source.lstrip()[:200].split("\n", 1)[0].strip("# \t").lower() == "exercise 3":
+            heading = i
+    return heading
+
+
+def _starts_section(source: str) -> bool:
+    """A markdown cell that opens the next part of the notebook: a heading that is not an "Answer" heading."""
+    first = source.lstrip()[:200]
+    return first.startswith("#") and "answer" not in first.split("\n", 1)[0].lower()
+
+
+def _added_lines(source: str):
+    """The lines of a cell that are not the handout's, with "Answer" labels removed."""
+    for line in source.split("\n"):
+        stripped = line.strip()
+        if (_normal(stripped) if len(stripped) < 1000 else stripped) in _HANDOUT_LINES:
+            continue
+        for prefix in _HANDOUT_PREFIXES:   # a line of the handout that the answer was typed after
+            if len(prefix) > 20 and stripped.startswith(prefix):
+                line = stripped[len(prefix):]
+                break
+        yield _without_label(line.strip())
+
+
+def _tidy(lines: list) -> str:
+    """Joined, without blank lines at either end or more than one in a row."""
+    out = []
+    for line in lines:
+        if line.strip() or (out and out[-1]):
+            out.append(line if line.strip() else "")
+    return _SURROGATE.sub("\ufffd", "\n".join(out).strip())   # a "\\ud800" escape in the JSON: not UTF-8
+
+
+def _without_label(line: str) -> str:
+    """The line without a leading "Answer" label: `Answer:`, `**Answer:**`, `**Answer**:`, `## Answer`,
+    `> *Answer* -`... When the label opens emphasis that the answer closes (`**Answer: Yes**, because`), the
+    closing marker is removed too, so no `**` is left dangling. Only a bounded prefix of the line is examined."""
+    i, n = 0, min(len(line), 40)
+    while i < n and line[i] in " \t#>-":
+        i += 1
+    heading = line.startswith("#")
+    opening = ""
+    while i < n and line[i] in _EMPHASIS:
+        opening += line[i]
+        i += 1
+    if line[i:i + 6].lower() != "answer" or line[i + 6:i + 7].isalnum():
+        return line
+    i += 6
+    n = min(len(line), i + 20)
+    closed, separator = "", False
+    while i < n and line[i] in _EMPHASIS + " \t:-–—.":
+        if line[i] in _EMPHASIS:
+            closed += line[i]
+        elif not line[i].isspace():
+            separator = True
+        i += 1
+    rest = line[i:]
+    if rest.strip() and not (separator or heading or closed):
+        return line   # "Answer the question..." is text, not a label
+    if opening and not closed:
+        at = rest.find(opening)
+        if at >= 0:
+            rest = rest[:at] + rest[at + len(opening):]
+    return rest.strip()
+
+
+class _Next:
+    """`text.find(needle, start)` for starts that never decrease, in linear time over all calls."""
+
+    def __init__(self, text: str, needle: str):
+        self.text, self.needle, self.at = text, needle, None
+
+    def __call__(self, start: int) -> int:
+        if self.at is None or -1 < self.at < start:
+            self.at = self.text.find(self.needle, start)
+        return self.at
+
+
+def _take_images(source: str, attachments, answer: Answer, budget: list) -> str:
+    """The source without its images (`![alt](src "title")`, `<img ... src=...>`), which are decoded into
+    `answer.images` (attachments and data: URIs) or counted in `answer.image_links`."""
+    lowered = source.lower()
+    bang, tag = _Next(source, "!["), _Next(lowered, "<img")
+    close_alt, close_link, close_tag = _Next(source, "]"), _Next(source, ")"), _Next(source, ">")
+    out, pos, scan = [], 0, 0
+    while True:
+        b, t = bang(scan), tag(scan)
+        if b < 0 and t < 0:
+            break
+        if t < 0 or 0 <= b < t:
+            end_alt = close_alt(b + 2)
+            if end_alt < 0 or source[end_alt + 1:end_alt + 2] != "(":
+                scan = b + 2
+                continue
+            start, end = b, close_link(end_alt + 2)
+            target = source[end_alt + 2:end].split(maxsplit=1)[:1] if end >= 0 else []
+            target = target[0] if target else ""
+        else:
+            start, end = t, close_tag(t + 4)
+            target = _src_attribute(source[t:end]) if end >= 0 else ""
+        if end < 0:
+            break
+        _add_image(target.strip("<>"), attachments, answer, budget)
+        out.append(source[pos:start])
+        pos = scan = end + 1
+    out.append(source[pos:])
+    return "".join(out)
+
+
+def _src_attribute(tag: str) -> str:
+    lowered = tag.lower()
+    at = lowered.find("src")
+    while at >= 0:
+        rest = tag[at + 3:].lstrip()
+        if rest.startswith("=") and tag[at - 1:at].isspace():
+            rest = rest[1:].lstrip()
+            if rest[:1] in ("'", '"'):
+                close = rest.find(rest[0], 1)
+                return rest[1:close] if close > 0 else rest[1:]
+            words = rest.split(maxsplit=1)
+            return words[0] if words else ""
+        at = lowered.find("src", at + 3)
+    return ""
+
+
+def _add_image(target: str, attachments, answer: Answer, budget: list):
+    lowered = target[:11].lower()
+    if lowered.startswith("attachment:"):
+        bundle = attachments.get(target[11:]) if isinstance(attachments, dict) else None
+        if not isinstance(bundle, dict) or not bundle:
+            answer.images_skipped += 1
+            return
+        mime = next((m for m in _MAGIC if m in bundle), None) or next(iter(bundle))
+        _add_data(mime, _text(bundle.get(mime), cap=_encoded(budget[0]) + 1), answer, budget)
+    elif lowered.startswith("data:"):
+        header, _, data = target[5:].partition(",")
+        mime, _, encoding = header.partition(";")
+        if encoding.strip().lower() != "base64":
+            answer.images_skipped += 1
+            return
+        _add_data(mime.strip().lower(), data, answer, budget)
+    else:
+        answer.image_links += 1
+
+
+def _encoded(size: int) -> int:
+    return size * 4 // 3 + 4
+
+
+def _add_data(mime, data: str, answer: Answer, budget: list):
+    mime = "image/jpeg" if mime == "image/jpg" else mime
+    if mime not in _MAGIC or len(answer.images) >= MAX_IMAGES or len(data) > _encoded(budget[0]):
+        answer.images_skipped += 1
+        return
+    try:
+        raw = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        answer.images_skipped += 1
+        return
+    if len(raw) > budget[0] or not raw.startswith(_MAGIC[mime]):
+        answer.images_skipped += 1
+        return
+    budget[0] -= len(raw)
+    answer.images.append((mime, raw))
+
+
+def saved_exercise5_loss(cells) -> float | None:
+    """The loss the student's own run printed in the Exercise 5 cell, if the notebook was saved with it."""
+    if not isinstance(cells, list):
+        return None
     for cell in cells:
-        if cell.get("cell_type") == "code" and "Exercise 5: Don't modify" in _text(cell.get("source")):
-            for output in cell.get("outputs", [])[:20]:
-                data = output.get("data", {}) if isinstance(output, dict) else {}
-                plain = _text(data.get("text/plain", "")) or _text(output.get("text", ""))
-                match = re.search(r"tensor\(\s*([-+0-9.eE]{1,40}|nan|inf)", plain[:10000])
-                if match:
-                    try:
-                        return float(match.group(1))
-                    except ValueError:
-                        return None
+        kind, source = _cell(cell)
+        if kind != "code" or EXERCISE5_MARK not in source[:10_000]:
+            continue
+        outputs = cell.get("outputs")
+        for output in outputs[:100] if isinstance(outputs, list) else ():
+            if not isinstance(output, dict):
+                continue
+            data = output.get("data")
+            plain = _text(data.get("text/plain") if isinstance(data, dict) else None, MAX_OUTPUT_CHARS) \
+                or _text(output.get("text"), MAX_OUTPUT_CHARS)
+            match = _SAVED_LOSS.search(plain)
+            if match:
+                try:
+                    return float(match.group(1))
+                except ValueError:
+                    return None
     return None

@@ -1,9 +1,15 @@
-"""Find the notebook to grade in a submission folder."""
+"""Find the notebook to grade in a submission folder: a bounded walk that never follows links."""
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .scan import code_fingerprint
+
 EXPECTED_NAME = "a0.ipynb"
+MAX_DEPTH = 30            # folders below the submission folder
+MAX_ENTRIES = 10_000      # files and folders looked at
+MAX_FINGERPRINTS = 10     # notebooks read to compare with the handout
 
 
 class SubmissionProblem(Exception):
@@ -19,28 +25,72 @@ class Located:
 
 def _inside(path: Path, root: Path) -> bool:
     try:
-        path.resolve().relative_to(root.resolve())
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
         return True
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return False
 
 
-def _candidates(root: Path, notes: list):
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if not name.lower().endswith(".ipynb") or name.startswith("."):
+def _walk(root: Path, notes: list):
+    """(notebooks, names of the other files): breadth first, sorted within a folder, links never followed,
+    hidden folders and `__MACOSX` skipped (hidden files are listed, never graded), at most MAX_DEPTH folders deep
+    and MAX_ENTRIES entries."""
+    notebooks, others, seen = [], [], 0
+    queue = deque([(root, 0)])
+    cut = False
+    while queue:
+        folder, depth = queue.popleft()
+        try:
+            with os.scandir(folder) as listing:
+                entries = []
+                for entry in listing:
+                    seen += 1
+                    if seen > MAX_ENTRIES:
+                        cut = True
+                        break
+                    entries.append(entry)
+        except OSError:
+            continue
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name == "__MACOSX":
                 continue
-            if path.is_symlink() and not _inside(path, root):
-                notes.append(f"`{path.relative_to(root)}` is a link to a file outside your submission; it was ignored.")
+            path = Path(entry.path)
+            try:
+                link = entry.is_symlink()
+                is_dir = not link and entry.is_dir(follow_symlinks=False)
+                is_file = not link and entry.is_file(follow_symlinks=False)
+            except OSError:
                 continue
-            if path.is_file():
-                yield path
+            rel = path.relative_to(root)
+            hidden = entry.name.startswith(".")   # .ipynb_checkpoints, ._A0.ipynb (macOS): listed, never graded
+            if is_file and (hidden or not entry.name.lower().endswith(".ipynb")):
+                if len(others) < 1000:
+                    others.append(entry.name)
+            elif hidden:
+                continue
+            elif link and entry.name.lower().endswith(".ipynb"):
+                where = "a file outside your submission" if not _inside(path, root) else "another file"
+                notes.append(f"`{rel}` is a link to {where}; it was ignored.")
+            elif is_dir:
+                if depth + 1 > MAX_DEPTH:
+                    cut = True
+                else:
+                    queue.append((path, depth + 1))
+            elif is_file:
+                notebooks.append(path)
+        if cut and seen > MAX_ENTRIES:
+            break
+    if cut:
+        notes.append(f"Your submission has more than {MAX_ENTRIES:,} files and folders or folders nested more than "
+                     f"{MAX_DEPTH} deep; only the first were searched for the notebook.")
+    return notebooks, others
 
 
 def locate(submission: Path, handout_code: str | None = None) -> Located:
-    """Pick the notebook: the expected name first, then the only one, then the shallowest, alphabetically."""
+    """Pick the notebook: the expected name first, then the only one, then the shallowest, alphabetically.
+
+    With `handout_code` (`handout.HANDOUT_CODE`): when the notebook picked has exactly the handout's
+    code cells and another notebook has different code (Colab's "Copy of A0.ipynb"), that one is graded."""
     submission = Path(submission)
     if submission.is_file():
         if submission.suffix.lower() != ".ipynb":
@@ -49,23 +99,12 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     if not submission.is_dir():
         raise SubmissionProblem(f"No submission was found at `{submission}`.")
     notes: list = []
-    found = list(_candidates(submission, notes))
-    if not found and notes:   # only links to files outside the submission
-        raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
+    found, other_files = _walk(submission, notes)
     if not found:
-        others = sorted(p.name for p in submission.rglob("*") if p.is_file() and "__MACOSX" not in p.parts)[:5]
-        if any(n.lower().endswith(".py") for n in others):
-            raise SubmissionProblem(
-                "Your submission has a `.py` file but no notebook. Please upload the notebook itself "
-                "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script.")
-        listed = ", ".join(f"`{n}`" for n in others) or "no files at all"
-        raise SubmissionProblem(f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). "
-                                "Please upload `A0.ipynb`.")
+        _nothing_to_grade(notes, other_files)
     expected = [p for p in found if p.name.lower() == EXPECTED_NAME]
-    pool = sorted(expected or found,
-                  key=lambda p: (len(p.relative_to(submission).parts), str(p.relative_to(submission)).lower()))
+    pool = sorted(expected or found, key=lambda p: _order(p, submission))
     chosen = pool[0]
-    rel = chosen.relative_to(submission)
     if len(found) == 1:
         reason = "it is the only notebook in your submission"
     elif expected:
@@ -73,10 +112,48 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     else:
         reason = (f"none of the {len(found)} notebooks is named `A0.ipynb`, so the one nearest the top of the "
                   "submission, first in alphabetical order, was taken")
+    if handout_code and len(found) > 1:
+        worked = _with_work(chosen, found, submission, handout_code)
+        if worked is not None:
+            reason = (f"`{chosen.relative_to(submission)}` has exactly the code cells of the handout (no work in "
+                      f"it), and `{worked.relative_to(submission)}` has your work")
+            chosen = worked
     if len(found) > 1:
         others = ", ".join(f"`{p.relative_to(submission)}`" for p in found if p != chosen)
         notes.append(f"Other notebooks not graded: {others}.")
-    return Located(chosen, f"`{rel}` was graded because {reason}.", notes)
+    return Located(chosen, f"`{chosen.relative_to(submission)}` was graded because {reason}.", notes)
+
+
+def _order(path: Path, root: Path):
+    rel = path.relative_to(root)
+    return len(rel.parts), str(rel).lower()
+
+
+def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path | None:
+    """Another notebook whose code differs from the handout's, when `chosen` is the untouched handout."""
+    if code_fingerprint(chosen) != handout_code:
+        return None
+    # Notebooks named like the assignment first ("Copy of A0.ipynb", "A0 (1).ipynb"), then by depth and name.
+    rest = sorted((p for p in found if p != chosen),
+                  key=lambda p: ("a0" not in p.name.lower(), *_order(p, root)))
+    for path in rest[:MAX_FINGERPRINTS]:
+        fingerprint = code_fingerprint(path)
+        if fingerprint and fingerprint != handout_code:
+            return path
+    return None
+
+
+def _nothing_to_grade(notes: list, other_files: list):
+    if notes:   # only links, or a submission too large to search
+        raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
+    others = sorted(other_files, key=str.lower)[:5]
+    if any(n.lower().endswith(".py") for n in other_files):
+        raise SubmissionProblem(
+            "Your submission has a `.py` file but no notebook. Please upload the notebook itself "
+            "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script.")
+    listed = ", ".join(f"`{n}`" for n in others) or "no files at all"
+    raise SubmissionProblem(f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). "
+                            "Please upload `A0.ipynb`.")
 
 
 def _not_a_notebook(name: str) -> str:
