@@ -8,13 +8,14 @@ import sys
 import uuid
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, solution
+from test_hostile import ATTACK, assert_score, hostile, summary_line, with_cell   # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network namespace needs root")
 
 # Run in a fresh interpreter: the filter stays on the process for good.
 PROBE = r'''
-import ctypes, errno, json, multiprocessing, socket, sys
+import ctypes, errno, json, multiprocessing, platform, socket, sys
 from grader.child import confine
 
 namespace, abstract = sys.argv[1] == "namespace", sys.argv[2]
@@ -28,7 +29,7 @@ for name, family, kind in (("AF_INET", 2, STREAM), ("AF_INET6", 10, STREAM), ("A
                            ("AF_PACKET", 17, DGRAM), ("AF_NETLINK", 16, RAW), ("AF_UNIX", 1, STREAM),
                            ("AF_UNIX+2**32", 1 + 2**32, STREAM), ("AF_BLUETOOTH", 31, STREAM), ("AF_ALG", 38, 5)):
     # the raw system call: Python's socket() refuses families it does not know; only the low 32 bits count
-    fd = confine._libc.syscall(41, ctypes.c_long(family), kind, 0)
+    fd = confine._libc.syscall(confine._ARCH[platform.machine()][2][0], ctypes.c_long(family), kind, 0)
     found[name] = "created" if fd >= 0 else errno.errorcode[ctypes.get_errno()]
 try:
     with socket.socket(socket.AF_UNIX) as s:
@@ -81,3 +82,39 @@ def test_only_unix_sockets_of_the_childs_own_processes(namespace, abstract_liste
         assert found["AF_UNIX"] == found["AF_UNIX+2**32"] == "EACCES"
         assert found["abstract connect"] == "EACCES"
     assert (found["socketpair"], found["queue"], found["pipe"], found["exit"]) == ("x", 45, "pipe", 0)
+
+
+def test_a_notebook_reaches_no_socket_outside_its_own_processes(hostile, abstract_listener):
+    """End to end: the cell's outcomes come back in its exception message, as in test_hostile."""
+    nb = with_cell(solution(), f'''
+import errno, multiprocessing, socket
+outcomes = []
+for family, kind in ((socket.AF_VSOCK, socket.SOCK_STREAM), (socket.AF_NETLINK, socket.SOCK_RAW),
+                     (socket.AF_PACKET, socket.SOCK_DGRAM), (socket.AF_INET6, socket.SOCK_DGRAM)):
+    try:
+        socket.socket(family, kind).close()
+        outcomes.append("created")
+    except OSError as exc:
+        outcomes.append(errno.errorcode[exc.errno])
+try:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(2)
+        s.connect("\\0{abstract_listener}")
+        s.sendall(b"solution please")
+    outcomes.append("connected")
+except OSError as exc:
+    outcomes.append(errno.errorcode[exc.errno])
+fork = multiprocessing.get_context("fork")
+queue = fork.Queue()
+worker = fork.Process(target=queue.put, args=("queue works",))
+worker.start()
+outcomes.append(queue.get(timeout=10))
+worker.join(10)
+raise RuntimeError("ATTACK " + ", ".join(outcomes))
+''')
+    graded = hostile.grade(nb)
+    assert_score(graded)
+    namespace = "network namespace" if '"network": "namespace' in graded.log else "no network namespace"
+    unix = "ECONNREFUSED" if namespace == "network namespace" else "EACCES"
+    assert f"ATTACK EACCES, EACCES, EACCES, EACCES, {unix}, queue works" in summary_line(graded.results, ATTACK), \
+        namespace
