@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ IPC_CREAT, IPC_PRIVATE = 0o1000, 0
 tag, places, depth, foreign = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), sys.argv[4]
 ids = [libc.shmget(IPC_PRIVATE, ctypes.c_size_t(size), IPC_CREAT | 0o600) for size in (64 << 20, 4096, 1 << 20)]
 ids += [libc.semget(IPC_PRIVATE, 3, IPC_CREAT | 0o600), libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o600)]
+ids.append(libc.mq_open(f"/{tag}".encode(), os.O_CREAT | os.O_RDWR, 0o600, None))   # a POSIX message queue
 assert min(ids) >= 0, ctypes.get_errno()
 for place in places:
     top = os.path.join(place, tag)
@@ -90,6 +92,13 @@ def _files_of(uid: int) -> list:
                           text=True).stdout.split()
 
 
+def _queues_of(uid: int) -> list:
+    """POSIX message queues, where or not /dev/mqueue is mounted."""
+    mounted = os.path.isdir("/dev/mqueue")
+    with nullcontext("/dev/mqueue") if mounted else cleanup._mqueue_mounted() as folder:
+        return [entry.name for entry in os.scandir(folder) if entry.stat().st_uid == uid]
+
+
 def _processes_of(uid: int) -> list:
     return [pid for pid, _, puid, state in cleanup._processes() if puid == uid and state != "Z"]
 
@@ -110,16 +119,16 @@ def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
                               str(shared / "keep")).stdout)
         assert made["sleeper"] in _processes_of(victim.pw_uid)
         assert len(_ipc_of(victim.pw_uid)) == 5
-        assert len(_files_of(victim.pw_uid)) > 3 * (200 + DEPTH)
+        assert len(_files_of(victim.pw_uid)) > 3 * (200 + DEPTH) and _queues_of(victim.pw_uid) == [tag]
 
         counts = cleanup.sweep_user(victim.pw_uid)
 
         assert _processes_of(victim.pw_uid) == [] and _ipc_of(victim.pw_uid) == []
-        assert _files_of(victim.pw_uid) == []
+        assert _files_of(victim.pw_uid) == [] and _queues_of(victim.pw_uid) == []
         assert counts["processes"] >= 1 and counts["ipc"] == 5
         # per place: 200 files, its folder, the deep folders and the file at the bottom, locked/inner/f, fifo, link;
-        # and the file in the bystander's folder
-        assert counts["files"] == 3 * (200 + 1 + DEPTH + 1 + 3 + 1 + 1) + 1
+        # and the file in the bystander's folder, and the message queue
+        assert counts["files"] == 3 * (200 + 1 + DEPTH + 1 + 3 + 1 + 1) + 1 + 1
         assert (shared / "keep").read_text() == "keep\n" and Path(f"/dev/shm/{tag}-keep").exists()
         assert kept_process.poll() is None and len(_ipc_of(bystander.pw_uid)) == 1
     finally:
@@ -155,6 +164,7 @@ def test_remove_tree_however_deep_without_following_links(tmp_path):
     cleanup.remove_tree(tree)
     assert not tree.exists() and (outside / "keep").read_text() == "keep"
     cleanup.remove_tree(tree)   # gone already: nothing to do
+    cleanup.remove_tree(tmp_path / "no" / "such" / "folder")
     (tmp_path / "file").write_text("x")
     cleanup.remove_tree(tmp_path / "file")
     assert not (tmp_path / "file").exists()
@@ -164,9 +174,8 @@ def test_remove_tree_as_an_ordinary_user_of_its_own_locked_folders(users):
     """A TA's laptop: not root, the scratch folder's owner made folders unreadable or unwritable."""
     _, user = users
     top = Path(f"/tmp/a0hC-{uuid.uuid4().hex[:8]}")
-    script = f'''
-import os, sys
-from grader.sandbox import cleanup
+    # cleanup's own source: a grading as root makes the grader's folder unreadable to other users
+    script = Path(cleanup.__file__).read_text() + f'''
 top = {str(top)!r}
 os.makedirs(top + "/a/b/c")
 for name in ("a/f", "a/b/f", "a/b/c/f"):
@@ -174,12 +183,11 @@ for name in ("a/f", "a/b/f", "a/b/c/f"):
 os.chmod(top + "/a/b/c", 0o000)
 os.chmod(top + "/a/b", 0o500)
 os.chmod(top + "/a", 0o000)
-cleanup.remove_tree(top)
+remove_tree(top)
 print(os.path.exists(top))
 '''
     try:
-        assert _as(user, sys.executable, "-c", script, env={"PYTHONPATH": str(Path(__file__).parents[1])}
-                   ).stdout == "False\n"
+        assert _as(user, sys.executable, "-c", script).stdout == "False\n"
     finally:
         cleanup.remove_tree(top)
 

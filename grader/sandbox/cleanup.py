@@ -8,12 +8,15 @@ import ctypes
 import os
 import signal
 import stat
+import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 
 PR_SET_CHILD_SUBREAPER = 36
 # Where any user can create files on this machine and on Gradescope's (Ubuntu in Docker), found with
 # `find / -xdev -type d -perm -0002` and by hand for the other filesystems: /tmp, /var/tmp, /dev/shm (also POSIX
-# shared memory and semaphores), /run/lock, and /dev/mqueue (POSIX message queues; mounted in Docker, absent here).
+# shared memory and semaphores), /run/lock, and /dev/mqueue (POSIX message queues; mounted in Docker; where it is
+# not, the queues exist all the same and are reached through a mount of our own).
 # World-writable folders inside them are walked too. Group-writable folders (/var/mail, /var/local, ...) do not
 # matter: a sandbox user has only its own group. The scratch folder is the caller's (remove_tree).
 WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
@@ -145,10 +148,13 @@ def remove_tree(path) -> None:
     """Remove a folder and everything in it, however deep (no recursion: shutil.rmtree raises RecursionError
     at about 1,000 levels), without following links or crossing into other filesystems, folders with mode 000
     included. Bounded: at most MAX_ENTRIES entries and SWEEP_SECONDS; whatever is left then stays."""
-    path = os.fspath(path)
-    parent = os.open(os.path.dirname(os.path.abspath(path)) or "/", os.O_RDONLY | os.O_DIRECTORY)
+    path = os.path.abspath(path)
     try:
-        _Sweep(None, MAX_ENTRIES, SWEEP_SECONDS).remove_entry(parent, os.path.basename(os.path.abspath(path)))
+        parent = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        _Sweep(None, MAX_ENTRIES, SWEEP_SECONDS).remove_entry(parent, os.path.basename(path))
     finally:
         os.close(parent)
 
@@ -159,15 +165,35 @@ def remove_files_of(uid: int, places=WRITABLE_PLACES) -> int:
     crossed; bounded by MAX_ENTRIES entries looked at and SWEEP_SECONDS. Never the TA's own uid."""
     sweep = _Sweep(uid, MAX_ENTRIES, SWEEP_SECONDS)
     for place in places:
-        try:
-            parent = os.open(os.path.dirname(place) or "/", os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            continue
-        try:
-            sweep.walk(parent, os.path.basename(place))
-        finally:
-            os.close(parent)
+        mqueue = place == "/dev/mqueue" and not os.path.isdir(place)
+        with _mqueue_mounted() if mqueue else nullcontext(place) as folder:
+            if folder is None:
+                continue
+            try:
+                parent = os.open(os.path.dirname(folder) or "/", os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                continue
+            try:
+                sweep.walk(parent, os.path.basename(folder))
+            finally:
+                os.close(parent)
     return sweep.removed
+
+
+@contextmanager
+def _mqueue_mounted():
+    """POSIX message queues where /dev/mqueue is not mounted: a private mount of the mqueue filesystem (root
+    only; None when it cannot be mounted)."""
+    folder = tempfile.mkdtemp(prefix="a0-mqueue-")
+    try:
+        mounted = _libc.mount(b"none", folder.encode(), b"mqueue", 0, None) == 0
+        try:
+            yield folder if mounted else None
+        finally:
+            if mounted:
+                _libc.umount2(folder.encode(), 2)   # MNT_DETACH
+    finally:
+        os.rmdir(folder)
 
 
 def sweep_user(uid: int) -> dict:
