@@ -195,3 +195,23 @@ print(os.path.exists(top))
 def test_sweeping_root_or_oneself_is_refused():
     with pytest.raises(ValueError):
         cleanup.sweep_user(0)
+
+
+def test_remove_tree_stops_at_its_bounds_and_at_mount_points(tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    (tree / "mounted").mkdir(parents=True)
+    for i in range(1000):
+        (tree / f"f{i}").touch()
+    monkeypatch.setattr(cleanup, "MAX_ENTRIES", 100)
+    cleanup.remove_tree(tree)
+    assert 890 <= len(list(tree.iterdir())) < 1001
+    monkeypatch.undo()
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(tree / "mounted")], check=True)
+    try:
+        (tree / "mounted" / "keep").write_text("keep")
+        cleanup.remove_tree(tree)
+        assert [path.name for path in tree.rglob("*")] == ["mounted", "keep"]
+    finally:
+        subprocess.run(["umount", str(tree / "mounted")], check=True)
+    cleanup.remove_tree(tree)
+    assert not tree.exists()
