@@ -33,27 +33,27 @@ def parse(argv=None):
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__, formatter_class=_Help)
     parser.add_argument("--gradescope-root", type=Path, help=argparse.SUPPRESS)   # set by run_autograder
-    parser.add_argument("--submission", type=Path,
+    parser.add_argument("--submission", metavar="PATH", type=Path,
                         help="the notebook to grade, or a folder holding one (required, except in Gradescope's "
                              "layout where it is ROOT/submission)")
-    parser.add_argument("--results", type=Path,
+    parser.add_argument("--results", metavar="FILE", type=Path,
                         help="where to write results.json (default: out/<submission name>/results.json in the "
                              "current folder; in Gradescope's layout ROOT/results/results.json)")
-    parser.add_argument("--cell-timeout", type=_positive(float), default=defaults.cell_timeout,
+    parser.add_argument("--cell-timeout", metavar="S", type=_positive(float), default=defaults.cell_timeout,
                         help="seconds one cell may run before it is interrupted")
-    parser.add_argument("--timeout", type=_positive(float), default=defaults.total_timeout,
+    parser.add_argument("--timeout", metavar="S", type=_positive(float), default=defaults.total_timeout,
                         help="seconds the whole run of the notebook may take")
-    parser.add_argument("--probe-timeout", type=_positive(float), default=defaults.probe_timeout,
+    parser.add_argument("--probe-timeout", metavar="S", type=_positive(float), default=defaults.probe_timeout,
                         help="seconds for each call of the student's objects by the grader")
-    parser.add_argument("--memory-mb", type=_positive(int), default=defaults.limits.memory_bytes // MIB,
+    parser.add_argument("--memory-mb", metavar="MB", type=_positive(int), default=defaults.limits.memory_bytes // MIB,
                         help="address space of the child, in MiB")
-    parser.add_argument("--cpu-seconds", type=_positive(int), default=defaults.limits.cpu_seconds,
+    parser.add_argument("--cpu-seconds", metavar="S", type=_positive(int), default=defaults.limits.cpu_seconds,
                         help="CPU time of the child, in seconds")
-    parser.add_argument("--max-processes", type=_positive(int), default=defaults.limits.processes,
+    parser.add_argument("--max-processes", metavar="N", type=_positive(int), default=defaults.limits.processes,
                         help="processes and threads of the sandbox user")
-    parser.add_argument("--file-mb", type=_positive(int), default=defaults.limits.file_bytes // MIB,
+    parser.add_argument("--file-mb", metavar="MB", type=_positive(int), default=defaults.limits.file_bytes // MIB,
                         help="largest file the notebook may write, in MiB")
-    parser.add_argument("--sandbox-user", default=defaults.sandbox_user,
+    parser.add_argument("--sandbox-user", metavar="USER", default=defaults.sandbox_user,
                         help="the user that runs student code when the grader is root (env A0_SANDBOX_USER)")
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
     parser.add_argument("--no-notebook-output", action="store_true",
