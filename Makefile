@@ -19,27 +19,32 @@ TORCH := $(shell grep '^torch==' requirements.txt)
 # requirements share it), and .venv is a link to it. Otherwise .venv is a plain folder.
 ifeq ($(shell id -u),0)
 VENV_HOME := /opt/a0-autograder/venv-$(shell { cat $(REQUIREMENTS); $(SYSTEM_PYTHON) -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-12)
-READY := $(VENV_HOME)/.ready
+READY_AFTER :=   # the name changes with the requirements: the files' dates do not matter
+VENV_OPEN := mkdir -p $(dir $(VENV_HOME)) && chmod 755 /opt $(dir $(VENV_HOME))
+VENV_OPEN_ALL := chmod -R a+rX $(VENV_HOME)
+VENV_LINK := [ "$$(readlink $(VENV))" = "$(VENV_HOME)" ] || { rm -rf $(VENV) && ln -s $(VENV_HOME) $(VENV); }
 else
 VENV_HOME := $(VENV)
-READY := $(VENV)/.ready
+READY_AFTER := $(REQUIREMENTS)
+VENV_OPEN := true
+VENV_OPEN_ALL := true
+VENV_LINK := true
 endif
+READY := $(VENV_HOME)/.ready
 PIP := $(VENV_HOME)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
 # torch alone first: from a wheel already on this machine if pip's find-links has one (no network), else from
 # the CPU-only index. Only torch is looked up there: an unreachable index costs retries for every package.
-# (In /opt the name changes with the requirements, so the files' dates do not matter there.)
-$(READY): $(if $(filter $(VENV),$(VENV_HOME)),$(REQUIREMENTS))
-	@[ "$(VENV_HOME)" = "$(VENV)" ] || { mkdir -p $(dir $(VENV_HOME)) && chmod 755 /opt $(dir $(VENV_HOME)); }
+$(READY): $(READY_AFTER)
+	@$(VENV_OPEN)
 	test -x $(VENV_HOME)/bin/python || $(SYSTEM_PYTHON) -m venv $(VENV_HOME)
 	$(PIP) --no-index --no-deps $(TORCH) 2>/dev/null || $(PIP) --extra-index-url $(TORCH_INDEX) $(TORCH)
 	$(PIP) -r requirements.txt -r requirements-dev.txt
-	[ "$(VENV_HOME)" = "$(VENV)" ] || chmod -R a+rX $(VENV_HOME)
+	@$(VENV_OPEN_ALL)
 	touch $@
 
 venv: $(READY)
-	@if [ "$(VENV_HOME)" != "$(VENV)" ] && [ "$$(readlink $(VENV))" != "$(VENV_HOME)" ]; then \
-	  rm -rf $(VENV) && ln -s $(VENV_HOME) $(VENV) && echo "$(VENV) -> $(VENV_HOME)"; fi
+	@$(VENV_LINK)
 
 # The project's smoke test: fails unless $(SOLUTION) gets full marks.
 run: venv
