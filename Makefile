@@ -1,29 +1,55 @@
 # `make run` grades the solution notebook; `make test` runs the project's own test suite.
-# Both create the virtual environment .venv on first use (CPU-only torch, pinned packages).
+# Both create the virtual environment on first use (CPU-only torch, packages locked by constraints.txt).
 SYSTEM_PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 OUT ?= out
 JOBS ?= $(shell nproc)
+SOLUTION ?= solution/A0.ipynb
+LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test grade zip bench batch clean
+.PHONY: venv run test grade zip bench batch clean lock
 
+REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
-PIP := $(PY) -m pip install -q --disable-pip-version-check
+
+# As root, the user that runs student code must reach the venv even when the checkout sits in a folder closed to
+# it (mode 700, /root): the venv then lives in /opt, named after what it holds (so clones with the same
+# requirements share it), and .venv is a link to it. Otherwise .venv is a plain folder.
+ifeq ($(shell id -u),0)
+VENV_HOME := /opt/a0-autograder/venv-$(shell { cat $(REQUIREMENTS); $(SYSTEM_PYTHON) -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-12)
+READY_AFTER :=   # the name changes with the requirements: the files' dates do not matter
+VENV_OPEN := mkdir -p $(dir $(VENV_HOME)) && chmod 755 /opt $(dir $(VENV_HOME))
+VENV_OPEN_ALL := chmod -R a+rX $(VENV_HOME)
+VENV_LINK := [ "$$(readlink $(VENV))" = "$(VENV_HOME)" ] || { rm -rf $(VENV) && ln -s $(VENV_HOME) $(VENV); }
+else
+VENV_HOME := $(VENV)
+READY_AFTER := $(REQUIREMENTS)
+VENV_OPEN := true
+VENV_OPEN_ALL := true
+VENV_LINK := true
+endif
+READY := $(VENV_HOME)/.ready
+PIP := $(VENV_HOME)/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
 # torch alone first: from a wheel already on this machine if pip's find-links has one (no network), else from
 # the CPU-only index. Only torch is looked up there: an unreachable index costs retries for every package.
-$(VENV)/.ready: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
+$(READY): $(READY_AFTER)
+	@$(VENV_OPEN)
+	test -x $(VENV_HOME)/bin/python || $(SYSTEM_PYTHON) -m venv $(VENV_HOME)
 	$(PIP) --no-index --no-deps $(TORCH) 2>/dev/null || $(PIP) --extra-index-url $(TORCH_INDEX) $(TORCH)
 	$(PIP) -r requirements.txt -r requirements-dev.txt
+	@$(VENV_OPEN_ALL)
 	touch $@
 
-venv: $(VENV)/.ready
+venv: $(READY)
+	@$(VENV_LINK)
 
+# The project's smoke test: fails unless $(SOLUTION) gets full marks.
 run: venv
-	./run_autograder --submission solution/A0.ipynb --results $(OUT)/solution/results.json --no-notebook-output
+	./run_autograder --submission "$(SOLUTION)" --results $(OUT)/solution/results.json --no-notebook-output
+	@$(SYSTEM_PYTHON) tools/full_marks.py $(OUT)/solution/results.json
 
 grade: venv
 	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
@@ -39,7 +65,12 @@ batch: venv
 	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS)
 
 zip:
-	$(PY) tools/build_zip.py autograder.zip
+	$(SYSTEM_PYTHON) tools/build_zip.py autograder.zip
+
+# Regenerate constraints.txt for this machine's Python and Gradescope's 3.10 (LOCK_PY310=path/to/python3.10).
+lock:
+	@test -n "$(LOCK_PY310)" || { echo "make lock needs a Python 3.10: make lock LOCK_PY310=path/to/python3.10"; exit 2; }
+	$(SYSTEM_PYTHON) tools/lock.py --py310 "$(LOCK_PY310)" --torch-index "$(TORCH_INDEX)"
 
 clean:
 	rm -rf $(OUT) autograder.zip .pytest_cache

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (Ubuntu 22.04, system python3 3.10).
-# It installs everything into a virtual environment beside the source folder and leaves the system python3 alone.
+# It installs everything into a virtual environment beside the source folder and leaves the system python3 alone,
+# then proves the result: torch is the CPU build, and a small notebook made here grades as expected as the sandbox
+# user under the real limits. Any failure ends the build with a message (the instructor sees it on upload).
 # AUTOGRADER_ROOT (default: the folder above this script, /autograder on Gradescope) and TORCH_INDEX can be set.
 set -euo pipefail
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="${AUTOGRADER_ROOT:-$(dirname "$source_dir")}"
 venv="$root/venv"
 torch_index="${TORCH_INDEX-https://download.pytorch.org/whl/cpu}"   # CPU-only wheels, not the multi-GB CUDA build
+fail() { echo "setup.sh: FAILED: $*" >&2; exit 1; }
 
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
 fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$source_dir/constraints.txt")
 "${pip[@]}" ${torch_index:+--extra-index-url "$torch_index"} "$(grep '^torch==' "$source_dir/requirements.txt")"
 "${pip[@]}" -r "$source_dir/requirements.txt"
 
@@ -25,4 +28,33 @@ chmod o+x "$root"
 chmod -R a+rX "$venv"
 chmod -R go-rwx "$source_dir/grader" "$source_dir/tests"
 mkdir -p "$root/results" && chmod 755 "$root/results"
-echo "setup.sh: environment ready in $venv"
+
+# The proof.
+"$venv/bin/python" -c 'import torch, sys; sys.exit(torch.version.cuda is not None)' 2>/dev/null \
+  || fail "torch does not import in $venv, or is not the CPU-only build (TORCH_INDEX=$torch_index)"
+id -u a0sandbox >/dev/null 2>&1 || fail "the sandbox user a0sandbox does not exist (useradd failed?)"
+[ -x "$root/run_autograder" ] || cp "$source_dir/run_autograder" "$root/run_autograder"   # as Gradescope does
+check="$(mktemp -d)"
+trap 'rm -rf "$check"' EXIT
+# Only the imports and a correct forward (Exercise 1): 1.1 and 1.2 must pass, every other test must fail.
+"$venv/bin/python" - "$check/submission/A0.ipynb" <<'PY'
+import json, os, sys
+cells = ["import torch\nimport torch.nn as nn",
+         "def forward(x):\n    return torch.sigmoid(torch.relu(x @ W1 + B1) @ W2 + B2)"]
+os.makedirs(os.path.dirname(sys.argv[1]))
+with open(sys.argv[1], "w") as f:
+    json.dump({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": s}
+        for i, s in enumerate(cells)]}, f)
+PY
+"$root/run_autograder" --submission "$check/submission" --results "$check/results.json" --quiet \
+  >"$check/log" 2>&1 || { cat "$check/log" >&2; fail "run_autograder failed on a small test notebook"; }
+"$venv/bin/python" - "$check/results.json" <<'PY' || { cat "$check/log" >&2; exit 1; }
+import json, sys
+results = json.load(open(sys.argv[1]))
+passed = sorted(t["number"] for t in results["tests"] if t["status"] == "passed" and t.get("max_score"))
+if passed != ["1.1", "1.2"]:
+    sys.exit("setup.sh: FAILED: a notebook with only a correct forward() should pass tests 1.1 and 1.2 and no "
+             f"other, but passed {passed or 'none'}; the grader's verdict:\n{results.get('output', '')[:3000]}")
+PY
+echo "setup.sh: environment ready in $venv (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'), CPU only; a test notebook graded as expected)"

@@ -1,19 +1,42 @@
-"""A readable summary of a results.json for the terminal: one line a test."""
+"""A readable summary of a results.json for the terminal: the notebook graded, one line a test, the total."""
 import re
+
+# Escape sequences (CSI, OSC, other ESC), then any other control character, and the bidi overrides that
+# reorder what a terminal shows: a notebook's text must not move the cursor, retitle the window or hide lines.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text) -> str:
+    """`text` (which may come from a student) with no escape sequence or control character left but newlines
+    and tabs."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", str(text)))
+
+
+def _line(text) -> str:
+    return " ".join(clean(text).split())
 
 
 def _reason(output: str) -> str:
-    text = re.sub(r"```.*?```", "", output, flags=re.S)
-    first = next((line.strip("-> ") for line in text.splitlines() if line.strip()), "")
+    text = re.sub(r"```.*?```", "", clean(output), flags=re.S)
+    first = next((line.strip("-> \t") for line in text.splitlines() if line.strip()), "")
     return (first[:97] + "...") if len(first) > 100 else first
 
 
 def print_table(results: dict, path):
-    print(f"\n{'test':<6} {'score':>9}  reason")
+    facts = results.get("extra_data") or {}
+    notebook = facts.get("notebook")
+    print(f"\nnotebook: {_line(notebook) if notebook else '(none found)'}")
+    if facts.get("problem"):
+        print(f"problem:  {_line(facts['problem'])[:300]}")
+    failed = facts.get("failed_cells") or []
+    if failed:
+        print("cells that failed: " + ", ".join(_line(n) for n in failed))
+    print(f"{'test':<6} {'score':>9}  reason")
     for test in results.get("tests", []):
         mark = "ok " if test.get("status") == "passed" else "XX "
         score = f"{test.get('score', 0):g}/{test.get('max_score', 0):g}"
-        print(f"{mark}{test.get('number', ''):<3} {score:>9}  {_reason(test.get('output', ''))}")
+        print(f"{mark}{clean(test.get('number', '')):<3} {score:>9}  {_reason(test.get('output', ''))}")
     total = sum(t.get("max_score", 0) for t in results.get("tests", []))
     print(f"total  {results.get('score', 0):g}/{total:g}   ({results.get('execution_time', 0)} s)")
     print(f"results: {path}")

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
+TOP_FILES = ["setup.sh", "run_autograder", "requirements.txt", "constraints.txt"]
 FOLDERS = ["grader", "tests"]
 LEFT_OUT = {"grader/batch.py"}   # a TA tool, never used on Gradescope
 
