@@ -288,7 +288,18 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, f
                     _kill(proc, user)
                 raise
     ordered = [rows[i] for i in ids]
-    results_by_id = {i: valid_results(out / i / "results.json") if i in folders else None for i in ids}
+    write_outputs(out, ordered, {i: valid_results(out / i / "results.json") for i in ids if i in folders})
+    problems = sum(1 for r in ordered if r["problems"])
+    flagged = sum(1 for r in ordered if r["flags"])
+    print(f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
+          f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
+          f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}")
+    return ordered
+
+
+def write_outputs(out: Path, ordered: list, results_by_id: dict):
+    """grades.csv (with the identical-notebook flags, which need the whole class), answers, report, feedback pages.
+    `results_by_id`: None for a submission without results; no key for one without a folder."""
     identical = flags.identical_groups(results_by_id)
     for entry in ordered:
         if entry["submission_id"] in identical:
@@ -298,14 +309,8 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, f
     pages.write_answers(out, ordered, results_by_id)
     pages.write_report(out, ordered, results_by_id, grader_version())
     for entry in ordered:
-        if entry["submission_id"] in folders:
+        if entry["submission_id"] in results_by_id:
             pages.write_feedback(out / entry["submission_id"], entry, results_by_id[entry["submission_id"]])
-    problems = sum(1 for r in ordered if r["problems"])
-    flagged = sum(1 for r in ordered if r["flags"])
-    print(f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
-          f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
-          f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}")
-    return ordered
 
 
 def _write_csv(path: Path, rows: list):
