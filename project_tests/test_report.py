@@ -223,7 +223,7 @@ def make_class(export: Path) -> dict:
 
 
 def run(export: Path, out: Path, *options: str) -> str:
-    done = start_batch(export, out, timeout=600, options=("--cell-timeout", "15", "--timeout", "50", *options))
+    done = start_batch(export, out, timeout=600, options=("--cell-timeout", "15", "--timeout", "40", *options))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 

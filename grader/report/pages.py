@@ -129,7 +129,8 @@ def write_answers(out: Path, rows: list, results_by_id: dict):
             uri = _png(out / sub_id / name)
             answer += (f'<img class="answer-image" alt="{esc(name)}" src="{uri}">' if uri
                        else f'<p class="muted">image {esc(name)} is missing</p>')
-        items.append(f'<tr id="{esc(sub_id)}"><td>{esc(sub_id)}<br><a href="{esc(sub_id)}/feedback.html">feedback</a>'
+        link = f'<br><a href="{esc(sub_id)}/feedback.html">feedback</a>' if sub_id in results_by_id else ""
+        items.append(f'<tr id="{esc(sub_id)}"><td>{esc(sub_id)}{link}'
                      f'</td><td>{esc(who(row))}<br><span class="muted">{esc(row["sids"])}</span></td>'
                      f"<td>{answer}</td></tr>")
     body = (f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions, in submission order. Grade them by hand on "
@@ -156,9 +157,10 @@ def _histogram(totals: list) -> str:
     return svg[svg.index("<svg"):]
 
 
-def _label(row: dict) -> str:
+def _label(row: dict, results_by_id: dict) -> str:
     sub_id = row["submission_id"]
-    return f'<a href="{esc(sub_id)}/feedback.html">{esc(sub_id)}</a> <span class="muted">{esc(who(row))}</span>'
+    name = f'<a href="{esc(sub_id)}/feedback.html">{esc(sub_id)}</a>' if sub_id in results_by_id else esc(sub_id)
+    return f'{name} <span class="muted">{esc(who(row))}</span>'
 
 
 def write_report(out: Path, rows: list, results_by_id: dict, version: str):
@@ -188,7 +190,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str):
             causes.append(f"<h3>{esc(item.number)} {esc(item.name)}: {len(failed)} failed</h3><table>"
                           "<tr><th>count</th><th>cause (first line of the test's output)</th><th>submissions</th></tr>"
                           + "".join(f"<tr><td class=num>{len(who_)}</td><td><code>{esc(cause)}</code></td>"
-                                    f"<td>{', '.join(_label(r) for r in who_)}</td></tr>" for cause, who_ in ordered)
+                                    f"<td>{', '.join(_label(r, results_by_id) for r in who_)}</td></tr>" for cause, who_ in ordered)
                           + "</table>")
     parts.append("<h2>Rubric lines</h2><table><tr><th>number</th><th>check</th><th>points</th><th>passed</th>"
                  "<th>pass rate</th></tr>" + "".join(lines) + "</table>")
@@ -200,7 +202,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str):
     parts.append(f"<h2>Flagged submissions ({len(flagged)})</h2><p>{esc(summary)}</p>")
     if flagged:
         parts.append("<table><tr><th>submission</th><th>flags</th><th>details</th></tr>" + "".join(
-            f"<tr><td>{_label(r)}</td><td>{flag_chips(r)}</td><td>"
+            f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
             + (f"same code as {esc(r['identical_to'])}<br>" if r["identical_to"] else "")
             + f"{esc(r['problems'])}</td></tr>" for r in flagged) + "</table>")
     write(out / "report.html", page("A0 class report", "\n".join(parts)))
