@@ -58,11 +58,12 @@ grade: venv
 test: venv
 	$(PY) -m pytest -n 2 project_tests
 
-# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n]` regrades a Gradescope "Download Submissions" export
-# (the zip or its unpacked folder) into dir/grades.csv and dir/<submission_id>/results.json; rerun to resume.
+# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1]` regrades a Gradescope "Download Submissions"
+# export (the zip or its unpacked folder) into dir/grades.csv, answers.html/.csv, report.html and
+# dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all the same).
 batch: venv
-	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n]"; exit 2; }
-	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS)
+	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1]"; exit 2; }
+	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force)
 
 zip:
 	$(SYSTEM_PYTHON) tools/build_zip.py autograder.zip

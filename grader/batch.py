@@ -4,9 +4,11 @@ EXPORT is Gradescope's "Download Submissions" zip or its unpacked folder: one `s
 submission and, optionally, `submission_metadata.yml` naming the submitters. Each submission is graded by
 ./run_autograder in its own subprocess, with the sandbox user of its job slot ($A0_SANDBOX_PREFIX-<slot>, by
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
-OUT/<id>/results.json (and log.txt, the grader's own log), then OUT/grades.csv. A submission whose results.json
-exists and is valid is not graded again: an interrupted batch resumes where it stopped. A grading that fails or
-hangs gets a row saying so; the batch goes on.
+OUT/<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
+then OUT/grades.csv (with flags), answers.csv and answers.html (Exercise 3) and report.html (the class). A submission
+whose results.json exists, is valid and comes from this grader version is not graded again: an interrupted batch
+resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force regrades all the same.
+A grading that fails or hangs gets a row saying so; the batch goes on.
 """
 import argparse
 import concurrent.futures
@@ -21,21 +23,25 @@ import sys
 import tempfile
 import time
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import yaml
 from tqdm import tqdm
 
+from .report import flags, pages
 from .rubric import RUBRIC
 from .settings import Settings
+from .version import grader_version
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
 SCHEMA = json.loads((ROOT / "grader" / "scoring" / "gradescope_schema.json").read_text())
 GRACE = 120.0   # seconds a grading may take beyond its own --timeout before it is killed from outside
 COLUMNS = ["submission_id", "names", "emails", "sids", "created_at", "gradescope_score", *RUBRIC,
-           "total", "seconds", "problems"]
+           "total", "seconds", "problems", "flags", "identical_to", "notebook", "first_failing_cell",
+           "grader_version"]
 
 
 # -- the export
@@ -113,7 +119,7 @@ def _export_root(folder: Path) -> Path:
 
 # -- one submission
 def valid_results(path: Path):
-    """The results.json at `path` if it is complete and valid, else None."""
+    """The results.json at `path` if it is complete and valid (whatever its grader version), else None."""
     try:
         data = json.loads(path.read_text())
         jsonschema.validate(data, SCHEMA)
@@ -122,14 +128,36 @@ def valid_results(path: Path):
         return None
 
 
+def current(results) -> bool:
+    """Graded by this grader version: a results.json from another one (an old rubric) is never mixed in."""
+    return bool(results) and flags.facts_of(results).get("grader_version") == grader_version()
+
+
+@lru_cache(maxsize=None)
+def _writes_ta_files() -> bool:
+    """Whether ./run_autograder has --ta-files (notebook.html, Exercise 3 images), which came after the batch."""
+    try:
+        done = subprocess.run([str(RUN_AUTOGRADER), "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--ta-files" in done.stdout
+
+
 def grade_one(submission: Path, out: Path, user: str, timeout: float, running: dict,
-              command=(str(RUN_AUTOGRADER),)):
+              command=(str(RUN_AUTOGRADER),), cell_timeout=None):
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [out / "results.json", out / "notebook.html", *out.glob("answer-*.png")]:
+        if stale.is_file():   # a failed regrading must not leave the old version's files looking current
+            stale.unlink()
     started = time.monotonic()
     args = [*command, "--submission", str(submission), "--results", str(out / "results.json"),
             "--sandbox-user", user, "--timeout", str(timeout), "--quiet", "--no-notebook-output"]
+    if cell_timeout:
+        args += ["--cell-timeout", str(cell_timeout)]
+    if tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files():
+        args += ["--ta-files", str(out)]
     with open(out / "log.txt", "w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -145,8 +173,15 @@ def grade_one(submission: Path, out: Path, user: str, timeout: float, running: d
     if code != 0:
         lines = [line for line in (out / "log.txt").read_text(errors="replace").splitlines() if line.strip()]
         return seconds, f"grader crashed (exit {code}): {lines[-1][:200] if lines else 'no output'}"
-    if valid_results(out / "results.json") is None:
+    results = valid_results(out / "results.json")
+    if results is None:
         return seconds, "grader crashed: it wrote no valid results.json"
+    if "grader_version" not in flags.facts_of(results):
+        # A grader from before the version stamp: this batch just ran it, so the stamp is the batch's own version.
+        results.setdefault("extra_data", {})["grader_version"] = grader_version()
+        temp = out / "results.json.tmp"
+        temp.write_text(json.dumps(results))
+        os.replace(temp, out / "results.json")
     return seconds, ""
 
 
@@ -175,6 +210,9 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
     """One line of grades.csv. `seconds`: the grader's own execution_time when there are results."""
     entry = {"submission_id": sub_id, **{c: "" for c in COLUMNS[1:]}, **meta.get(sub_id, {})}
     if results:
+        facts = flags.facts_of(results)
+        for column in ("notebook", "first_failing_cell", "grader_version"):
+            entry[column] = "" if facts.get(column) is None else str(facts[column])
         scores = {t.get("number"): t.get("score", 0) for t in results["tests"]}
         entry.update({number: f"{scores[number]:g}" for number in RUBRIC if number in scores})
         entry["total"] = f"{results.get('score', sum(scores.values())):g}"
@@ -182,6 +220,7 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
         problem = problem or problems_of(results)
     entry["seconds"] = f"{seconds:.1f}" if seconds is not None else ""
     entry["problems"] = problem
+    entry["flags"] = "; ".join(flags.flags_of(results, problem))
     return entry
 
 
@@ -197,7 +236,8 @@ def lock(prefix: str):
     return handle
 
 
-def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str) -> list:
+def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, force: bool = False,
+              cell_timeout=None) -> list:
     with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
         if zipfile.is_zipfile(export):
             with zipfile.ZipFile(export) as archive:
@@ -214,7 +254,7 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str) -
         todo = []
         for sub_id in ids:
             results = valid_results(out / sub_id / "results.json") if sub_id in folders else None
-            if results:
+            if results and current(results) and not force:
                 rows[sub_id] = row(sub_id, meta, results)
             elif sub_id in folders:
                 todo.append(sub_id)
@@ -225,7 +265,8 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str) -
         def work(sub_id):
             slot = slots.get()
             try:
-                return grade_one(folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running)
+                return grade_one(folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running,
+                                 cell_timeout=cell_timeout)
             finally:
                 slots.put(slot)
 
@@ -247,11 +288,29 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str) -
                     _kill(proc, user)
                 raise
     ordered = [rows[i] for i in ids]
-    _write_csv(out / "grades.csv", ordered)
+    write_outputs(out, ordered, {i: valid_results(out / i / "results.json") for i in ids if i in folders})
     problems = sum(1 for r in ordered if r["problems"])
+    flagged = sum(1 for r in ordered if r["flags"])
     print(f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
-          f"{len(ids) - len(folders)} without folder; {problems} with problems; {out / 'grades.csv'}")
+          f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
+          f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}")
     return ordered
+
+
+def write_outputs(out: Path, ordered: list, results_by_id: dict):
+    """grades.csv (with the identical-notebook flags, which need the whole class), answers, report, feedback pages.
+    `results_by_id`: None for a submission without results; no key for one without a folder."""
+    identical = flags.identical_groups(results_by_id)
+    for entry in ordered:
+        if entry["submission_id"] in identical:
+            entry["flags"] = "; ".join(["identical", *filter(None, entry["flags"].split("; "))])
+            entry["identical_to"] = "; ".join(identical[entry["submission_id"]])
+    _write_csv(out / "grades.csv", ordered)
+    pages.write_answers(out, ordered, results_by_id)
+    pages.write_report(out, ordered, results_by_id, grader_version())
+    for entry in ordered:
+        if entry["submission_id"] in results_by_id:
+            pages.write_feedback(out / entry["submission_id"], entry, results_by_id[entry["submission_id"]])
 
 
 def _write_csv(path: Path, rows: list):
@@ -272,10 +331,13 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="gradings at once (default: cores)")
     parser.add_argument("--timeout", type=float, default=Settings().total_timeout,
                         help=f"the grader's own time limit for one notebook (it is killed {GRACE:.0f} s later)")
+    parser.add_argument("--cell-timeout", type=float, help="the grader's time limit for one cell (default: its own)")
+    parser.add_argument("--force", action="store_true",
+                        help="grade every submission again, even those already graded by this grader version")
     args = parser.parse_args(argv)
     prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox")
     try:
-        run_batch(args.export, args.out, max(1, args.jobs), args.timeout, prefix)
+        run_batch(args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout)
     except KeyboardInterrupt:
         print("\nbatch: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -96,9 +96,9 @@ def make_export(root: Path) -> dict:
     return expected
 
 
-def start_batch(export: Path, out: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+def start_batch(export: Path, out: Path, timeout: float = 300, options=()) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user()}
-    return subprocess.run([sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "2"],
+    return subprocess.run([sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "2", *options],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
