@@ -158,6 +158,8 @@ def grade_one(submission: Path, out: Path, user: str, timeout: float, running: d
         args += ["--cell-timeout", str(cell_timeout)]
     if tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files():
         args += ["--ta-files", str(out)]
+        # the export (every student's work, the roster) and the output folder: out of the child's sight
+        args += ["--hide", str(submission.absolute().parent), "--hide", str(out.absolute().parent)]
     with open(out / "log.txt", "w") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)

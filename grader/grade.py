@@ -6,6 +6,7 @@ room reserved before the child started.
 """
 import base64
 import os
+import resource
 import signal
 import sys
 import time
@@ -15,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from . import rubric
+from .markdown import terminal_safe
 from .notebook.handout import HANDOUT_CODE
 from .sandbox.cleanup import remove_tree
 from .sandbox.launch import ROOT, Child
 from .sandbox.lease import lease
 from .sandbox.scratch import Scratch
 from .scoring import inputs
-from .scoring.results import Reservation, emergency_results, run_tests
+from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
 
@@ -129,15 +131,14 @@ def _fit(results: dict, limit: int):
 
 
 def strict_size(results: dict) -> bytes:
-    from .scoring.results import strict_json
     return strict_json(results).encode("utf-8")
 
 
 def _log(sub: Submission, log_output: bool):
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
+    print(f"[grader] parent peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
     if sub.run:
         print(f"[sandbox] {sub.run.isolation}")
         print(f"[sandbox] {sub.ending} {sub.run.seconds:.1f} s; {sub.run.leftovers} leftover process(es) killed")
         if log_output:
-            from .scoring.markdown import terminal_safe
             print("[notebook output, head and tail]\n" + terminal_safe(sub.run.output))

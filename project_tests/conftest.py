@@ -8,12 +8,14 @@ import jsonschema
 import nbformat
 import pytest
 
+from grader.rubric import RUBRIC
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
 SCHEMA = json.loads((ROOT / "grader" / "scoring" / "gradescope_schema.json").read_text())
 SOLUTION = ROOT / "solution" / "A0.ipynb"
 SOURCE = ROOT / "source" / "A0.ipynb"
-FULL_MARKS = 15
+FULL_MARKS = sum(line.points for line in RUBRIC.values())
 
 
 def sandbox_user() -> str:
@@ -49,10 +51,14 @@ def solution(fast: bool = True):
     """The solution notebook; `fast` trains 2,000 steps instead of 10,000 (MSE 0.0011, still full marks)."""
     nb = nbformat.read(SOLUTION, as_version=4)
     if fast:
-        cell = code_cells(nb)[52]
-        assert "range(10000)" in cell.source
+        cell = next(c for c in code_cells(nb) if "range(10000)" in c.source)
         cell.source = cell.source.replace("range(10000)", "range(2000)")
     return nb
+
+
+def cell_number(nb, text: str) -> int:
+    """The number (1-based among code cells) of the first code cell holding `text`."""
+    return next(n for n, cell in enumerate(code_cells(nb), 1) if text in cell.source)
 
 
 def edit_cell(nb, number: int, old: str, new: str):

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from grader.scoring.markdown import code_block, inline_code, plain, quoted, terminal_safe
+from grader.markdown import code_block, inline_code, plain, quoted, terminal_safe
 
 MD = MarkdownIt("commonmark", {"html": True})
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .scan import code_fingerprint
+from ..markdown import inline_code
 
 EXPECTED_NAME = "a0.ipynb"
 MAX_DEPTH = 30            # folders below the submission folder
@@ -70,7 +71,7 @@ def _walk(root: Path, notes: list):
                 continue
             elif link and entry.name.lower().endswith(".ipynb"):
                 where = "a file outside your submission" if not _inside(path, root) else "another file"
-                notes.append(f"`{rel}` is a link to {where}; it was ignored.")
+                notes.append(f"{inline_code(rel)} is a link to {where}; it was ignored.")
             elif is_dir:
                 if depth + 1 > MAX_DEPTH:
                     cut = True
@@ -95,9 +96,9 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     if submission.is_file():
         if submission.suffix.lower() != ".ipynb":
             raise SubmissionProblem(_not_a_notebook(submission.name))
-        return Located(submission, f"`{submission.name}` was graded: it is the file that was given.")
+        return Located(submission, f"{inline_code(submission.name)} was graded: it is the file that was given.")
     if not submission.is_dir():
-        raise SubmissionProblem(f"No submission was found at `{submission}`.")
+        raise SubmissionProblem(f"No submission was found at {inline_code(submission)}.")
     notes: list = []
     found, other_files = _walk(submission, notes)
     if not found:
@@ -115,13 +116,13 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     if handout_code and len(found) > 1:
         worked = _with_work(chosen, found, submission, handout_code)
         if worked is not None:
-            reason = (f"`{chosen.relative_to(submission)}` has exactly the code cells of the handout (no work in "
-                      f"it), and `{worked.relative_to(submission)}` has your work")
+            reason = (f"{inline_code(chosen.relative_to(submission))} has exactly the code cells of the handout (no work in "
+                      f"it), and {inline_code(worked.relative_to(submission))} has your work")
             chosen = worked
     if len(found) > 1:
-        others = ", ".join(f"`{p.relative_to(submission)}`" for p in found if p != chosen)
+        others = ", ".join(f"{inline_code(p.relative_to(submission))}" for p in found if p != chosen)
         notes.append(f"Other notebooks not graded: {others}.")
-    return Located(chosen, f"`{chosen.relative_to(submission)}` was graded because {reason}.", notes)
+    return Located(chosen, f"{inline_code(chosen.relative_to(submission))} was graded because {reason}.", notes)
 
 
 def _order(path: Path, root: Path):
@@ -151,13 +152,13 @@ def _nothing_to_grade(notes: list, other_files: list):
         raise SubmissionProblem(
             "Your submission has a `.py` file but no notebook. Please upload the notebook itself "
             "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script.")
-    listed = ", ".join(f"`{n}`" for n in others) or "no files at all"
+    listed = ", ".join(f"{inline_code(n)}" for n in others) or "no files at all"
     raise SubmissionProblem(f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). "
                             "Please upload `A0.ipynb`.")
 
 
 def _not_a_notebook(name: str) -> str:
     if name.lower().endswith(".py"):
-        return (f"`{name}` is a Python script, not a notebook. Please upload the notebook itself "
+        return (f"{inline_code(name)} is a Python script, not a notebook. Please upload the notebook itself "
                 "(`A0.ipynb`, from File > Download in Jupyter or Colab).")
-    return f"`{name}` is not a Jupyter notebook (`.ipynb`). Please upload `A0.ipynb`."
+    return f"{inline_code(name)} is not a Jupyter notebook (`.ipynb`). Please upload `A0.ipynb`."

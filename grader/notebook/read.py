@@ -13,6 +13,7 @@ from pathlib import Path
 from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
 from .scan import code_fingerprint, defined_names, seeds_before, uses_autograd
+from ..markdown import inline_code
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")   # what the probes call; their defining cells
@@ -39,7 +40,7 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
             "notes": [str(note)[:2000] for note in located.notes][:50], "cells": len(code),
             "definitions": definitions,
             "answer": {"text": None if answer.text is None else answer.text[:20000], "images": len(answer.images),
-                       "image_links": answer.image_links},
+                       "image_links": answer.image_links + answer.images_skipped},
             "saved_loss": _finite(saved_exercise5_loss(cells)),
             "seeded": bool(training and seeds_before(training, "model")),
             "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
@@ -83,26 +84,26 @@ def _parse(path: Path):
     name = path.name
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionProblem(f"`{name}` is {size / 2**20:.0f} MB, too large to grade (the limit is "
+        raise SubmissionProblem(f"{inline_code(name)} is {size / 2**20:.0f} MB, too large to grade (the limit is "
                                 f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
                                 "and upload it again.")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SubmissionProblem(f"`{name}` is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
+        raise SubmissionProblem(f"{inline_code(name)} is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
                                 "it is not a Jupyter notebook. Download the notebook again from Jupyter or Colab "
                                 "(File > Download .ipynb) and upload that file.") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SubmissionProblem(f"`{name}` is not a valid notebook: it is not JSON (line {exc.lineno}, column "
+        raise SubmissionProblem(f"{inline_code(name)} is not a valid notebook: it is not JSON (line {exc.lineno}, column "
                                 f"{exc.colno}: {exc.msg}). It may have been damaged or edited as text; download it "
                                 "again from Jupyter or Colab (File > Download .ipynb).") from None
     except (ValueError, RecursionError, MemoryError):   # nested too deeply, or numbers with thousands of digits
-        raise SubmissionProblem(f"`{name}` is not a valid notebook: its JSON is nested too deeply or is too large "
+        raise SubmissionProblem(f"{inline_code(name)} is not a valid notebook: its JSON is nested too deeply or is too large "
                                 "to read. Download it again from Jupyter or Colab (File > Download .ipynb).") from None
     if not (isinstance(data, dict) and "nbformat" in data):
-        raise SubmissionProblem(f"`{name}` is JSON but not a Jupyter notebook (it has no `nbformat` field).")
+        raise SubmissionProblem(f"{inline_code(name)} is JSON but not a Jupyter notebook (it has no `nbformat` field).")
     import nbformat
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error={})
@@ -110,6 +111,6 @@ def _parse(path: Path):
             raise ValueError("no list of cells")
         return nb
     except Exception:   # noqa: BLE001  -- nbformat raises many kinds on odd notebooks
-        raise SubmissionProblem(f"`{name}` could not be read as a Jupyter notebook (its structure is damaged). "
+        raise SubmissionProblem(f"{inline_code(name)} could not be read as a Jupyter notebook (its structure is damaged). "
                                 "Open it in Jupyter or Colab, check that it shows your work, save it, download it "
                                 "again (File > Download .ipynb) and upload that file.") from None

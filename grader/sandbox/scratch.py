@@ -9,6 +9,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from ..markdown import inline_code
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_FILES = 2_000
@@ -43,7 +44,7 @@ class Scratch:
                     continue
                 rel = relative / entry.name
                 if entry.is_symlink():
-                    self.notes.append(f"`{rel}` is a link; it was not copied.")
+                    self.notes.append(f"{inline_code(rel)} is a link; it was not copied.")
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in (".ipynb_checkpoints", "__MACOSX", ".git"):
                         continue

@@ -5,7 +5,7 @@ import numpy as np
 from . import reference
 from .feedback import (CheckFailed, as_array, defining_cell_hint, describe_value, error_text, inline_code,
                        largest_difference, number_text, record, shape_text)
-from .markdown import quoted
+from ..markdown import quoted
 from .submission import Submission
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}

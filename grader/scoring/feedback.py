@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from .markdown import code_block, inline_code
+from ..markdown import code_block, inline_code
 from .submission import Submission
 
 NAMES = {"forward": "forward", "backprop": "backprop", "toymodel": "ToyModel", "model": "model"}

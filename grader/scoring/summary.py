@@ -1,6 +1,6 @@
 """The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
 from ..version import grader_version
-from .markdown import inline_code, plain
+from ..markdown import inline_code, plain
 from .submission import Submission
 
 INTENDED = "# ValueError"   # the first line of the handout's cell that raises a ValueError on purpose

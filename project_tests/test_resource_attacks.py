@@ -1,0 +1,64 @@
+"""Only the sandbox parses a submission (issue 8): notebooks built to exhaust a parser end within the time limit
+with a valid results.json, and the parent's own memory stays small whatever the notebook."""
+import json
+import re
+import subprocess
+
+import nbformat
+import pytest
+from conftest import FULL_MARKS, RUN_AUTOGRADER, SCHEMA, output_of, save, solution
+
+import jsonschema
+
+TIMEOUT = 90
+PARENT_MB = 300
+
+
+def grade_logged(submission, tmp_path, *options):
+    """(results, parent's peak MB, seconds) of one grading with a whole-run limit of TIMEOUT."""
+    results = tmp_path / "results" / "results.json"
+    completed = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results),
+                                "--quiet", "--timeout", str(TIMEOUT), "--cell-timeout", "40", *options],
+                               capture_output=True, text=True, timeout=TIMEOUT + 120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    data = json.loads(results.read_text())
+    jsonschema.validate(data, SCHEMA)
+    peak = int(re.search(r"parent peak memory (\d+) MB", completed.stdout).group(1))
+    return data, peak
+
+
+def test_30_mb_of_nested_empty_objects_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "submission" / "A0.ipynb"
+    path.parent.mkdir()
+    depth = 200
+    path.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], "x": [' +
+                    ",".join(["[" * depth + "{}" + "]" * depth] * (30_000_000 // (2 * depth + 3))) + "]}")
+    results, peak = grade_logged(path.parent, tmp_path)
+    assert results["score"] == 0 and peak < PARENT_MB
+    assert "could not be graded" in results["output"]
+
+
+def test_a_quadratic_answer_and_shell_assignments_do_not_stall_grading(tmp_path):
+    nb = solution()
+    answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
+    answer.source = "**Answer:** yes" + "*" * 1_000_000
+    nb.cells.insert(3, nbformat.v4.new_code_cell("\n".join(f"x{i} = !echo {i}" for i in range(4000))))
+    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path)
+    assert peak < PARENT_MB
+    assert results["score"] == FULL_MARKS, results["output"][:2000]
+
+
+def test_80000_trivial_cells_keep_a_correct_notebooks_points(tmp_path):
+    nb = solution()
+    nb.cells[2:2] = [nbformat.v4.new_code_cell("pass") for _ in range(80_000)]
+    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path)
+    assert peak < PARENT_MB
+    assert results["score"] == FULL_MARKS, results["output"][:2000]
+
+
+def test_a_torch_py_beside_the_notebook_does_not_break_the_grader(tmp_path):
+    folder = save(solution(), tmp_path / "submission").parent
+    (folder / "torch.py").write_text("raise ImportError('a fake torch')\n")
+    results, _ = grade_logged(folder, tmp_path)
+    assert results["score"] == FULL_MARKS, results["output"][:2000]
+    assert "problem of the autograder" not in json.dumps(results)
