@@ -139,21 +139,19 @@ _DEFS = {
         "autograd_in_backprop": {"type": "boolean"}, "code_hash": _SHORT}),
 }
 
-SCHEMA = {
-    "$defs": _DEFS,
-    "oneOf": [
-        _event(READY, {"isolation": {"type": "object", "maxProperties": 16}}),
-        _event(NOTEBOOK, {"info": {"$ref": "#/$defs/notebook"}}),
-        _event(UNGRADABLE, {"reason": _STR}, {"path": _SHORT}),
-        _event(CELL_START, {"cell": _CELL}),
-        _event(CELL_END, {"cell": _CELL, "status": {"enum": list(CELL_STATUSES)}, "seconds": _NUMBER},
-               {"error": {"$ref": "#/$defs/error"}, "first_line": _SHORT,
-                "defines": {"type": "array", "maxItems": 200, "items": _SHORT}}),
-        _event(NOTE, {"text": _STR}, {"cell": _CELL}),
-        _event(PROBE_START, {"probe": _SHORT}),
-        _event(RECORD, {"probe": _SHORT, "data": {"$ref": "#/$defs/record"}}),
-        _event(TA_FILE, {"name": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}\.(html|png|jpeg|gif)$"},
-                         "base64": {"type": "string", "maxLength": 32 * 2**20}}),
-        _event(DONE),
-    ],
+EVENTS = {   # the schema of each event, by its "event" field
+    READY: _event(READY, {"isolation": {"type": "object", "maxProperties": 16}}),
+    NOTEBOOK: _event(NOTEBOOK, {"info": {"$ref": "#/$defs/notebook"}}),
+    UNGRADABLE: _event(UNGRADABLE, {"reason": _STR}, {"path": _SHORT}),
+    CELL_START: _event(CELL_START, {"cell": _CELL}),
+    CELL_END: _event(CELL_END, {"cell": _CELL, "status": {"enum": list(CELL_STATUSES)}, "seconds": _NUMBER},
+                     {"error": {"$ref": "#/$defs/error"}, "first_line": _SHORT,
+                      "defines": {"type": "array", "maxItems": 200, "items": _SHORT}}),
+    NOTE: _event(NOTE, {"text": _STR}, {"cell": _CELL}),
+    PROBE_START: _event(PROBE_START, {"probe": _SHORT}),
+    RECORD: _event(RECORD, {"probe": _SHORT, "data": {"$ref": "#/$defs/record"}}),
+    TA_FILE: _event(TA_FILE, {"name": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}\.(html|png|jpeg|gif)$"},
+                              "base64": {"type": "string", "maxLength": 32 * 2**20}}),
+    DONE: _event(DONE),
 }
+SCHEMA = {"$defs": _DEFS, "oneOf": list(EVENTS.values())}

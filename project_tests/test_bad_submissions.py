@@ -98,7 +98,9 @@ def test_a_link_to_a_file_outside_the_submission_is_not_followed(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
     os.symlink(SOLUTION, folder / "A0.ipynb")   # the course's solution, if the grader followed links
-    assert_not_graded(grade_folder(folder, tmp_path), "`A0.ipynb` is a link; it was not copied")
+    results = grade_folder(folder, tmp_path)
+    assert_not_graded(results, "No Jupyter notebook (`.ipynb`) was found in your submission")
+    assert "`A0.ipynb` is a link; it was not copied" in results["output"]
 
 
 def test_a_link_beside_the_notebook_is_not_copied_for_the_notebook_to_read(tmp_path):

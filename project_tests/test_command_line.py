@@ -72,7 +72,7 @@ def test_help_shows_every_default_and_unit():
                           ("--timeout", "(default: 420.0)"), ("--probe-timeout", "(default: 30.0)"),
                           ("--memory-mb", "in MiB (default: 2048)"), ("--cpu-seconds", "in seconds (default: 600)"),
                           ("--max-processes", "(default: 64)"), ("--file-mb", "in MiB (default: 64)"),
-                          ("--sandbox-user", "(default: a0sandbox)"), ("--results", "out/<submission name>/results.json")]:
+                          ("--sandbox-user", "default: lease a free one of a0sandbox"), ("--results", "out/<submission name>/results.json")]:
         assert option in text and shown in text, (option, shown)
     assert "--gradescope-root" not in text
 

@@ -12,7 +12,8 @@ import jsonschema
 
 from .. import records as R
 
-_validator = jsonschema.Draft202012Validator(R.SCHEMA)
+_VALIDATORS = {kind: jsonschema.Draft202012Validator({"$defs": R.SCHEMA["$defs"], **schema})
+               for kind, schema in R.EVENTS.items()}
 MIB = 1024 * 1024
 # bytes each kind may use; past its share a kind's events are dropped (and the drop is noted once)
 SHARES = {R.CELL_START: 8 * MIB, R.CELL_END: 16 * MIB, R.NOTE: 1 * MIB, R.PROBE_START: 64 * 1024,
@@ -49,7 +50,8 @@ class ChildReport:
             if self._used[kind] > SHARES[kind]:
                 return self._problem(f"The notebook's process sent more `{kind}` data than the grader accepts; "
                                      "the rest was ignored.")
-            _validator.validate(event)
+            if not _plain_progress(kind, event):
+                _VALIDATORS[kind].validate(event)
         except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
             return self._problem(TAMPERED)
         if not self._in_order(kind, event):
@@ -116,3 +118,14 @@ class ChildReport:
     def _problem(self, text):
         if text not in self.problems and len(self.problems) < 10:
             self.problems.append(text)
+
+
+def _plain_progress(kind: str, event: dict) -> bool:
+    """The one event of every cell, checked by hand: jsonschema would cost the parent 0.1 ms a cell."""
+    if kind == R.CELL_START:
+        cell = event.get("cell")
+        return len(event) == 2 and type(cell) is int and 1 <= cell <= R.MAX_CELLS
+    if kind == R.CELL_END and event.get("status") == "ok":
+        cell, seconds = event.get("cell"), event.get("seconds")
+        return len(event) == 4 and type(cell) is int and 1 <= cell <= R.MAX_CELLS and type(seconds) is float
+    return False

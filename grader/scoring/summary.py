@@ -21,7 +21,8 @@ def summary(sub: Submission) -> str:
     lines.append(f"**Run:** {sub.ending} ({sub.run.seconds:.1f} s)")
     failed = [_cell_line(sub, end) for _, end in sorted(sub.report.cells.items())]
     if failed:
-        lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]))
+        more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
+        lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]) + more)
     notes += [n for n in (notebook or {}).get("notes", [])]
     notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"])
               for n in sub.report.notes]

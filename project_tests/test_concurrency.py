@@ -1,0 +1,48 @@
+"""Every grading ends clean however many run at once (issue 10), and gives the same answer every time (issue 11)."""
+import concurrent.futures
+import json
+import subprocess
+
+from conftest import FULL_MARKS, RUN_AUTOGRADER, SOURCE, cell_number, edit_cell, save, solution
+
+from grader.rubric import RUBRIC
+
+
+def run(submission, results):
+    """run_autograder with default options: no pinned sandbox user, so each grading leases its own."""
+    done = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results), "--quiet"],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(results.read_text())
+
+
+def wrong_forward():
+    nb = solution()
+    return edit_cell(nb, cell_number(nb, "def forward("), "h = z1.relu()", "h = z1.sigmoid()")
+
+
+def test_four_gradings_at_once_score_as_they_would_alone(tmp_path):
+    notebooks = {"solution": solution(), "again": solution(), "wrong_forward": wrong_forward(), "template": None}
+    expected = {"solution": FULL_MARKS, "again": FULL_MARKS, "wrong_forward": FULL_MARKS - RUBRIC["1.2"].points,
+                "template": 0}
+    jobs = {}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for name, nb in notebooks.items():
+            submission = SOURCE if nb is None else save(nb, tmp_path / name)
+            jobs[name] = pool.submit(run, submission, tmp_path / f"{name}.json")
+    scores = {name: job.result()["score"] for name, job in jobs.items()}
+    assert scores == expected
+    leftovers = subprocess.run(["pgrep", "-u", ",".join(f"a0sandbox{s}" for s in ["", "-1", "-2", "-3"])],
+                               capture_output=True, text=True)
+    assert leftovers.stdout == ""
+
+
+def test_regrading_the_same_notebook_gives_the_same_results(tmp_path):
+    submission = save(wrong_forward(), tmp_path / "submission")
+    first, second = (run(submission, tmp_path / f"{n}.json") for n in (1, 2))
+    for results in (first, second):
+        results.pop("execution_time")
+        results["extra_data"].pop("seconds")
+        results["output"] = "\n".join(line for line in results["output"].splitlines() if "**Run:**" not in line)
+    assert first == second
+    assert "differs from sigmoid" in json.dumps(first)

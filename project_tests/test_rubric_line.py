@@ -1,0 +1,48 @@
+"""README "Adding a rubric line", followed step by step on a copy of the grader: the new line is scored."""
+import json
+import os
+import shutil
+import subprocess
+
+from conftest import ROOT, save, solution
+
+LINE = '''    Line("4.3", "Exercise 4: ToyModel has 26 parameters", 0.5, checks.toymodel_parameters, "toymodel"),
+)}'''
+CHECK = '''
+
+def toymodel_parameters(sub, line) -> str:
+    module = record(sub, "toymodel")["object"]["module"]
+    if module["n_params"] != 26:
+        raise CheckFailed(f"`ToyModel()` has {module['n_params']} parameters; expected 26.")
+    return "`ToyModel()` has 26 parameters."
+'''
+TEST = '''
+
+    @rubric_line("4.3")
+    def test_parameters(self):
+        self.check()
+'''
+
+
+def test_a_new_rubric_line_takes_three_edits_and_is_scored(tmp_path):
+    copy = tmp_path / "grader-copy"
+    copy.mkdir()
+    for name in ("grader", "tests"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "run_autograder", copy / "run_autograder")
+    os.symlink(os.path.realpath(ROOT / ".venv"), copy / ".venv")
+    rubric = copy / "grader" / "rubric.py"
+    rubric.write_text(rubric.read_text().replace("\n)}", "\n" + LINE, 1))                       # step 1
+    checks = copy / "grader" / "scoring" / "checks.py"
+    checks.write_text(checks.read_text() + CHECK)                                                # step 2
+    cases = copy / "tests" / "test_4_toymodel.py"
+    cases.write_text(cases.read_text() + TEST)                                                   # step 3
+
+    notebook = save(solution(), tmp_path / "submission")
+    results = tmp_path / "results.json"
+    done = subprocess.run([str(copy / "run_autograder"), "--submission", str(notebook), "--results", str(results),
+                           "--quiet"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    tests = {t["number"]: t for t in json.loads(results.read_text())["tests"]}
+    assert tests["4.3"]["score"] == 0.5 and tests["4.3"]["output"] == "`ToyModel()` has 26 parameters."
+    assert json.loads(results.read_text())["score"] == 15.5
