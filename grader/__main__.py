@@ -108,6 +108,10 @@ def main(argv=None):
     except Interrupted:
         print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
         os._exit(130)
+    except OSError as error:   # the results file itself cannot be written (a folder in the way, no permission)
+        sys.stdout.flush()
+        print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
+        os._exit(1)
     if not args.quiet:
         print_table(results, args.results)
     sys.stdout.flush()

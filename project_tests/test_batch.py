@@ -84,7 +84,7 @@ def make_export(root: Path) -> dict:
         "307": ({"A0.ipynb": ""}, "is not JSON"),
         "308": ({"A0.zip": b"PK\x05\x06" + b"\0" * 18}, "No Jupyter notebook"),
         "309": ({"report.pdf": b"%PDF-1.4"}, "No Jupyter notebook"),
-        "310": ({}, "grader crashed (exit 1): IsADirectoryError"),   # see test_batch_grades_a_class_and_resumes
+        "310": ({}, "grader crashed (exit 1): run_autograder: cannot write results"),   # see test_batch_grades_a_class_and_resumes
         "311": ({"__MACOSX/._A0.ipynb": b"\x00\x05\x16\x07"}, "no files at all"),
         "312": ({".A0.ipynb": "{}"}, "it has `.A0.ipynb`"),
     }

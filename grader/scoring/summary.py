@@ -55,7 +55,7 @@ def facts(sub: Submission) -> dict:
     return {"grader_version": grader_version(), "notebook": notebook.get("path"), "problem": sub.problem,
             "ending": sub.ending, "finished": bool(sub.run and sub.run.finished),
             "seconds": round(sub.run.seconds, 2) if sub.run else 0.0, "failed_cells": failed[:1000],
-            "first_failing_cell": failed[0] if failed else None, "flags": flags,
+            "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None), "flags": flags,
             "code_hash": notebook.get("code_hash"),
             "exercise3": {"answer": answer.get("text"), "images": sorted(n for n in sub.report.ta_files
                                                                          if n.startswith("answer-"))}}
@@ -73,6 +73,10 @@ def _cell_line(sub: Submission, end: dict) -> str:
             what += f" (in cell {error['cell']}, line {error['line']})"
         elif error.get("line"):
             what += f" (line {error['line']})"
-        if first.startswith(INTENDED) and error.get("type") == "ValueError":
+        if _intended(end):
             what += " (expected: this cell raises on purpose)"
     return f"- cell {number} ({inline_code(first)}): {what}"
+
+
+def _intended(end: dict) -> bool:
+    return end.get("first_line", "").startswith(INTENDED) and end.get("error", {}).get("type") == "ValueError"
