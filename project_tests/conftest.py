@@ -32,7 +32,27 @@ def grade(submission: Path, results: Path, *options: str, timeout: float = 600) 
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
+    assert_inert(data)
     return data
+
+
+_MARKDOWN = None
+_NEVER_OURS = ("<h1", "<h2", "<h3", "<h4", "<h5", "<h6", "<a ", "<a>", "<img", "<hr", "<table")
+
+
+def assert_inert(results: dict):
+    """Every output renders (CommonMark, raw HTML allowed as Gradescope may) without a heading, link, image or raw
+    HTML element: the grader writes none, so any would have come from student text."""
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        from markdown_it import MarkdownIt
+        _MARKDOWN = MarkdownIt("commonmark", {"html": True})
+    for output in [results.get("output", ""), *(t.get("output", "") for t in results["tests"])]:
+        tokens = _MARKDOWN.parse(output)
+        kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
+        assert not kinds & {"html_block", "html_inline", "heading_open", "link_open", "image", "hr"}, output[:3000]
+        rendered = _MARKDOWN.render(output)
+        assert not any(tag in rendered for tag in _NEVER_OURS), output[:3000]
 
 
 def scores(results: dict) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import (FULL_MARKS, ROOT, RUN_AUTOGRADER, SCHEMA, SOLUTION, SOURCE, code_cells, edit_cell, output_of,
+from conftest import (FULL_MARKS, assert_inert, ROOT, RUN_AUTOGRADER, SCHEMA, SOLUTION, SOURCE, code_cells, edit_cell, output_of,
                       save, sandbox_user, scores, solution)
 
 from grader.rubric import RUBRIC
@@ -73,6 +73,7 @@ class Hostile:
         text = self.results.read_text()
         results = json.loads(text)
         jsonschema.validate(results, SCHEMA)
+        assert_inert(results)
         assert self.results.stat().st_uid == 0 and len(text.encode()) < 1_000_000
         assert sorted(scores(results)) == sorted(RUBRIC) and results["output"].startswith("**Notebook:**")
         for secret in _secrets_not_in(submission.read_text()):
