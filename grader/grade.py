@@ -130,13 +130,22 @@ def _fit(results: dict, limit: int):
         longest["output"] = text[:len(text) // 2] + "\n\n[... cut: this output was too long ...]"
 
 
+def _peak_mb() -> int:
+    """VmHWM: unlike getrusage's ru_maxrss, it does not carry over the RSS of whatever process exec'd the grader."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def strict_size(results: dict) -> bytes:
     return strict_json(results).encode("utf-8")
 
 
 def _log(sub: Submission, log_output: bool):
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
-    print(f"[grader] parent peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+    print(f"[grader] parent peak memory {_peak_mb()} MB")
     if sub.run:
         print(f"[sandbox] {sub.run.isolation}")
         print(f"[sandbox] {sub.ending} {sub.run.seconds:.1f} s; {sub.run.leftovers} leftover process(es) killed")
