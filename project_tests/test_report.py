@@ -21,7 +21,7 @@ from grader.rubric import RUBRIC
 from grader.version import grader_version
 
 SCREENSHOTS = ROOT / "out" / "report-screenshots"
-HOSTILE_ANSWER = "<script>alert('x')</script>\n# heading\n![img](http://x) =1+1"
+HOSTILE_ANSWER = "<script>alert('x')</script>\n# heading\n[img](http://x) =1+1"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
 
@@ -120,7 +120,7 @@ def test_pages_from_forged_results(tmp_path):
     assert answers[1]["answer"] == "'- loss can go up"   # not a formula in a spreadsheet
     assert answers[2]["images"] == "submission_3/answer-1.png"   # the path outside the folder is dropped
     answers_html = (out / "answers.html").read_text()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n![img](http://x)" in answers_html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
     assert "<script" not in answers_html and "<h1>heading" not in answers_html and "<img src=x" not in answers_html
     assert "Eve &lt;img src=x" in answers_html
     assert "data:image/png;base64," + base64.b64encode(PNG).decode() in answers_html
@@ -262,7 +262,7 @@ def test_a_class_end_to_end(tmp_path):
     assert answers["1001"]["answer"] == HOSTILE_ANSWER and answers["1001"]["sids"] == "1815"
     assert answers["1009"]["answer"] == "" and answers["1002"]["sids"] == "2001; 2002"
     answers_html = (out / "answers.html").read_text()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n![img](http://x)" in answers_html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
     if "images" in facts.get("exercise3", {}):
         assert answers["1012"]["images"] == "submission_1012/answer-1.png"
         assert answers_html.count('class="answer-image"') == 1
