@@ -69,7 +69,10 @@ class Hostile:
         seconds = time.monotonic() - started
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
         assert seconds < TIMEOUT + SLACK
-        assert _processes_of(pwd.getpwnam(sandbox_user()).pw_uid) == []
+        uid = pwd.getpwnam(sandbox_user()).pw_uid
+        assert _processes_of(uid) == [] and _ipc_of(uid) == [] and _files_of(uid) == []
+        assert not list(Path(tempfile.gettempdir()).glob("a0-sandbox-*")) or all(
+            p.stat().st_uid != uid for p in Path(tempfile.gettempdir()).glob("a0-sandbox-*"))
         text = self.results.read_text()
         results = json.loads(text)
         jsonschema.validate(results, SCHEMA)
@@ -105,6 +108,26 @@ def _processes_of(uid: int) -> list:
         if int(fields["Uid"].split()[0]) == uid:
             found.append((int(entry), fields["Name"].strip(), fields["State"].strip()))
     return found
+
+
+def _ipc_of(uid: int) -> list:
+    """System V IPC objects (shared memory, semaphores, message queues) that uid owns or created."""
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        header = lines[0].split()
+        for line in lines[1:]:
+            fields = dict(zip(header, line.split()))
+            if uid in (int(fields["uid"]), int(fields["cuid"])):
+                found.append((kind, fields["key"]))
+    return found
+
+
+def _files_of(uid: int) -> list:
+    """What uid owns in the places every user can write (the drop folder is the test's own, under /var/lib)."""
+    found = subprocess.run(["find", "/tmp", "/var/tmp", "/dev/shm", "/run/lock", "-xdev", "-uid", str(uid)],
+                           capture_output=True, text=True, timeout=120)
+    return found.stdout.split()
 
 
 def _secrets_not_in(notebook_text: str) -> list:
@@ -517,3 +540,77 @@ def test_the_solution_gets_full_marks_with_the_sandbox_on(hostile):
     assert_score(graded)
     assert f"child runs as user `{sandbox_user()}`" in graded.log
     assert "seccomp (socket() refused for every family but AF_UNIX" in graded.log and '"processes": 32' in graded.log
+
+
+# -- issue 10: every grading ends clean
+def test_ipc_objects_and_files_in_every_writable_place_are_swept(hostile):
+    nb = with_cell(solution(), hostile.code('''
+import ctypes, os, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+ids = [libc.shmget(0x5a000 + i, 256 * 2**20, 0o1000 | 0o600) for i in range(3)]   # IPC_CREAT
+for place in ("/tmp", "/var/tmp", "/dev/shm"):
+    for i in range(300):
+        open(f"{place}/a0h-left-{os.getpid()}-{i}", "w").close()
+deep = os.path.abspath("deep")
+os.makedirs(deep)
+os.chdir(deep)
+for _ in range(3000):
+    os.mkdir("d")
+    os.chdir("d")
+os.chdir("/")
+open(DROP + "/made", "w").write(repr(ids))
+'''))
+    graded = hostile.grade(nb)   # checks that no process, IPC object or file of the sandbox user is left
+    assert_score(graded)
+    assert "-1" not in (hostile.drop / "made").read_text()
+
+
+def test_a_real_time_signal_ending_the_process_is_described(hostile):
+    nb = with_cell(solution(), "import os, signal\nos.kill(os.getpid(), 40)")
+    graded = hostile.grade(nb)
+    assert_score(graded, NOTHING)
+    assert f"was stopped by signal 40 during cell {ATTACK}" in output_of(graded.results, "1.1")
+
+
+def test_a_folder_1100_deep_in_the_upload_is_cut_with_a_note(hostile, tmp_path):
+    deep = save(solution(), tmp_path / "submission").parent
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(1100):
+        os.mkdir("d", dir_fd=fd)
+        fd_next = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = fd_next
+    os.close(fd)
+    graded = hostile.grade(solution())
+    assert_score(graded)
+    assert "Folders deeper than 20 levels were not copied." in graded.results["output"]
+
+
+def test_a_notebook_that_fills_the_disk_still_gets_its_results(tmp_path):
+    disk = Path(tempfile.mkdtemp(prefix="a0h-disk-", dir="/var/lib"))   # reachable by the sandbox user
+    disk.chmod(0o755)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        nb = with_cell(solution(), '''
+import os
+chunk = b"x" * 2**20
+try:
+    for i in range(1000):
+        with open(f"fill-{i}.bin", "wb") as f:
+            for _ in range(7):
+                f.write(chunk)
+except OSError as exc:
+    print("full:", exc)
+''')
+        submission = save(nb, tmp_path / "submission")
+        results = disk / "results" / "results.json"
+        done = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission.parent), "--results", str(results),
+                               "--quiet", "--sandbox-user", sandbox_user(), *LIMITS],
+                              env={**os.environ, "TMPDIR": str(disk)}, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        graded = Graded(json.loads(results.read_text()), done.stdout, 0)
+        assert_score(graded)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
+        disk.rmdir()
