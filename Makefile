@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc)
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test grade zip bench batch clean lock
+.PHONY: venv run test lint grade zip bench batch clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -54,6 +54,10 @@ run: venv
 grade: venv
 	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
 	./run_autograder --submission "$(NB)" --results "$(OUT)/$(basename $(notdir $(NB)))/results.json" --no-notebook-output
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: venv
 	$(PY) -m pytest -n 2 project_tests

@@ -2,6 +2,7 @@
 
 `python bench/bare.py cells.json` -- a cell that raises is skipped, and nothing else is done.
 """
+
 import json
 import sys
 
@@ -9,5 +10,5 @@ namespace = {"__name__": "__main__"}
 for source in json.load(open(sys.argv[1])):
     try:
         exec(compile(source, "<cell>", "exec"), namespace)
-    except BaseException:   # noqa: BLE001  -- errors are skipped, as with --allow-errors
+    except BaseException:  # noqa: BLE001  -- errors are skipped, as with --allow-errors
         pass

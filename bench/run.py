@@ -18,6 +18,7 @@ process that maps it, so the sum slightly overstates; a spike shorter than 10 ms
 machine has cgroup v1 only, so there is no memory.peak; v1's max_usage_in_bytes would count page cache.)
 Timings on a shared machine are noisy: run it twice and compare; the script prints numbers, never asserts.
 """
+
 import argparse
 import json
 import os
@@ -31,26 +32,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 PAGE = os.sysconf("SC_PAGE_SIZE")
-A, A1, B, C, C1 = ("a  bare python", "a1 bare python, 1 thread", "b  ./run_autograder", "c  nbconvert --execute",
-                   "c1 nbconvert, 1 thread")
+A, A1, B, C, C1 = (
+    "a  bare python",
+    "a1 bare python, 1 thread",
+    "b  ./run_autograder",
+    "c  nbconvert --execute",
+    "c1 nbconvert, 1 thread",
+)
 
 
 def convert(notebook: Path, target: Path):
     """The code cells as IPython would run them (what nbconvert's ipython2python, used by the grader, does)."""
     import nbformat
     from IPython.core.inputtransformer2 import TransformerManager
+
     transform, cells = TransformerManager().transform_cell, []
     for cell in nbformat.read(notebook, as_version=4).cells:
         if cell.cell_type == "code":
             try:
                 cells.append(transform(cell.source))
-            except Exception:   # noqa: BLE001  -- the cell then raises its SyntaxError when run
+            except Exception:  # noqa: BLE001  -- the cell then raises its SyntaxError when run
                 cells.append(cell.source)
     target.write_text(json.dumps(cells))
 
 
 def kernel_missing() -> str | None:
-    check = "from jupyter_client.kernelspec import KernelSpecManager as K; import ipykernel; K().get_kernel_spec('python3')"
+    check = (
+        "from jupyter_client.kernelspec import KernelSpecManager as K; import ipykernel; K().get_kernel_spec('python3')"
+    )
     done = subprocess.run([PY, "-c", check], capture_output=True, text=True)
     if done.returncode == 0:
         return None
@@ -62,12 +71,38 @@ def methods(notebook: Path, work: Path, user: str, kernel_problem: str | None) -
     convert(notebook, cells)
     bare = [PY, str(ROOT / "bench" / "bare.py"), str(cells)]
     one_thread = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    found = {A: (bare, None), A1: (bare, one_thread),
-             B: ([str(ROOT / "run_autograder"), "--submission", str(notebook), "--results", str(work / "results.json"),
-                  "--quiet", "--no-notebook-output", "--sandbox-user", user], None)}
+    found = {
+        A: (bare, None),
+        A1: (bare, one_thread),
+        B: (
+            [
+                str(ROOT / "run_autograder"),
+                "--submission",
+                str(notebook),
+                "--results",
+                str(work / "results.json"),
+                "--quiet",
+                "--no-notebook-output",
+                "--sandbox-user",
+                user,
+            ],
+            None,
+        ),
+    }
     if not kernel_problem:
-        nbconvert = [PY, "-m", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-                     "--ExecutePreprocessor.kernel_name=python3", "--output-dir", str(work / "nbconvert"), str(notebook)]
+        nbconvert = [
+            PY,
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--allow-errors",
+            "--ExecutePreprocessor.kernel_name=python3",
+            "--output-dir",
+            str(work / "nbconvert"),
+            str(notebook),
+        ]
         found[C], found[C1] = (nbconvert, None), (nbconvert, one_thread)
     return found
 
@@ -79,7 +114,7 @@ def tree_rss(root: int) -> int:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()   # after "(comm)": state ppid ... rss is 22nd
+                    fields = f.read().rsplit(b")", 1)[1].split()  # after "(comm)": state ppid ... rss is 22nd
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry))
@@ -98,8 +133,9 @@ def run(command, env, work: Path, sample: bool) -> dict:
     results.unlink(missing_ok=True)
     with open(work / "stderr.txt", "w+b") as err:
         wall, started = time.time(), time.perf_counter()
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err)
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+        )
         peak = 0
         if sample:
             while proc.poll() is None:
@@ -109,10 +145,15 @@ def run(command, env, work: Path, sample: bool) -> dict:
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             err.seek(0)
-            print(f"  ! {command[0]} exited with {proc.returncode}: {err.read()[-2000:].decode(errors='replace')}",
-                  file=sys.stderr)
-    return {"seconds": seconds, "peak": peak,
-            "results_after": results.stat().st_mtime - wall if results.exists() else None}
+            print(
+                f"  ! {command[0]} exited with {proc.returncode}: {err.read()[-2000:].decode(errors='replace')}",
+                file=sys.stderr,
+            )
+    return {
+        "seconds": seconds,
+        "peak": peak,
+        "results_after": results.stat().st_mtime - wall if results.exists() else None,
+    }
 
 
 def bench(notebook: Path, rounds: int, user: str, kernel_problem) -> dict:
@@ -122,8 +163,11 @@ def bench(notebook: Path, rounds: int, user: str, kernel_problem) -> dict:
         times = {name: [] for name in todo}
         peaks, results_after = {}, []
         for number in range(rounds + 1):
-            print(f"{notebook.relative_to(ROOT)}: {'warm-up' if number == 0 else f'round {number}/{rounds}'}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{notebook.relative_to(ROOT)}: {'warm-up' if number == 0 else f'round {number}/{rounds}'}",
+                file=sys.stderr,
+                flush=True,
+            )
             for name, (command, env) in todo.items():
                 got = run(command, env, work, sample=number == 0)
                 if number == 0:
@@ -149,36 +193,55 @@ def main():
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds per notebook (default 5)")
     parser.add_argument("--solution", type=Path, default=ROOT / "solution" / "A0.ipynb")
     parser.add_argument("--template", type=Path, default=ROOT / "source" / "A0.ipynb")
-    parser.add_argument("--sandbox-user", default="a0bench",
-                        help="for b: cleanup kills every process of the sandbox user, so not the default one")
+    parser.add_argument(
+        "--sandbox-user",
+        default="a0bench",
+        help="for b: cleanup kills every process of the sandbox user, so not the default one",
+    )
     args = parser.parse_args()
     kernel_problem = kernel_missing()
     if kernel_problem:
         print(f"c skipped: {kernel_problem}")
     load = os.getloadavg()[0]
-    data = {nb: bench(nb.resolve(), args.repeat, args.sandbox_user, kernel_problem)
-            for nb in (args.solution, args.template)}
+    data = {
+        nb: bench(nb.resolve(), args.repeat, args.sandbox_user, kernel_problem) for nb in (args.solution, args.template)
+    }
 
-    print(f"\n{os.cpu_count()} cores, load average {load:.1f} at start and {os.getloadavg()[0]:.1f} at end; "
-          f"{args.repeat} timed rounds after 1 warm-up; seconds")
+    print(
+        f"\n{os.cpu_count()} cores, load average {load:.1f} at start and {os.getloadavg()[0]:.1f} at end; "
+        f"{args.repeat} timed rounds after 1 warm-up; seconds"
+    )
     print(f"{'notebook':<20} {'method':<26} {'median':>7} {'min':>7} {'max':>7} {'peak MB':>8}")
     for nb, got in data.items():
         for name, times in got["times"].items():
-            print(f"{nb.parent.name + '/' + nb.name:<20} {name:<26} {statistics.median(times):7.2f} "
-                  f"{min(times):7.2f} {max(times):7.2f} {got['peaks'][name] / 2**20:8.0f}")
+            print(
+                f"{nb.parent.name + '/' + nb.name:<20} {name:<26} {statistics.median(times):7.2f} "
+                f"{min(times):7.2f} {max(times):7.2f} {got['peaks'][name] / 2**20:8.0f}"
+            )
         after = statistics.median(got["results_after"]) if got["results_after"] else None
-        print(f"{'':<20} " + "   ".join([show("b/a", ratio(got, B, A)), show("b/a1", ratio(got, B, A1)),
-                                          show("b/c", ratio(got, B, C)), show("b/c1", ratio(got, B, C1)),
-                                          show("results.json after", after, "{:.2f} s")]))
+        print(
+            f"{'':<20} "
+            + "   ".join(
+                [
+                    show("b/a", ratio(got, B, A)),
+                    show("b/a1", ratio(got, B, A1)),
+                    show("b/c", ratio(got, B, C)),
+                    show("b/c1", ratio(got, B, C1)),
+                    show("results.json after", after, "{:.2f} s"),
+                ]
+            )
+        )
 
     sol, tpl = data[args.solution], data[args.template]
     tpl_after = statistics.median(tpl["results_after"]) if tpl["results_after"] else None
-    goals = [("b/a <= 1.05 on the solution", ratio(sol, B, A), 1.05, "{:.2f}"),
-             ("b/c <= 0.80 on the solution", ratio(sol, B, C), 0.80, "{:.2f}"),
-             ("b/c <= 0.80 on the template", ratio(tpl, B, C), 0.80, "{:.2f}"),
-             ("b/c1 <= 0.80 on the solution (1 thread each)", ratio(sol, B, C1), 0.80, "{:.2f}"),
-             ("peak memory of b < 500 MB (solution)", sol["peaks"][B] / 2**20, 500, "{:.0f} MB"),
-             ("template: results.json within 3 s", tpl_after, 3.0, "{:.2f} s")]
+    goals = [
+        ("b/a <= 1.05 on the solution", ratio(sol, B, A), 1.05, "{:.2f}"),
+        ("b/c <= 0.80 on the solution", ratio(sol, B, C), 0.80, "{:.2f}"),
+        ("b/c <= 0.80 on the template", ratio(tpl, B, C), 0.80, "{:.2f}"),
+        ("b/c1 <= 0.80 on the solution (1 thread each)", ratio(sol, B, C1), 0.80, "{:.2f}"),
+        ("peak memory of b < 500 MB (solution)", sol["peaks"][B] / 2**20, 500, "{:.0f} MB"),
+        ("template: results.json within 3 s", tpl_after, 3.0, "{:.2f} s"),
+    ]
     print("\ngoals (issue 5)")
     for text, value, limit, fmt in goals:
         verdict = "n/a" if value is None else "holds" if value <= limit else "DOES NOT HOLD"

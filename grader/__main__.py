@@ -3,6 +3,7 @@
 On Gradescope (run_autograder in /autograder, the grader in /autograder/source) no option is needed: the
 submission is /autograder/submission and the results go to /autograder/results/results.json. Exit status 0 once
 results.json is written, whatever the score; 2 for a mistake on the command line (nothing is graded then)."""
+
 import argparse
 import os
 import sys
@@ -16,7 +17,7 @@ GRADESCOPE = Path("/autograder")
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    def _get_help_string(self, action):   # no "(default: None)" where the help says what happens
+    def _get_help_string(self, action):  # no "(default: None)" where the help says what happens
         return action.help if action.default is None else super()._get_help_string(action)
 
 
@@ -26,55 +27,119 @@ def _positive(kind):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
         return value
+
     return parse
 
 
 def parse(argv=None):
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__, formatter_class=_Help)
-    parser.add_argument("--gradescope-root", type=Path, help=argparse.SUPPRESS)   # set by run_autograder
-    parser.add_argument("--submission", metavar="PATH", type=Path,
-                        help="the notebook to grade, or a folder holding one (required, except in Gradescope's "
-                             "layout where it is ROOT/submission)")
-    parser.add_argument("--results", metavar="FILE", type=Path,
-                        help="where to write results.json (default: out/<submission name>/results.json in the "
-                             "current folder; in Gradescope's layout ROOT/results/results.json)")
-    parser.add_argument("--cell-timeout", metavar="S", type=_positive(float), default=defaults.cell_timeout,
-                        help="seconds one cell may run before it is interrupted")
-    parser.add_argument("--timeout", metavar="S", type=_positive(float), default=defaults.total_timeout,
-                        help="seconds the whole run of the notebook may take")
-    parser.add_argument("--probe-timeout", metavar="S", type=_positive(float), default=defaults.probe_timeout,
-                        help="seconds for each call of the student's objects by the grader")
-    parser.add_argument("--memory-mb", metavar="MB", type=_positive(int), default=defaults.limits.memory_bytes // MIB,
-                        help="address space of the child, in MiB")
-    parser.add_argument("--cpu-seconds", metavar="S", type=_positive(int), default=defaults.limits.cpu_seconds,
-                        help="CPU time of the child, in seconds")
-    parser.add_argument("--max-processes", metavar="N", type=_positive(int), default=defaults.limits.processes,
-                        help="processes and threads of the sandbox user")
-    parser.add_argument("--file-mb", metavar="MB", type=_positive(int), default=defaults.limits.file_bytes // MIB,
-                        help="largest file the notebook may write, in MiB")
-    parser.add_argument("--sandbox-user", metavar="USER", default=defaults.sandbox_user,
-                        help="pin the user that runs student code when the grader is root (env A0_SANDBOX_USER; "
-                             "default: lease a free one of a0sandbox, a0sandbox-1, ...)")
-    parser.add_argument("--ta-files", metavar="DIR", type=Path,
-                        help="also write the notebook rendered to HTML and the Exercise 3 answer's images here")
-    parser.add_argument("--hide", metavar="DIR", type=Path, action="append", default=[],
-                        help="a folder student code must not see (repeatable; the batch passes its export and output)")
+    parser.add_argument("--gradescope-root", type=Path, help=argparse.SUPPRESS)  # set by run_autograder
+    parser.add_argument(
+        "--submission",
+        metavar="PATH",
+        type=Path,
+        help="the notebook to grade, or a folder holding one (required, except in Gradescope's "
+        "layout where it is ROOT/submission)",
+    )
+    parser.add_argument(
+        "--results",
+        metavar="FILE",
+        type=Path,
+        help="where to write results.json (default: out/<submission name>/results.json in the "
+        "current folder; in Gradescope's layout ROOT/results/results.json)",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        metavar="S",
+        type=_positive(float),
+        default=defaults.cell_timeout,
+        help="seconds one cell may run before it is interrupted",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_positive(float),
+        default=defaults.total_timeout,
+        help="seconds the whole run of the notebook may take",
+    )
+    parser.add_argument(
+        "--probe-timeout",
+        metavar="S",
+        type=_positive(float),
+        default=defaults.probe_timeout,
+        help="seconds for each call of the student's objects by the grader",
+    )
+    parser.add_argument(
+        "--memory-mb",
+        metavar="MB",
+        type=_positive(int),
+        default=defaults.limits.memory_bytes // MIB,
+        help="address space of the child, in MiB",
+    )
+    parser.add_argument(
+        "--cpu-seconds",
+        metavar="S",
+        type=_positive(int),
+        default=defaults.limits.cpu_seconds,
+        help="CPU time of the child, in seconds",
+    )
+    parser.add_argument(
+        "--max-processes",
+        metavar="N",
+        type=_positive(int),
+        default=defaults.limits.processes,
+        help="processes and threads of the sandbox user",
+    )
+    parser.add_argument(
+        "--file-mb",
+        metavar="MB",
+        type=_positive(int),
+        default=defaults.limits.file_bytes // MIB,
+        help="largest file the notebook may write, in MiB",
+    )
+    parser.add_argument(
+        "--sandbox-user",
+        metavar="USER",
+        default=defaults.sandbox_user,
+        help="pin the user that runs student code when the grader is root (env A0_SANDBOX_USER; "
+        "default: lease a free one of a0sandbox, a0sandbox-1, ...)",
+    )
+    parser.add_argument(
+        "--ta-files",
+        metavar="DIR",
+        type=Path,
+        help="also write the notebook rendered to HTML and the Exercise 3 answer's images here",
+    )
+    parser.add_argument(
+        "--hide",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder student code must not see (repeatable; the batch passes its export and output)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
-    parser.add_argument("--no-notebook-output", action="store_true",
-                        help="do not print what the notebook printed (the instructor log on Gradescope shows it)")
+    parser.add_argument(
+        "--no-notebook-output",
+        action="store_true",
+        help="do not print what the notebook printed (the instructor log on Gradescope shows it)",
+    )
     args = parser.parse_args(argv)
     root = args.gradescope_root
 
     if args.submission is None:
         if root is None:
             parser.error("--submission PATH is required (a notebook or a folder holding one)")
-        args.submission = root / "submission"   # Gradescope's: grade() reports a missing one in results.json
+        args.submission = root / "submission"  # Gradescope's: grade() reports a missing one in results.json
     else:
         _check_submission(parser, args.submission)
     if args.results is None:
-        args.results = root / "results" / "results.json" if root else \
-            Path("out") / (args.submission.stem or "submission") / "results.json"
+        args.results = (
+            root / "results" / "results.json"
+            if root
+            else Path("out") / (args.submission.stem or "submission") / "results.json"
+        )
     if _under(args.results, GRADESCOPE) and not (root and _under(root, GRADESCOPE)):
         parser.error(f"--results {args.results}: refusing to write under {GRADESCOPE} outside Gradescope's layout")
     return args
@@ -86,9 +151,11 @@ def _check_submission(parser, path: Path):
     if path.is_dir():
         exported = [p.name for p in path.iterdir() if p.is_dir() and p.name.startswith("submission_")]
         if (path / "submission_metadata.yml").exists() or len(exported) > 1:
-            parser.error(f"--submission {path} looks like a Gradescope export (submission_metadata.yml or several "
-                         f"submission_<id>/ folders), not one submission; grade a class with "
-                         f"`make batch EXPORT={path} OUT=folder`")
+            parser.error(
+                f"--submission {path} looks like a Gradescope export (submission_metadata.yml or several "
+                f"submission_<id>/ folders), not one submission; grade a class with "
+                f"`make batch EXPORT={path} OUT=folder`"
+            )
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -97,18 +164,28 @@ def _under(path: Path, folder: Path) -> bool:
 
 def main(argv=None):
     args = parse(argv)
-    settings = Settings(cell_timeout=args.cell_timeout, total_timeout=args.timeout, probe_timeout=args.probe_timeout,
-                        sandbox_user=args.sandbox_user)
+    settings = Settings(
+        cell_timeout=args.cell_timeout,
+        total_timeout=args.timeout,
+        probe_timeout=args.probe_timeout,
+        sandbox_user=args.sandbox_user,
+    )
     limits = settings.limits
     limits.memory_bytes, limits.cpu_seconds = args.memory_mb * MIB, args.cpu_seconds
     limits.processes, limits.file_bytes = args.max_processes, args.file_mb * MIB
     try:
-        results = grade(args.submission, args.results, settings, log_output=not args.no_notebook_output,
-                        ta_dir=args.ta_files, hide=args.hide)
+        results = grade(
+            args.submission,
+            args.results,
+            settings,
+            log_output=not args.no_notebook_output,
+            ta_dir=args.ta_files,
+            hide=args.hide,
+        )
     except Interrupted:
         print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
         os._exit(130)
-    except OSError as error:   # the results file itself cannot be written (a folder in the way, no permission)
+    except OSError as error:  # the results file itself cannot be written (a folder in the way, no permission)
         sys.stdout.flush()
         print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
         os._exit(1)
@@ -116,7 +193,7 @@ def main(argv=None):
         print_table(results, args.results)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)   # results.json is written; skipping the interpreter's teardown saves about 0.1 s
+    os._exit(0)  # results.json is written; skipping the interpreter's teardown saves about 0.1 s
 
 
 if __name__ == "__main__":

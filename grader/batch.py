@@ -10,6 +10,7 @@ whose results.json exists, is valid and comes from this grader version is not gr
 resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force regrades all the same.
 A grading that fails or hangs gets a row saying so; the batch goes on.
 """
+
 import argparse
 import concurrent.futures
 import csv
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -38,10 +39,24 @@ from .version import grader_version
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
 SCHEMA = json.loads((ROOT / "grader" / "scoring" / "gradescope_schema.json").read_text())
-GRACE = 120.0   # seconds a grading may take beyond its own --timeout before it is killed from outside
-COLUMNS = ["submission_id", "names", "emails", "sids", "created_at", "gradescope_score", *RUBRIC,
-           "total", "seconds", "problems", "flags", "identical_to", "notebook", "first_failing_cell",
-           "grader_version"]
+GRACE = 120.0  # seconds a grading may take beyond its own --timeout before it is killed from outside
+COLUMNS = [
+    "submission_id",
+    "names",
+    "emails",
+    "sids",
+    "created_at",
+    "gradescope_score",
+    *RUBRIC,
+    "total",
+    "seconds",
+    "problems",
+    "flags",
+    "identical_to",
+    "notebook",
+    "first_failing_cell",
+    "grader_version",
+]
 
 
 # -- the export
@@ -84,13 +99,15 @@ def read_metadata(export: Path) -> dict:
         print(f"batch: {path.name} could not be read ({error}); names and emails are left empty", file=sys.stderr)
         return {}
     found = {}
-    for key, entry in (data.items() if isinstance(data, dict) else []):
+    for key, entry in data.items() if isinstance(data, dict) else []:
         entry = entry if isinstance(entry, dict) else {}
         people = [p for p in entry.get("submitters") or [] if isinstance(p, dict)]
-        found[str(key)] = {field + "s": _join([str(p.get(field) or "") for p in people])
-                           for field in ("name", "email", "sid")}
-        found[str(key)].update(created_at=str(entry.get("created_at") or ""),
-                               gradescope_score=_number(entry.get("score")))
+        found[str(key)] = {
+            field + "s": _join([str(p.get(field) or "") for p in people]) for field in ("name", "email", "sid")
+        }
+        found[str(key)].update(
+            created_at=str(entry.get("created_at") or ""), gradescope_score=_number(entry.get("score"))
+        )
     return found
 
 
@@ -108,9 +125,12 @@ def _number(value) -> str:
 
 def _export_root(folder: Path) -> Path:
     """The folder holding the `submission_*` folders: the given one, or a single folder inside it."""
+
     def holds(path):
         return (path / "submission_metadata.yml").is_file() or any(
-            p.is_dir() and p.name.startswith("submission_") for p in path.iterdir())
+            p.is_dir() and p.name.startswith("submission_") for p in path.iterdir()
+        )
+
     if holds(folder):
         return folder
     inner = [p for p in folder.iterdir() if p.is_dir() and p.name != "__MACOSX" and holds(p)]
@@ -133,7 +153,7 @@ def current(results) -> bool:
     return bool(results) and flags.facts_of(results).get("grader_version") == grader_version()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _writes_ta_files() -> bool:
     """Whether ./run_autograder has --ta-files (notebook.html, Exercise 3 images), which came after the batch."""
     try:
@@ -143,17 +163,35 @@ def _writes_ta_files() -> bool:
     return "--ta-files" in done.stdout
 
 
-def grade_one(submission: Path, out: Path, user: str, timeout: float, running: dict,
-              command=(str(RUN_AUTOGRADER),), cell_timeout=None):
+def grade_one(
+    submission: Path,
+    out: Path,
+    user: str,
+    timeout: float,
+    running: dict,
+    command=(str(RUN_AUTOGRADER),),
+    cell_timeout=None,
+):
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in [out / "results.json", out / "notebook.html", *out.glob("answer-*.png")]:
-        if stale.is_file():   # a failed regrading must not leave the old version's files looking current
+        if stale.is_file():  # a failed regrading must not leave the old version's files looking current
             stale.unlink()
     started = time.monotonic()
-    args = [*command, "--submission", str(submission), "--results", str(out / "results.json"),
-            "--sandbox-user", user, "--timeout", str(timeout), "--quiet", "--no-notebook-output"]
+    args = [
+        *command,
+        "--submission",
+        str(submission),
+        "--results",
+        str(out / "results.json"),
+        "--sandbox-user",
+        user,
+        "--timeout",
+        str(timeout),
+        "--quiet",
+        "--no-notebook-output",
+    ]
     if cell_timeout:
         args += ["--cell-timeout", str(cell_timeout)]
     if tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files():
@@ -161,8 +199,9 @@ def grade_one(submission: Path, out: Path, user: str, timeout: float, running: d
         # the export (every student's work, the roster) and the output folder: out of the child's sight
         args += ["--hide", str(submission.absolute().parent), "--hide", str(out.absolute().parent)]
     with open(out / "log.txt", "w") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         running[proc.pid] = (proc, user)
         try:
             code = proc.wait(timeout=timeout + GRACE)
@@ -233,17 +272,20 @@ def lock(prefix: str):
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise SystemExit(f"batch: another batch is running with the sandbox users {prefix}-<n>; wait for it to "
-                         "finish, or set A0_SANDBOX_PREFIX to another name to run both at once") from None
+        raise SystemExit(
+            f"batch: another batch is running with the sandbox users {prefix}-<n>; wait for it to "
+            "finish, or set A0_SANDBOX_PREFIX to another name to run both at once"
+        ) from None
     return handle
 
 
-def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, force: bool = False,
-              cell_timeout=None) -> list:
+def run_batch(
+    export: Path, out: Path, jobs: int, timeout: float, prefix: str, force: bool = False, cell_timeout=None
+) -> list:
     with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
         if zipfile.is_zipfile(export):
             with zipfile.ZipFile(export) as archive:
-                archive.extractall(unpacked)   # zipfile drops absolute paths and `..`
+                archive.extractall(unpacked)  # zipfile drops absolute paths and `..`
             export = Path(unpacked)
         if not export.is_dir():
             raise SystemExit(f"batch: {export} is neither a zip nor a folder")
@@ -251,8 +293,11 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, f
         meta = read_metadata(export)
         folders = {p.name: p for p in export.iterdir() if p.is_dir() and p.name.startswith("submission_")}
         ids = sorted(set(folders) | set(meta), key=lambda s: (len(s), s))
-        rows = {i: row(i, meta, None, problem="listed in submission_metadata.yml but has no folder in the export")
-                for i in ids if i not in folders}
+        rows = {
+            i: row(i, meta, None, problem="listed in submission_metadata.yml but has no folder in the export")
+            for i in ids
+            if i not in folders
+        }
         todo = []
         for sub_id in ids:
             results = valid_results(out / sub_id / "results.json") if sub_id in folders else None
@@ -267,24 +312,27 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, f
         def work(sub_id):
             slot = slots.get()
             try:
-                return grade_one(folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running,
-                                 cell_timeout=cell_timeout)
+                return grade_one(
+                    folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running, cell_timeout=cell_timeout
+                )
             finally:
                 slots.put(slot)
 
-        with concurrent.futures.ThreadPoolExecutor(jobs) as pool, \
-                tqdm(total=len(todo), desc="grading", unit="submission") as bar:
+        with (
+            concurrent.futures.ThreadPoolExecutor(jobs) as pool,
+            tqdm(total=len(todo), desc="grading", unit="submission") as bar,
+        ):
             futures = {pool.submit(work, sub_id): sub_id for sub_id in todo}
             try:
                 for future in concurrent.futures.as_completed(futures):
                     sub_id = futures[future]
                     try:
                         seconds, problem = future.result()
-                    except Exception as error:   # e.g. run_autograder could not be started
+                    except Exception as error:  # noqa: BLE001  -- e.g. run_autograder could not be started
                         seconds, problem = None, f"grader crashed: {error!r}"
                     rows[sub_id] = row(sub_id, meta, valid_results(out / sub_id / "results.json"), seconds, problem)
                     bar.update()
-            except KeyboardInterrupt:   # stop the gradings under way too: they run in their own sessions
+            except KeyboardInterrupt:  # stop the gradings under way too: they run in their own sessions
                 pool.shutdown(wait=False, cancel_futures=True)
                 for proc, user in list(running.values()):
                     _kill(proc, user)
@@ -293,9 +341,11 @@ def run_batch(export: Path, out: Path, jobs: int, timeout: float, prefix: str, f
     write_outputs(out, ordered, {i: valid_results(out / i / "results.json") for i in ids if i in folders})
     problems = sum(1 for r in ordered if r["problems"])
     flagged = sum(1 for r in ordered if r["flags"])
-    print(f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
-          f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
-          f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}")
+    print(
+        f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
+        f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
+        f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}"
+    )
     return ordered
 
 
@@ -326,16 +376,24 @@ def _write_csv(path: Path, rows: list):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m grader.batch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("export", type=Path, help="the Download Submissions zip, or its unpacked folder")
     parser.add_argument("out", type=Path, help="where grades.csv and <submission_id>/results.json go")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="gradings at once (default: cores)")
-    parser.add_argument("--timeout", type=float, default=Settings().total_timeout,
-                        help=f"the grader's own time limit for one notebook (it is killed {GRACE:.0f} s later)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=Settings().total_timeout,
+        help=f"the grader's own time limit for one notebook (it is killed {GRACE:.0f} s later)",
+    )
     parser.add_argument("--cell-timeout", type=float, help="the grader's time limit for one cell (default: its own)")
-    parser.add_argument("--force", action="store_true",
-                        help="grade every submission again, even those already graded by this grader version")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="grade every submission again, even those already graded by this grader version",
+    )
     args = parser.parse_args(argv)
     prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox")
     try:

@@ -4,8 +4,8 @@ Every step sits in one structure whose cleanup runs on success, on any exception
 processes are killed, the sandbox user swept, the scratch copy removed; results.json is written in every case, into
 room reserved before the child started.
 """
+
 import base64
-import os
 import resource
 import signal
 import sys
@@ -36,8 +36,15 @@ class Interrupted(BaseException):
     """SIGTERM or SIGINT: clean up, write results saying so, then stop."""
 
 
-def grade(submission: Path, results_path: Path, settings, python: str = sys.executable, log_output=True,
-          ta_dir: Path | None = None, hide=()) -> dict:
+def grade(
+    submission: Path,
+    results_path: Path,
+    settings,
+    python: str = sys.executable,
+    log_output=True,
+    ta_dir: Path | None = None,
+    hide=(),
+) -> dict:
     started = time.monotonic()
     reservation = Reservation(results_path)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -50,12 +57,16 @@ def grade(submission: Path, results_path: Path, settings, python: str = sys.exec
         _log(sub, log_output)
     except Interrupted as signal_received:
         interrupted = signal_received
-        results = emergency_results("Grading was interrupted (the grader was stopped) before it finished; "
-                                    "this is not your fault. Please tell the course staff.")
-    except Exception:   # a bug of the grader: the student still gets a valid results.json
+        results = emergency_results(
+            "Grading was interrupted (the grader was stopped) before it finished; "
+            "this is not your fault. Please tell the course staff."
+        )
+    except Exception:  # noqa: BLE001  -- a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
-        results = emergency_results("The autograder itself failed while grading this submission; this is not "
-                                    "your fault. Please tell the course staff.")
+        results = emergency_results(
+            "The autograder itself failed while grading this submission; this is not "
+            "your fault. Please tell the course staff."
+        )
     try:
         reservation.write(results)
     finally:
@@ -81,11 +92,20 @@ def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
         try:
             sub.notes = scratch.notes
             seed = inputs.seed_for(scratch.digest.digest())
-            sub.inputs = {name: probe.draw(np.random.default_rng([seed, index]))
-                          for index, (name, probe) in enumerate(rubric.PROBES.items())}
+            sub.inputs = {
+                name: probe.draw(np.random.default_rng([seed, index]))
+                for index, (name, probe) in enumerate(rubric.PROBES.items())
+            }
             request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
-            with Child(settings, identity, scratch.path, python, hide=_hidden(python, submission, hide),
-                       ta_files=ta_dir is not None, handout_code=HANDOUT_CODE) as child:
+            with Child(
+                settings,
+                identity,
+                scratch.path,
+                python,
+                hide=_hidden(python, submission, hide),
+                ta_files=ta_dir is not None,
+                handout_code=HANDOUT_CODE,
+            ) as child:
                 sub.run = child.run(request)
         finally:
             remove_tree(scratch.path)
@@ -113,7 +133,7 @@ def _write_ta_files(folder: Path, files: dict):
             continue
         kind = name.rsplit(".", 1)[-1]
         if kind in IMAGE_MAGIC and not data.startswith(IMAGE_MAGIC[kind]):
-            continue   # not the image it claims to be
+            continue  # not the image it claims to be
         (folder / name).write_bytes(data)
 
 
@@ -122,12 +142,12 @@ def _fit(results: dict, limit: int):
     extra = results.get("extra_data", {})
     if len(str(extra)) > limit // 4:
         extra["exercise3"] = {"answer": (extra.get("exercise3", {}).get("answer") or "")[:20000], "images": []}
-    for _ in range(64):   # each round halves one output: bounded
+    for _ in range(64):  # each round halves one output: bounded
         if len(strict_size(results)) <= limit:
             return
         longest = max([results, *results["tests"]], key=lambda item: len(item.get("output", "")))
         text = longest["output"]
-        longest["output"] = text[:len(text) // 2] + "\n\n[... cut: this output was too long ...]"
+        longest["output"] = text[: len(text) // 2] + "\n\n[... cut: this output was too long ...]"
 
 
 def _peak_mb() -> int:

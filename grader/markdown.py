@@ -4,6 +4,7 @@ Every function takes any value (non-strings are shown with `str`), never raises,
 Normalisations shared by all of them: lone surrogates become U+FFFD (results.json stays strict UTF-8), "\\r\\n"
 and "\\r" become "\\n", control characters (C0 except \\n and \\t, DEL, C1) and Unicode bidi controls are removed.
 """
+
 import re
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -18,17 +19,18 @@ _ESCAPED = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~=&\"'$^"})
 _ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?")
+    r"|\x1b[ -/]*[0-~]?"
+)
 
 
 def _text(value, escapes: bool = False) -> str:
     if not isinstance(value, str):
         try:
             value = str(value)
-        except Exception:
+        except Exception:  # noqa: BLE001  -- a student's object whose __str__ raises
             return ""
     value = _SURROGATE.sub("\ufffd", value)
-    if escapes:   # the whole sequence, not only its ESC: "[2J" left behind would still be noise
+    if escapes:  # the whole sequence, not only its ESC: "[2J" left behind would still be noise
         value = _ESCAPE.sub("", value)
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     return _BIDI.sub("", _CONTROL.sub("", value))
@@ -67,7 +69,7 @@ def plain(text) -> str:
     out = []
     for line in _text(text).split("\n"):
         body = line.lstrip(" \t")
-        lead = line[:len(line) - len(body)] if body else ""   # a blank line stays blank: a paragraph break
+        lead = line[: len(line) - len(body)] if body else ""  # a blank line stays blank: a paragraph break
         out.append(lead.replace(" ", "&#32;").replace("\t", "&#9;") + body.translate(_ESCAPED))
     return "\n".join(out)
 

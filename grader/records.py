@@ -4,30 +4,31 @@ The child builds these (grader/child/), the parent validates every line against 
 and scoring reads them by these names. Student code shares the child's process and may write lines too, so
 nothing here is trusted: sizes are capped and numbers bounded, and scoring recomputes every expected value itself.
 """
+
 from typing import TypedDict
 
 
 class Error(TypedDict, total=False):
     type: str
     message: str
-    cell: int | None             # the code cell (1-based) and line where it was raised, if in the student's cells
+    cell: int | None  # the code cell (1-based) and line where it was raised, if in the student's cells
     line: int | None
-    traceback: str               # the student's own frames only (optional)
+    traceback: str  # the student's own frames only (optional)
 
 
 class Tensor(TypedDict, total=False):
     shape: list[int]
-    dtype: str                   # optional
-    values: list[float] | None   # None when too large to send
+    dtype: str  # optional
+    values: list[float] | None  # None when too large to send
 
 
-class Value(TypedDict, total=False):   # exactly one key
+class Value(TypedDict, total=False):  # exactly one key
     tensor: Tensor
     sequence: list["Value"]
-    other: str                   # the type name of anything else
+    other: str  # the type name of anything else
 
 
-class Call(TypedDict, total=False):    # "value" or "error", and whether autograd's engine ran during the call
+class Call(TypedDict, total=False):  # "value" or "error", and whether autograd's engine ran during the call
     value: Value
     error: Error
     autograd: bool
@@ -53,35 +54,45 @@ class ModuleCall(TypedDict):
 
 
 class Record(TypedDict, total=False):  # exactly one key: what one probe found
-    missing: str                 # the name the probe needs is not defined
-    error: Error                 # the probe could not run (e.g. the constructor raised)
-    calls: list[Call]            # one call per input batch
+    missing: str  # the name the probe needs is not defined
+    error: Error  # the probe could not run (e.g. the constructor raised)
+    calls: list[Call]  # one call per input batch
     call: Call
     object: ModuleCall
 
 
 class Answer(TypedDict):
-    text: str | None             # None: the question was not found; "": nothing was added
-    images: int                  # images inside the notebook (sent as ta_file events when asked for)
-    image_links: int             # images that point elsewhere
+    text: str | None  # None: the question was not found; "": nothing was added
+    images: int  # images inside the notebook (sent as ta_file events when asked for)
+    image_links: int  # images that point elsewhere
 
 
 class NotebookInfo(TypedDict):
-    path: str                    # the graded notebook, relative to the submission
-    reason: str                  # why this one (plain text)
+    path: str  # the graded notebook, relative to the submission
+    reason: str  # why this one (plain text)
     notes: list[str]
-    cells: int                   # number of code cells
-    definitions: dict[str, list[int]]   # checked name -> code cells that define it
+    cells: int  # number of code cells
+    definitions: dict[str, list[int]]  # checked name -> code cells that define it
     answer: Answer
-    saved_loss: float | None     # the loss the student's own run printed in Exercise 5, if saved
-    seeded: bool                 # the training cell seeds torch before creating `model`
-    autograd_in_backprop: bool   # the cell defining `backprop` uses autograd
-    code_hash: str               # the code cells without whitespace: equal for identical notebooks
+    saved_loss: float | None  # the loss the student's own run printed in Exercise 5, if saved
+    seeded: bool  # the training cell seeds torch before creating `model`
+    autograd_in_backprop: bool  # the cell defining `backprop` uses autograd
+    code_hash: str  # the code cells without whitespace: equal for identical notebooks
 
 
 # Events, by their "event" field; EVENT_KINDS gives each its own share of the channel (see channel.py).
 READY, NOTEBOOK, UNGRADABLE, CELL_START, CELL_END, NOTE, PROBE_START, RECORD, TA_FILE, DONE = (
-    "ready", "notebook", "ungradable", "cell_start", "cell_end", "note", "probe_start", "record", "ta_file", "done")
+    "ready",
+    "notebook",
+    "ungradable",
+    "cell_start",
+    "cell_end",
+    "note",
+    "probe_start",
+    "record",
+    "ta_file",
+    "done",
+)
 CELL_STATUSES = ("ok", "error", "timeout", "exit")
 MAX_CELLS = 100_000
 MAX_TEXT = 20_000
@@ -96,13 +107,23 @@ _NUMBER = {"type": "number"}
 
 def _object(required, optional=None, **extra):
     properties = {**required, **(optional or {})}
-    return {"type": "object", "additionalProperties": False, "required": list(required), "properties": properties,
-            **extra}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(required),
+        "properties": properties,
+        **extra,
+    }
 
 
 def _one_of_keys(properties):
-    return {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-            "properties": properties}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": properties,
+    }
 
 
 def _event(name, required=None, optional=None):
@@ -110,48 +131,109 @@ def _event(name, required=None, optional=None):
 
 
 _DEFS = {
-    "error": _object({"type": _SHORT, "message": _STR, "cell": {"anyOf": [_CELL, {"type": "null"}]},
-                      "line": {"anyOf": [_INT, {"type": "null"}]}}, {"traceback": _STR}),
-    "tensor": _object({"shape": {"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": 0,
-                                                                            "maximum": 2**31}},
-                       "values": {"type": ["array", "null"], "items": _NUMBER, "maxItems": MAX_VALUES}},
-                      {"dtype": _SHORT}),
-    "value": _one_of_keys({"tensor": {"$ref": "#/$defs/tensor"}, "other": _SHORT,
-                           "sequence": {"type": "array", "maxItems": 16, "items": {"$ref": "#/$defs/value"}}}),
-    "call": {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 2,
-             "properties": {"value": {"$ref": "#/$defs/value"}, "error": {"$ref": "#/$defs/error"},
-                            "autograd": {"type": "boolean"}}},
-    "linear": _object({"in_features": _INT, "out_features": _INT, "weight": {"$ref": "#/$defs/tensor"},
-                       "bias": {"anyOf": [{"$ref": "#/$defs/tensor"}, {"type": "null"}]}}),
-    "module": _object({"is_module": {"type": "boolean"}, "class_name": _SHORT, "n_params": _INT,
-                       "linears": {"type": "array", "maxItems": 64, "items": {"$ref": "#/$defs/linear"}}}),
-    "record": _one_of_keys({
-        "missing": _SHORT, "error": {"$ref": "#/$defs/error"}, "call": {"$ref": "#/$defs/call"},
-        "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
-        "object": _object({"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}})}),
-    "notebook": _object({
-        "path": _SHORT, "reason": _STR, "notes": {"type": "array", "maxItems": 50, "items": _STR},
-        "cells": {"type": "integer", "minimum": 0, "maximum": MAX_CELLS},
-        "definitions": {"type": "object", "maxProperties": 16, "additionalProperties": {
-            "type": "array", "maxItems": 100, "items": _CELL}},
-        "answer": _object({"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT}),
-        "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]}, "seeded": {"type": "boolean"},
-        "autograd_in_backprop": {"type": "boolean"}, "code_hash": _SHORT}),
+    "error": _object(
+        {
+            "type": _SHORT,
+            "message": _STR,
+            "cell": {"anyOf": [_CELL, {"type": "null"}]},
+            "line": {"anyOf": [_INT, {"type": "null"}]},
+        },
+        {"traceback": _STR},
+    ),
+    "tensor": _object(
+        {
+            "shape": {"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": 0, "maximum": 2**31}},
+            "values": {"type": ["array", "null"], "items": _NUMBER, "maxItems": MAX_VALUES},
+        },
+        {"dtype": _SHORT},
+    ),
+    "value": _one_of_keys(
+        {
+            "tensor": {"$ref": "#/$defs/tensor"},
+            "other": _SHORT,
+            "sequence": {"type": "array", "maxItems": 16, "items": {"$ref": "#/$defs/value"}},
+        }
+    ),
+    "call": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 2,
+        "properties": {
+            "value": {"$ref": "#/$defs/value"},
+            "error": {"$ref": "#/$defs/error"},
+            "autograd": {"type": "boolean"},
+        },
+    },
+    "linear": _object(
+        {
+            "in_features": _INT,
+            "out_features": _INT,
+            "weight": {"$ref": "#/$defs/tensor"},
+            "bias": {"anyOf": [{"$ref": "#/$defs/tensor"}, {"type": "null"}]},
+        }
+    ),
+    "module": _object(
+        {
+            "is_module": {"type": "boolean"},
+            "class_name": _SHORT,
+            "n_params": _INT,
+            "linears": {"type": "array", "maxItems": 64, "items": {"$ref": "#/$defs/linear"}},
+        }
+    ),
+    "record": _one_of_keys(
+        {
+            "missing": _SHORT,
+            "error": {"$ref": "#/$defs/error"},
+            "call": {"$ref": "#/$defs/call"},
+            "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
+            "object": _object({"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}}),
+        }
+    ),
+    "notebook": _object(
+        {
+            "path": _SHORT,
+            "reason": _STR,
+            "notes": {"type": "array", "maxItems": 50, "items": _STR},
+            "cells": {"type": "integer", "minimum": 0, "maximum": MAX_CELLS},
+            "definitions": {
+                "type": "object",
+                "maxProperties": 16,
+                "additionalProperties": {"type": "array", "maxItems": 100, "items": _CELL},
+            },
+            "answer": _object({"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT}),
+            "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
+            "seeded": {"type": "boolean"},
+            "autograd_in_backprop": {"type": "boolean"},
+            "code_hash": _SHORT,
+        }
+    ),
 }
 
-EVENTS = {   # the schema of each event, by its "event" field
+EVENTS = {  # the schema of each event, by its "event" field
     READY: _event(READY, {"isolation": {"type": "object", "maxProperties": 16}}),
     NOTEBOOK: _event(NOTEBOOK, {"info": {"$ref": "#/$defs/notebook"}}),
     UNGRADABLE: _event(UNGRADABLE, {"reason": _STR}, {"path": _SHORT}),
     CELL_START: _event(CELL_START, {"cell": _CELL}),
-    CELL_END: _event(CELL_END, {"cell": _CELL, "status": {"enum": list(CELL_STATUSES)}, "seconds": _NUMBER},
-                     {"error": {"$ref": "#/$defs/error"}, "first_line": _SHORT,
-                      "defines": {"type": "array", "maxItems": 200, "items": _SHORT}}),
+    CELL_END: _event(
+        CELL_END,
+        {"cell": _CELL, "status": {"enum": list(CELL_STATUSES)}, "seconds": _NUMBER},
+        {
+            "error": {"$ref": "#/$defs/error"},
+            "first_line": _SHORT,
+            "defines": {"type": "array", "maxItems": 200, "items": _SHORT},
+        },
+    ),
     NOTE: _event(NOTE, {"text": _STR}, {"cell": _CELL}),
     PROBE_START: _event(PROBE_START, {"probe": _SHORT}),
     RECORD: _event(RECORD, {"probe": _SHORT, "data": {"$ref": "#/$defs/record"}}),
-    TA_FILE: _event(TA_FILE, {"name": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}\.(html|png|jpeg|gif)$"},
-                              "base64": {"type": "string", "maxLength": 32 * 2**20}}),
+    TA_FILE: _event(
+        TA_FILE,
+        {
+            "name": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}\.(html|png|jpeg|gif)$"},
+            "base64": {"type": "string", "maxLength": 32 * 2**20},
+        },
+    ),
     DONE: _event(DONE),
 }
 SCHEMA = {"$defs": _DEFS, "oneOf": list(EVENTS.values())}

@@ -5,16 +5,17 @@ A Line names its number, name, points, visibility ("visible" (default), "hidden"
 tolerance. A Probe is what the child runs (grader/child/probes.py, same name) on the inputs the parent draws
 (grader/scoring/inputs.py); probes run in the order given here. README "Adding a rubric line" shows the steps.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .scoring import checks, inputs
 
 
 @dataclass(frozen=True)
 class Probe:
-    called: str          # how messages name the grader's call
-    draw: Callable       # numpy Generator -> the inputs, as arrays
+    called: str  # how messages name the grader's call
+    draw: Callable  # numpy Generator -> the inputs, as arrays
 
 
 @dataclass(frozen=True)
@@ -22,38 +23,81 @@ class Line:
     number: str
     name: str
     points: float
-    check: Callable      # (Submission, Line) -> what was verified; raises CheckFailed
+    check: Callable  # (Submission, Line) -> what was verified; raises CheckFailed
     probe: str | None = None
     tolerance: float | None = None
     visibility: str = "visible"
 
 
-PROBES = {   # `model` first: the other probes overwrite notebook globals
+PROBES = {  # `model` first: the other probes overwrite notebook globals
     "model": Probe("your trained `model`", inputs.model),
     "toymodel": Probe("`ToyModel()`", inputs.toymodel),
     "forward": Probe("`forward(x)`", inputs.forward),
     "backprop": Probe("`backprop(X)`", inputs.backprop),
 }
 
-RUBRIC = {line.number: line for line in (
-    Line("1.1", "Exercise 1: forward(x) returns a tensor of shape (N, 2)", 1, checks.forward_shape, "forward"),
-    Line("1.2", "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2)", 2, checks.forward_values,
-         "forward", tolerance=1e-5),                        # largest absolute difference of outputs
-    Line("2.1", "Exercise 2: backprop(X) returns four gradients shaped like W1, B1, W2, B2", 1,
-         checks.gradient_shapes, "backprop"),
-    Line("2.2", "Exercise 2: W2 and B2 gradients match autograd", 2, checks.output_layer_gradients, "backprop",
-         tolerance=1e-4),                                   # norm of the difference to autograd's gradient
-    Line("2.3", "Exercise 2: W1 and B1 gradients match autograd", 2, checks.hidden_layer_gradients, "backprop",
-         tolerance=1e-4),
-    Line("3", "Exercise 3: your answer (graded by hand by the course staff)", 0, checks.exercise3_answer),
-    Line("4.1", "Exercise 4: ToyModel holds two nn.Linear layers, 3->4 and 4->2", 2, checks.toymodel_structure,
-         "toymodel"),
-    Line("4.2", "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x))))", 1, checks.toymodel_output, "toymodel",
-         tolerance=1e-5),
-    Line("5.1", "Exercise 5: the trained model reaches an MSE below 0.01 on the toy data", 4, checks.trained_model,
-         "model", tolerance=0.01),                          # the MSE must be below this
-)}
+RUBRIC = {
+    line.number: line
+    for line in (
+        Line("1.1", "Exercise 1: forward(x) returns a tensor of shape (N, 2)", 1, checks.forward_shape, "forward"),
+        Line(
+            "1.2",
+            "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2)",
+            2,
+            checks.forward_values,
+            "forward",
+            tolerance=1e-5,
+        ),  # largest absolute difference of outputs
+        Line(
+            "2.1",
+            "Exercise 2: backprop(X) returns four gradients shaped like W1, B1, W2, B2",
+            1,
+            checks.gradient_shapes,
+            "backprop",
+        ),
+        Line(
+            "2.2",
+            "Exercise 2: W2 and B2 gradients match autograd",
+            2,
+            checks.output_layer_gradients,
+            "backprop",
+            tolerance=1e-4,
+        ),  # norm of the difference to autograd's gradient
+        Line(
+            "2.3",
+            "Exercise 2: W1 and B1 gradients match autograd",
+            2,
+            checks.hidden_layer_gradients,
+            "backprop",
+            tolerance=1e-4,
+        ),
+        Line("3", "Exercise 3: your answer (graded by hand by the course staff)", 0, checks.exercise3_answer),
+        Line(
+            "4.1",
+            "Exercise 4: ToyModel holds two nn.Linear layers, 3->4 and 4->2",
+            2,
+            checks.toymodel_structure,
+            "toymodel",
+        ),
+        Line(
+            "4.2",
+            "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x))))",
+            1,
+            checks.toymodel_output,
+            "toymodel",
+            tolerance=1e-5,
+        ),
+        Line(
+            "5.1",
+            "Exercise 5: the trained model reaches an MSE below 0.01 on the toy data",
+            4,
+            checks.trained_model,
+            "model",
+            tolerance=0.01,
+        ),  # the MSE must be below this
+    )
+}
 
-STDOUT_VISIBILITY = "hidden"   # the grader's own log; Gradescope shows it to instructors only
-LEADERBOARD = None             # checks.final_mse adds a leaderboard column "MSE" (lowest first); None: no leaderboard
+STDOUT_VISIBILITY = "hidden"  # the grader's own log; Gradescope shows it to instructors only
+LEADERBOARD = None  # checks.final_mse adds a leaderboard column "MSE" (lowest first); None: no leaderboard
 AUTOGRAD_IN_BACKPROP = "zero"  # a backprop that uses autograd: "zero" scores 2.2 and 2.3 at 0; "flag" only flags it

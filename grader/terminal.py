@@ -1,4 +1,5 @@
 """A readable summary of a results.json for the terminal: the notebook graded, one line a test, the total."""
+
 import re
 
 # Escape sequences (CSI, OSC, other ESC), then any other control character, and the bidi overrides that

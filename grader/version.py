@@ -1,6 +1,7 @@
 """The grader's version: a hash of everything that decides a score (grader code, test cases, rubric, toy data).
 
 The TA tools (batch, report) are left out: changing them does not change a grade."""
+
 import hashlib
 from functools import lru_cache
 from pathlib import Path

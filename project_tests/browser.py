@@ -1,5 +1,6 @@
 """Open a page in real headless Chromium (Debian's package) over the DevTools protocol: failed requests, console
 errors, a screenshot. Used by the TA-report tests (issue 12)."""
+
 import base64
 import json
 import os
@@ -10,9 +11,17 @@ import tempfile
 import time
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0",
-         "--window-size=1200,1600"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--remote-debugging-port=0",
+    "--window-size=1200,1600",
+]
 
 
 def chromium():
@@ -23,17 +32,26 @@ def chromium():
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return None, "chromium is not installed and this user cannot apt-get install it"
     try:
-        done = subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, text=True,
-                              timeout=900, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        done = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     except subprocess.TimeoutExpired:
         return None, "apt-get install chromium timed out"
-    return (shutil.which("chromium"), "") if shutil.which("chromium") else (
-        None, f"apt-get install chromium failed: {done.stderr.strip()[-300:]}")
+    return (
+        (shutil.which("chromium"), "")
+        if shutil.which("chromium")
+        else (None, f"apt-get install chromium failed: {done.stderr.strip()[-300:]}")
+    )
 
 
 class _DevTools:
     def __init__(self, url: str):
         import websocket
+
         self.ws = websocket.create_connection(url, timeout=30, suppress_origin=True)
         self.next_id, self.events = 0, []
 
@@ -57,23 +75,31 @@ class _DevTools:
         message = json.loads(self.ws.recv())
         if "method" in message:
             self.events.append(message)
-            if message["method"] == "Target.attachedToTarget":   # e.g. a sandboxed iframe in its own process
+            if message["method"] == "Target.attachedToTarget":  # e.g. a sandboxed iframe in its own process
                 self.watch(message["params"]["sessionId"], wait=False)
         return message
 
     def watch(self, session, wait=True):
         for domain in ("Network", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=session, wait=wait)
-        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
-                  session=session, wait=wait)
+        self.send(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
+            session=session,
+            wait=wait,
+        )
 
 
 def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) -> dict:
     """{"failed": [requests that failed or got an HTTP error], "errors": [console errors and exceptions],
     "requests": [URLs requested]} for `page`, and its full-page screenshot written to `screenshot`."""
     profile = tempfile.mkdtemp(prefix="a0-chromium-")
-    proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, url = time.monotonic() + 60, None
         while url is None and time.monotonic() < deadline:
@@ -93,11 +119,11 @@ def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) ->
         while not any(e["method"] == "Page.loadEventFired" for e in tools.events) and time.monotonic() < deadline:
             tools.receive(timeout=max(0.1, deadline - time.monotonic()))
         assert any(e["method"] == "Page.loadEventFired" for e in tools.events), "the page did not load"
-        until = time.monotonic() + settle   # late console messages and requests
+        until = time.monotonic() + settle  # late console messages and requests
         while time.monotonic() < until:
             try:
                 tools.receive(timeout=until - time.monotonic())
-            except Exception:   # websocket's timeout
+            except Exception:  # noqa: BLE001  -- websocket's timeout
                 break
         shot = tools.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
         screenshot.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +145,7 @@ def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) ->
                 report["errors"].append(params["entry"].get("text", ""))
         try:
             tools.send("Browser.close")
-        except Exception:
+        except Exception:  # noqa: BLE001  -- the browser may already be gone
             pass
         return report
     finally:

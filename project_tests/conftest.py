@@ -1,4 +1,5 @@
 """Helpers for the project's own tests: grade a notebook end to end with ./run_autograder, read results.json."""
+
 import json
 import os
 import subprocess
@@ -27,8 +28,21 @@ def sandbox_user() -> str:
 def grade(submission: Path, results: Path, *options: str, timeout: float = 600) -> dict:
     """Run the real run_autograder and return its results.json, checked against Gradescope's schema."""
     completed = subprocess.run(
-        [str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results), "--quiet",
-         "--sandbox-user", sandbox_user(), *options], capture_output=True, text=True, timeout=timeout)
+        [
+            str(RUN_AUTOGRADER),
+            "--submission",
+            str(submission),
+            "--results",
+            str(results),
+            "--quiet",
+            "--sandbox-user",
+            sandbox_user(),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
@@ -46,6 +60,7 @@ def assert_inert(results: dict):
     global _MARKDOWN
     if _MARKDOWN is None:
         from markdown_it import MarkdownIt
+
         _MARKDOWN = MarkdownIt("commonmark", {"html": True})
     for output in [results.get("output", ""), *(t.get("output", "") for t in results["tests"])]:
         tokens = _MARKDOWN.parse(output)
@@ -99,7 +114,9 @@ def save(nb, folder: Path, name: str = "A0.ipynb", version: int = 4) -> Path:
 @pytest.fixture
 def grade_notebook(tmp_path):
     """grade_notebook(nb) -> results.json of that notebook, written to a fresh folder."""
+
     def run(nb, *options, name="A0.ipynb", version=4):
         submission = save(nb, tmp_path / "submission", name, version)
         return grade(submission.parent, tmp_path / "results" / "results.json", *options)
+
     return run

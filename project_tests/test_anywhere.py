@@ -1,5 +1,6 @@
 """Issue 11: a fresh clone in a folder closed to other users grades as root; `make zip` needs no venv; `make run`
 fails unless the solution gets full marks."""
+
 import json
 import os
 import shutil
@@ -15,10 +16,9 @@ pytestmark = pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git 
 
 
 def make(folder: Path, *args: str, timeout: float = 1200):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}   # not the outer make's
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}  # not the outer make's
     env["A0_SANDBOX_USER"] = sandbox_user() + "-make"
-    return subprocess.run(["make", "-C", str(folder), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(["make", "-C", str(folder), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_make_zip_works_on_a_fresh_clone_without_a_venv(closed_clone):
 
 
 def test_make_run_fails_when_the_notebook_does_not_get_full_marks(tmp_path):
-    done = make(ROOT, "run", "SOLUTION=source/A0.ipynb", f"OUT={tmp_path}")   # the template: 0 points
+    done = make(ROOT, "run", "SOLUTION=source/A0.ipynb", f"OUT={tmp_path}")  # the template: 0 points
     assert done.returncode != 0
     assert "not full marks" in done.stderr
     assert json.loads((tmp_path / "solution" / "results.json").read_text())["score"] == 0

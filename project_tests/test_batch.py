@@ -1,4 +1,5 @@
 """Batch regrading of a Gradescope "Download Submissions" export (issue 4), through `python -m grader.batch`."""
+
 import csv
 import json
 import shutil
@@ -60,21 +61,21 @@ def make_export(root: Path) -> dict:
     export = root / "export"
     write(export, "submission_metadata.yml", METADATA)
     expected = {}
-    for sub_id in ("101", "102", "103"):   # correct
+    for sub_id in ("101", "102", "103"):  # correct
         expected[sub_id] = FULL_MARKS
     save(solution(), export / "submission_101")
     save(solution(), export / "submission_102" / "work", "my A0 (1).ipynb")
     save(solution(), export / "submission_103")
     save(nbformat.v4.new_notebook(), export / "submission_103", "scratch.ipynb")
-    for sub_id, line in zip(("201", "202", "203"), ("1.2", "4.2", "5.1")):   # wrong
+    for sub_id, line in zip(("201", "202", "203"), ("1.2", "4.2", "5.1")):  # wrong
         save(mutant(line), export / f"submission_{sub_id}")
         expected[sub_id] = FULL_MARKS - RUBRIC[line].points
-    shutil.copytree(SOURCE.parent, export / "submission_205")   # the template, untouched
+    shutil.copytree(SOURCE.parent, export / "submission_205")  # the template, untouched
     expected["205"] = 0
     exits = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")])
     save(exits, export / "submission_206")
     expected["206"] = "exit code 3"
-    broken = {   # files of the submission -> words of the problem
+    broken = {  # files of the submission -> words of the problem
         "301": ({}, "no files at all"),
         "302": ({"A0.ipynb": "this is not JSON"}, "is not JSON"),
         "303": ({"a0.py": "print('hi')"}, "has a `.py` file but no notebook"),
@@ -84,7 +85,10 @@ def make_export(root: Path) -> dict:
         "307": ({"A0.ipynb": ""}, "is not JSON"),
         "308": ({"A0.zip": b"PK\x05\x06" + b"\0" * 18}, "No Jupyter notebook"),
         "309": ({"report.pdf": b"%PDF-1.4"}, "No Jupyter notebook"),
-        "310": ({}, "grader crashed (exit 1): run_autograder: cannot write results"),   # see test_batch_grades_a_class_and_resumes
+        "310": (
+            {},
+            "grader crashed (exit 1): run_autograder: cannot write results",
+        ),  # see test_batch_grades_a_class_and_resumes
         "311": ({"__MACOSX/._A0.ipynb": b"\x00\x05\x16\x07"}, "no files at all"),
         "312": ({".A0.ipynb": "{}"}, "it has `.A0.ipynb`"),
     }
@@ -98,14 +102,20 @@ def make_export(root: Path) -> dict:
 
 def start_batch(export: Path, out: Path, timeout: float = 300, options=()) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user()}
-    return subprocess.run([sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "2", *options],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "2", *options],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_batch(export: Path, out: Path) -> str:
     done = start_batch(export, out)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "grading" in done.stderr   # the progress bar
+    assert "grading" in done.stderr  # the progress bar
     return done.stdout
 
 
@@ -140,10 +150,13 @@ def test_batch_grades_a_class_and_resumes(tmp_path):
     assert (rows["101"]["names"], rows["101"]["emails"], rows["101"]["sids"]) == ("Ada Lovelace", "ada@uw.edu", "1815")
     assert rows["101"]["created_at"].startswith("2025-01-10 09:30:00") and rows["101"]["gradescope_score"] == "15"
     assert (rows["102"]["names"], rows["102"]["emails"], rows["102"]["sids"]) == (
-        "Alan Turing; Grace Hopper", "alan@uw.edu; grace@uw.edu", "")
+        "Alan Turing; Grace Hopper",
+        "alan@uw.edu; grace@uw.edu",
+        "",
+    )
     assert (rows["103"]["names"], rows["103"]["emails"], rows["103"]["gradescope_score"]) == ("Edsger Dijkstra", "", "")
     assert rows["201"]["names"] == "" and rows["201"]["created_at"].startswith("2025-01-11")
-    assert rows["301"]["names"] == ""   # not in the metadata at all
+    assert rows["301"]["names"] == ""  # not in the metadata at all
     assert rows["999"]["names"] == "No Files" and "no folder" in rows["999"]["problems"]
 
     # Resume: what is graded stays graded; the failed one is tried again, and now succeeds.
@@ -158,7 +171,7 @@ def test_batch_grades_a_class_and_resumes(tmp_path):
 
 
 def test_batch_reads_the_zip_gradescope_gives(tmp_path):
-    export = tmp_path / "assignment_42_export"   # the zip holds this folder, not its contents
+    export = tmp_path / "assignment_42_export"  # the zip holds this folder, not its contents
     save(solution(), export / "submission_7")
     write(export / "submission_8", "A0.py", "print('hi')")
     (export / "submission_9").mkdir(parents=True)
@@ -166,7 +179,7 @@ def test_batch_reads_the_zip_gradescope_gives(tmp_path):
     archive = shutil.make_archive(str(tmp_path / "submissions"), "zip", tmp_path, export.name)
     shutil.rmtree(export)
 
-    with batch.lock(sandbox_user()):   # another batch with the same sandbox users is running
+    with batch.lock(sandbox_user()):  # another batch with the same sandbox users is running
         refused = start_batch(Path(archive), tmp_path / "out")
     assert refused.returncode == 1 and "another batch is running" in refused.stderr
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,5 @@
 """Issue 11: the command line refuses mistakes (exit 2, nothing graded), and its table is readable and safe."""
+
 import io
 import json
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, RUN_AUTOGRADER, save, sandbox_user
+from conftest import ROOT, RUN_AUTOGRADER, sandbox_user, save
 
 from grader.terminal import clean, print_table
 
@@ -16,8 +17,13 @@ FULL_MARKS_SCRIPT = ROOT / "tools" / "full_marks.py"
 
 
 def run(*args, cwd=None, timeout=300):
-    return subprocess.run([str(RUN_AUTOGRADER), "--sandbox-user", sandbox_user(), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(RUN_AUTOGRADER), "--sandbox-user", sandbox_user(), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def refused(done, *words):
@@ -25,7 +31,7 @@ def refused(done, *words):
     assert "usage: run_autograder" in done.stderr
     for word in words:
         assert word in done.stderr, done.stderr
-    assert "[sandbox]" not in done.stdout   # nothing was graded
+    assert "[sandbox]" not in done.stdout  # nothing was graded
 
 
 def test_no_submission_outside_gradescopes_layout_is_a_usage_error(tmp_path):
@@ -34,13 +40,16 @@ def test_no_submission_outside_gradescopes_layout_is_a_usage_error(tmp_path):
 
 
 def test_a_submission_that_does_not_exist_is_named(tmp_path):
-    refused(run("--submission", tmp_path / "A0-typo.ipynb", "--results", tmp_path / "r.json"),
-            f"{tmp_path / 'A0-typo.ipynb'}: no such file or folder")
+    refused(
+        run("--submission", tmp_path / "A0-typo.ipynb", "--results", tmp_path / "r.json"),
+        f"{tmp_path / 'A0-typo.ipynb'}: no such file or folder",
+    )
     assert not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.parametrize("layout", [["submission_metadata.yml", "submission_1/A0.ipynb"],
-                                    ["submission_1/A0.ipynb", "submission_2/A0.ipynb"]])
+@pytest.mark.parametrize(
+    "layout", [["submission_metadata.yml", "submission_1/A0.ipynb"], ["submission_1/A0.ipynb", "submission_2/A0.ipynb"]]
+)
 def test_a_gradescope_export_is_refused_with_a_pointer_to_make_batch(tmp_path, layout):
     export = tmp_path / "export"
     for name in layout:
@@ -52,8 +61,10 @@ def test_a_gradescope_export_is_refused_with_a_pointer_to_make_batch(tmp_path, l
 def test_nothing_is_written_under_autograder_outside_its_layout(tmp_path):
     notebook = tmp_path / "A0.ipynb"
     notebook.write_text("{}")
-    refused(run("--submission", notebook, "--results", "/autograder/results/results.json"),
-            "refusing to write under /autograder")
+    refused(
+        run("--submission", notebook, "--results", "/autograder/results/results.json"),
+        "refusing to write under /autograder",
+    )
     assert not Path("/autograder/results/results.json").exists() or Path("/autograder/source/grader").is_dir()
 
 
@@ -67,21 +78,29 @@ def test_bad_numbers_are_refused(tmp_path):
 def test_help_shows_every_default_and_unit():
     done = run("--help")
     assert done.returncode == 0
-    text = " ".join(done.stdout.split())   # argparse wraps lines
-    for option, shown in [("--cell-timeout", "seconds one cell may run before it is interrupted (default: 300.0)"),
-                          ("--timeout", "(default: 420.0)"), ("--probe-timeout", "(default: 30.0)"),
-                          ("--memory-mb", "in MiB (default: 2048)"), ("--cpu-seconds", "in seconds (default: 600)"),
-                          ("--max-processes", "(default: 64)"), ("--file-mb", "in MiB (default: 64)"),
-                          ("--sandbox-user", "default: lease a free one of a0sandbox"), ("--results", "out/<submission name>/results.json")]:
+    text = " ".join(done.stdout.split())  # argparse wraps lines
+    for option, shown in [
+        ("--cell-timeout", "seconds one cell may run before it is interrupted (default: 300.0)"),
+        ("--timeout", "(default: 420.0)"),
+        ("--probe-timeout", "(default: 30.0)"),
+        ("--memory-mb", "in MiB (default: 2048)"),
+        ("--cpu-seconds", "in seconds (default: 600)"),
+        ("--max-processes", "(default: 64)"),
+        ("--file-mb", "in MiB (default: 64)"),
+        ("--sandbox-user", "default: lease a free one of a0sandbox"),
+        ("--results", "out/<submission name>/results.json"),
+    ]:
         assert option in text and shown in text, (option, shown)
     assert "--gradescope-root" not in text
 
 
 def test_without_results_it_writes_under_out_and_the_table_names_the_notebook_and_failing_cells(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("import torch"),
-                nbformat.v4.new_code_cell("def forward(x):\n    return torch.sigmoid(torch.relu(x @ W1 + B1) @ W2 + B2)"),
-                nbformat.v4.new_code_cell('raise ValueError("\\x1b[2J\\x1b]0;pwned\\x07cleared your screen")')]
+    nb.cells = [
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_code_cell("def forward(x):\n    return torch.sigmoid(torch.relu(x @ W1 + B1) @ W2 + B2)"),
+        nbformat.v4.new_code_cell('raise ValueError("\\x1b[2J\\x1b]0;pwned\\x07cleared your screen")'),
+    ]
     save(nb, tmp_path / "work", "Mine.ipynb")
     done = run("--submission", "work", "--no-notebook-output", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -94,16 +113,18 @@ def test_without_results_it_writes_under_out_and_the_table_names_the_notebook_an
 
 def test_the_table_strips_escape_codes_and_tolerates_missing_facts():
     hostile = "\x1b[2J\x1b]0;title\x07ok\rfake\x00 \u202eline"
-    results = {"score": 0, "tests": [{"number": "1.1\x1b[1A", "score": 0, "max_score": 1, "status": "failed",
-                                      "output": hostile}],
-               "extra_data": {"notebook": "A0\n\x1b[31m.ipynb", "failed_cells": [2, 5], "problem": hostile}}
+    results = {
+        "score": 0,
+        "tests": [{"number": "1.1\x1b[1A", "score": 0, "max_score": 1, "status": "failed", "output": hostile}],
+        "extra_data": {"notebook": "A0\n\x1b[31m.ipynb", "failed_cells": [2, 5], "problem": hostile},
+    }
     shown = []
     for data in (results, {"tests": []}, {"tests": [], "extra_data": {"notebook": None, "problem": None}}):
         out = io.StringIO()
         with redirect_stdout(out):
             print_table(data, "r.json")
         shown.append(out.getvalue())
-        assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) <= 0x9f or c == "\u202e" for c in out.getvalue())
+        assert not any(ord(c) < 32 and c != "\n" or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in out.getvalue())
     assert "notebook: A0 .ipynb" in shown[0] and "cells that failed: 2, 5" in shown[0]
     assert "notebook: (none found)" in shown[1] and "notebook: (none found)" in shown[2]
     assert clean(hostile) == "okfake line"
@@ -114,8 +135,9 @@ def test_the_full_marks_check_of_make_run(tmp_path):
         path = tmp_path / "results.json"
         path.write_text(json.dumps({"score": score, "tests": tests}))
         return subprocess.run([sys.executable, str(FULL_MARKS_SCRIPT), str(path)], capture_output=True, text=True)
+
     full = [{"score": 1, "max_score": 1}, {"score": 2, "max_score": 2}, {"score": 0, "max_score": 0}]
     assert verdict(3, full).returncode == 0
     short = verdict(2, [{"score": 1, "max_score": 1}, {"score": 1, "max_score": 2}])
     assert short.returncode == 1 and "2/3, not full marks" in short.stderr
-    assert verdict(0, []).returncode == 1   # no tests at all is not a pass
+    assert verdict(0, []).returncode == 1  # no tests at all is not a pass

@@ -1,4 +1,5 @@
 """Every grading ends clean however many run at once (issue 10), and gives the same answer every time (issue 11)."""
+
 import concurrent.futures
 import json
 import re
@@ -11,8 +12,20 @@ from grader.rubric import RUBRIC
 
 def run(submission, results, log=None):
     """run_autograder with default options: no pinned sandbox user, so each grading leases its own."""
-    done = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results), "--quiet",
-                           "--no-notebook-output"], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            str(RUN_AUTOGRADER),
+            "--submission",
+            str(submission),
+            "--results",
+            str(results),
+            "--quiet",
+            "--no-notebook-output",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     if log is not None:
         log.append(re.search(r"child runs as user `([^`]+)`", done.stdout).group(1))
@@ -26,8 +39,12 @@ def wrong_forward():
 
 def test_four_gradings_at_once_score_as_they_would_alone(tmp_path):
     notebooks = {"solution": solution(), "again": solution(), "wrong_forward": wrong_forward(), "template": None}
-    expected = {"solution": FULL_MARKS, "again": FULL_MARKS, "wrong_forward": FULL_MARKS - RUBRIC["1.2"].points,
-                "template": 0}
+    expected = {
+        "solution": FULL_MARKS,
+        "again": FULL_MARKS,
+        "wrong_forward": FULL_MARKS - RUBRIC["1.2"].points,
+        "template": 0,
+    }
     jobs, users = {}, []
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         for name, nb in notebooks.items():
@@ -35,7 +52,7 @@ def test_four_gradings_at_once_score_as_they_would_alone(tmp_path):
             jobs[name] = pool.submit(run, submission, tmp_path / f"{name}.json", users)
     scores = {name: job.result()["score"] for name, job in jobs.items()}
     assert scores == expected
-    assert len(set(users)) == 4   # each took a lease of its own; none killed another's processes
+    assert len(set(users)) == 4  # each took a lease of its own; none killed another's processes
 
 
 def test_regrading_the_same_notebook_gives_the_same_results(tmp_path):

@@ -1,12 +1,13 @@
 """What students and TAs see: messages they can act on, and the rubric's switches (issue 4)."""
+
 import dataclasses
 
 import nbformat
-from conftest import FULL_MARKS, edit_cell, output_of, save, sandbox_user, solution
+from conftest import FULL_MARKS, edit_cell, output_of, sandbox_user, save, solution
 
 from grader import rubric
-from grader.scoring import checks
 from grader.grade import grade
+from grader.scoring import checks
 from grader.settings import Settings
 
 
@@ -14,8 +15,11 @@ def test_fresh_run_that_misses_the_saved_loss_is_explained(grade_notebook):
     nb = edit_cell(solution(), 53, "torch.manual_seed(0)\n", "")
     edit_cell(nb, 53, "range(2000)", "range(30)")
     saved = nb.cells.index(next(c for c in nb.cells if "Exercise 5: Don't modify" in c.get("source", "")))
-    nb.cells[saved].outputs = [nbformat.v4.new_output(
-        "execute_result", {"text/plain": "tensor(0.0031, grad_fn=<MseLossBackward0>)"}, execution_count=54)]
+    nb.cells[saved].outputs = [
+        nbformat.v4.new_output(
+            "execute_result", {"text/plain": "tensor(0.0031, grad_fn=<MseLossBackward0>)"}, execution_count=54
+        )
+    ]
     results = grade_notebook(nb)
     message = output_of(results, "5.1")
     assert results["score"] == FULL_MARKS - 4

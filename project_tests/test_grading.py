@@ -1,12 +1,15 @@
 """End to end: notebooks in, results.json out, through the real run_autograder (issue 2)."""
+
 import nbformat
 import pytest
-from conftest import (FULL_MARKS, SOLUTION, SOURCE, code_cells, edit_cell, grade, output_of, save, scores,
-                      solution)
+from conftest import FULL_MARKS, SOLUTION, SOURCE, code_cells, edit_cell, grade, output_of, save, scores, solution
 
 from grader.rubric import RUBRIC
 
-SEQUENTIAL_MODEL = ("model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Sigmoid())", "model = ToyModel()")
+SEQUENTIAL_MODEL = (
+    "model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Sigmoid())",
+    "model = ToyModel()",
+)
 
 
 def test_solution_gets_full_marks(tmp_path):
@@ -31,14 +34,26 @@ def test_template_gets_zero_with_reasons(tmp_path):
 MUTANTS = {
     "1.1": (33, "return torch.sigmoid(z2)", "return torch.sigmoid(z2).squeeze()", False),
     "1.2": (33, "h = z1.relu()", "h = z1.sigmoid()", False),
-    "2.1": (37, "return W1_grad, B1_grad, W2_grad, B2_grad", "return W1_grad.flatten(), B1_grad, W2_grad, B2_grad",
-            False),
+    "2.1": (
+        37,
+        "return W1_grad, B1_grad, W2_grad, B2_grad",
+        "return W1_grad.flatten(), B1_grad, W2_grad, B2_grad",
+        False,
+    ),
     "2.2": (37, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.mean(0)", False),
     "2.3": (37, "z1_grad = h_grad * (z1 >= 0).float()", "z1_grad = h_grad", False),
-    "4.1": (50, "self.linear2 = nn.Linear(4, 2)", "self.linear2 = nn.Linear(4, 2)\n        self.unused = nn.Linear(4, 4)",
-            True),
-    "4.2": (50, "torch.sigmoid(self.linear2(torch.relu(self.linear1(x))))",
-            "torch.relu(self.linear2(torch.sigmoid(self.linear1(x))))", True),
+    "4.1": (
+        50,
+        "self.linear2 = nn.Linear(4, 2)",
+        "self.linear2 = nn.Linear(4, 2)\n        self.unused = nn.Linear(4, 4)",
+        True,
+    ),
+    "4.2": (
+        50,
+        "torch.sigmoid(self.linear2(torch.relu(self.linear1(x))))",
+        "torch.relu(self.linear2(torch.sigmoid(self.linear1(x))))",
+        True,
+    ),
     "5.1": (53, "range(2000)", "range(50)", False),
 }
 
@@ -60,7 +75,7 @@ def test_empty_exercise3_answer_is_flagged(grade_notebook):
     answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
     answer.source = "**Answer:**\n"
     results = grade_notebook(nb)
-    assert results["score"] == FULL_MARKS   # Exercise 3 is worth 0 points here: graded by hand
+    assert results["score"] == FULL_MARKS  # Exercise 3 is worth 0 points here: graded by hand
     test = next(t for t in results["tests"] if t["number"] == "3")
     assert test["status"] == "failed" and "answer is empty" in test["output"]
 
@@ -77,7 +92,7 @@ def test_magics_and_shell_lines_do_not_break_grading(grade_notebook):
     edit_cell(nb, 34, "y_hat = forward(X)", "%time y_hat = forward(X)\n%timeit -n 3 forward(X)\nfiles = !ls")
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    assert "magic `%matplotlib` was skipped" not in results["output"]   # they run, as in Jupyter
+    assert "magic `%matplotlib` was skipped" not in results["output"]  # they run, as in Jupyter
     assert "Cell 1: shell command \\`\\!pip install torch\\` was skipped" in results["output"]
 
 
@@ -127,9 +142,15 @@ def test_a_child_that_cannot_start_is_the_graders_fault_not_the_students(tmp_pat
 
     from grader.grade import grade as grade_in_process
     from grader.settings import Settings
+
     # Debian's python3 has no torch: the child fails while starting, before any student code runs.
-    results = grade_in_process(SOLUTION, tmp_path / "results.json", Settings(sandbox_user=sandbox_user()),
-                               python="/usr/bin/python3", log_output=False)
+    results = grade_in_process(
+        SOLUTION,
+        tmp_path / "results.json",
+        Settings(sandbox_user=sandbox_user()),
+        python="/usr/bin/python3",
+        log_output=False,
+    )
     assert results["score"] == 0
     assert "could not start the process that runs notebooks" in output_of(results, "1.1")
     assert "Please tell the course staff" in output_of(results, "5.1")

@@ -5,6 +5,7 @@ grader (root) and under 1 MB, no process of the sandbox user is left, no secret 
 results.json or in the folder the attack could write to, and grading ended within its time limit. Each test then
 checks the score the notebook honestly deserves and that the attack really ran.
 """
+
 import json
 import os
 import pwd
@@ -20,27 +21,55 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import (FULL_MARKS, assert_inert, ROOT, RUN_AUTOGRADER, SCHEMA, SOLUTION, SOURCE, code_cells, edit_cell, output_of,
-                      save, sandbox_user, scores, solution)
+from conftest import (
+    FULL_MARKS,
+    ROOT,
+    RUN_AUTOGRADER,
+    SCHEMA,
+    SOLUTION,
+    SOURCE,
+    assert_inert,
+    code_cells,
+    edit_cell,
+    output_of,
+    sandbox_user,
+    save,
+    scores,
+    solution,
+)
 
 from grader.rubric import RUBRIC
 
 CELL_TIMEOUT, PROBE_TIMEOUT, TIMEOUT = 5, 3, 45
 FILE_MB = 8
-LIMITS = ("--cell-timeout", str(CELL_TIMEOUT), "--probe-timeout", str(PROBE_TIMEOUT), "--timeout", str(TIMEOUT),
-          "--memory-mb", "2000", "--max-processes", "32", "--file-mb", str(FILE_MB))
-SLACK = 20   # starting, scoring and cleaning up, on a busy machine
-SECRETS = {ROOT / "tests" / "test_1_forward.py": "class TestForward(CheckCase)",
-           ROOT / "grader" / "scoring" / "reference.py": "def gradients(x, Y, W1, B1, W2, B2)",
-           SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()"}
-ATTACK = 56   # the number of a code cell added after the solution's 55
-NOTHING = {number for number, item in RUBRIC.items() if item.points}   # every line that has points
+LIMITS = (
+    "--cell-timeout",
+    str(CELL_TIMEOUT),
+    "--probe-timeout",
+    str(PROBE_TIMEOUT),
+    "--timeout",
+    str(TIMEOUT),
+    "--memory-mb",
+    "2000",
+    "--max-processes",
+    "32",
+    "--file-mb",
+    str(FILE_MB),
+)
+SLACK = 20  # starting, scoring and cleaning up, on a busy machine
+SECRETS = {
+    ROOT / "tests" / "test_1_forward.py": "class TestForward(CheckCase)",
+    ROOT / "grader" / "scoring" / "reference.py": "def gradients(x, Y, W1, B1, W2, B2)",
+    SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()",
+}
+ATTACK = 56  # the number of a code cell added after the solution's 55
+NOTHING = {number for number, item in RUBRIC.items() if item.points}  # every line that has points
 
 
 @dataclass
 class Graded:
     results: dict
-    log: str        # run_autograder's stdout: the instructor-only log
+    log: str  # run_autograder's stdout: the instructor-only log
     seconds: float
 
 
@@ -49,7 +78,7 @@ class Hostile:
 
     def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
-        self.results_dir = Path(tempfile.mkdtemp(prefix="a0h-results-"))   # root's, 755: /autograder/results
+        self.results_dir = Path(tempfile.mkdtemp(prefix="a0h-results-"))  # root's, 755: /autograder/results
         self.results_dir.chmod(0o755)
         self.results = self.results_dir / "results.json"
         # world-writable like /tmp, where an attack can leave files for the test to read; not under /tmp, whose files
@@ -63,16 +92,31 @@ class Hostile:
     def grade(self, nb, *options) -> Graded:
         submission = save(nb, self.tmp_path / "submission")
         started = time.monotonic()
-        completed = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission.parent), "--results",
-                                    str(self.results), "--quiet", "--sandbox-user", sandbox_user(), *LIMITS, *options],
-                                   capture_output=True, text=True, timeout=TIMEOUT + 2 * SLACK)
+        completed = subprocess.run(
+            [
+                str(RUN_AUTOGRADER),
+                "--submission",
+                str(submission.parent),
+                "--results",
+                str(self.results),
+                "--quiet",
+                "--sandbox-user",
+                sandbox_user(),
+                *LIMITS,
+                *options,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT + 2 * SLACK,
+        )
         seconds = time.monotonic() - started
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
         assert seconds < TIMEOUT + SLACK
         uid = pwd.getpwnam(sandbox_user()).pw_uid
         assert _processes_of(uid) == [] and _ipc_of(uid) == [] and _files_of(uid) == []
         assert not list(Path(tempfile.gettempdir()).glob("a0-sandbox-*")) or all(
-            p.stat().st_uid != uid for p in Path(tempfile.gettempdir()).glob("a0-sandbox-*"))
+            p.stat().st_uid != uid for p in Path(tempfile.gettempdir()).glob("a0-sandbox-*")
+        )
         text = self.results.read_text()
         results = json.loads(text)
         jsonschema.validate(results, SCHEMA)
@@ -125,8 +169,12 @@ def _ipc_of(uid: int) -> list:
 
 def _files_of(uid: int) -> list:
     """What uid owns in the places every user can write (the drop folder is the test's own, under /var/lib)."""
-    found = subprocess.run(["find", "/tmp", "/var/tmp", "/dev/shm", "/run/lock", "-xdev", "-uid", str(uid)],
-                           capture_output=True, text=True, timeout=120)
+    found = subprocess.run(
+        ["find", "/tmp", "/var/tmp", "/dev/shm", "/run/lock", "-xdev", "-uid", str(uid)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return found.stdout.split()
 
 
@@ -139,7 +187,7 @@ def _secrets_not_in(notebook_text: str) -> list:
 
 def with_cell(nb, code: str):
     """Add a code cell at the end, where every exercise is defined."""
-    compile(code, "<attack>", "exec")   # a typo in an attack would make its test pass for nothing
+    compile(code, "<attack>", "exec")  # a typo in an attack would make its test pass for nothing
     nb.cells.append(nbformat.v4.new_code_cell(code))
     return nb
 
@@ -185,7 +233,11 @@ def overwrite(path):
 
 # -- cheating on the results
 def test_writing_the_results_file_is_refused(hostile):
-    nb = with_cell(solution(), hostile.code(RESULTS_PATHS + '''
+    nb = with_cell(
+        solution(),
+        hostile.code(
+            RESULTS_PATHS
+            + '''
 outcomes = {path: overwrite(path) for path in results_paths()}
 for path in results_paths():
     try:
@@ -195,17 +247,23 @@ for path in results_paths():
         outcomes[path + " (folder)"] = type(exc).__name__
 json.dump(outcomes, open(DROP + "/outcomes.json", "w"))
 raise RuntimeError("ATTACK on the results file done")
-'''))
+'''
+        ),
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     outcomes = json.loads((hostile.drop / "outcomes.json").read_text())
-    assert outcomes[str(hostile.results)] in ("PermissionError", "OSError")   # OSError: hidden, read-only
+    assert outcomes[str(hostile.results)] in ("PermissionError", "OSError")  # OSError: hidden, read-only
     assert outcomes[f"{hostile.results} (folder)"] in ("PermissionError", "OSError")
     assert "ATTACK on the results file done" in summary_line(graded.results, ATTACK)
 
 
 def test_a_fake_results_json_printed_before_os_exit_scores_nothing(hostile):
-    nb = with_cell(solution(), hostile.code(RESULTS_PATHS + '''
+    nb = with_cell(
+        solution(),
+        hostile.code(
+            RESULTS_PATHS
+            + '''
 print(FAKE)
 for fd in map(int, os.listdir("/proc/self/fd")):   # the grader's channel among them
     try:
@@ -214,7 +272,9 @@ for fd in map(int, os.listdir("/proc/self/fd")):   # the grader's channel among 
         pass
 open(DROP + "/exited", "w").close()
 os._exit(0)
-'''))
+'''
+        ),
+    )
     graded = hostile.grade(nb)
     assert (hostile.drop / "exited").exists()
     assert_score(graded, NOTHING)
@@ -227,7 +287,11 @@ os._exit(0)
 
 
 def test_a_background_process_cannot_rewrite_the_results_later(hostile):
-    nb = with_cell(solution(), hostile.code(RESULTS_PATHS + '''
+    nb = with_cell(
+        solution(),
+        hostile.code(
+            RESULTS_PATHS
+            + '''
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:   # orphaned grandchild in its own session: outlives the notebook if it can
@@ -240,19 +304,23 @@ if os.fork() == 0:
     os._exit(0)
 os.wait()
 time.sleep(0.5)
-'''))
+'''
+        ),
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     written, beats = hostile.results.read_text(), (hostile.drop / "alive").read_text()
-    assert beats.startswith("beat\n")   # it ran...
+    assert beats.startswith("beat\n")  # it ran...
     time.sleep(1)
-    assert (hostile.drop / "alive").read_text() == beats and hostile.results.read_text() == written   # ...no more
+    assert (hostile.drop / "alive").read_text() == beats and hostile.results.read_text() == written  # ...no more
 
 
 def test_the_graders_files_cannot_be_read(hostile):
     """From the template (which does not hold the solution): tests, reference code and solution, also via .git."""
     template = nbformat.read(SOURCE, as_version=4)
-    nb = with_cell(template, hostile.code('''
+    nb = with_cell(
+        template,
+        hostile.code('''
 import os, subprocess, sys, zlib
 root = sys.argv[1]   # the child's own command line names the grader's folder
 loot, readable = [], 0
@@ -283,10 +351,11 @@ os.chmod(DROP + "/loot.txt", 0o644)
 print(text)
 found = [text[max(i - 20, 0):i + 80] for i in map(text.find, ("CheckCase", "def gradients", "z1_grad")) if i >= 0]
 raise RuntimeError(f"LOOT from {readable} files: {found}")
-'''))
+'''),
+    )
     graded = hostile.grade(nb)
     assert_score(graded, NOTHING)
-    assert (hostile.drop / "loot.txt").exists()   # the attack ran to its end
+    assert (hostile.drop / "loot.txt").exists()  # the attack ran to its end
     assert "LOOT from" in summary_line(graded.results, len(code_cells(template)))
 
 
@@ -296,9 +365,11 @@ MUTANTS = ((33, "h = z1.relu()", "h = z1.sigmoid()"), (37, "B2_grad = z2_grad.su
 
 def test_monkeypatched_comparisons_do_not_rescue_wrong_answers(hostile):
     nb = solution()
-    for cell, old, new in MUTANTS:   # forward and the output-layer gradients are wrong: 1.2 and 2.2 fail
+    for cell, old, new in MUTANTS:  # forward and the output-layer gradients are wrong: 1.2 and 2.2 fail
         edit_cell(nb, cell, old, new)
-    with_cell(nb, '''
+    with_cell(
+        nb,
+        '''
 import unittest, numpy, torch
 import torch.nn.functional as F
 torch.allclose = torch.equal = numpy.allclose = lambda *args, **kwargs: True
@@ -308,14 +379,17 @@ for name in dir(unittest.TestCase):
     if name.startswith("assert") or name == "fail":
         setattr(unittest.TestCase, name, lambda *args, **kwargs: None)
 assert torch.allclose(torch.zeros(1), torch.ones(1)) and F.mse_loss(1, 2) == 0
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded, {"1.2", "2.2"})
-    assert f"- cell {ATTACK} (" not in graded.results["output"]   # the attack ran without an error
+    assert f"- cell {ATTACK} (" not in graded.results["output"]  # the attack ran without an error
 
 
 def test_a_tensor_subclass_that_answers_every_comparison_with_true_is_read_as_plain_numbers(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 class Liar(torch.Tensor):
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
@@ -336,15 +410,18 @@ def backprop(x):
     return tuple((grad + 1).as_subclass(Liar) for grad in honest_backprop(x))
 
 assert forward(X) == 42 and torch.allclose(forward(X), torch.zeros(1))
-''')
+''',
+    )
     graded = hostile.grade(nb)
-    assert_score(graded, {"1.2", "2.2", "2.3"})   # right shapes (1.1, 2.1), wrong values
+    assert_score(graded, {"1.2", "2.2", "2.3"})  # right shapes (1.1, 2.1), wrong values
     assert f"- cell {ATTACK} (" not in graded.results["output"]
 
 
 # -- crashing the grader
 def test_killing_the_parent_is_not_permitted(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 import os, signal
 outcomes = []
 for what, kill in (("parent", lambda: os.kill(os.getppid(), signal.SIGKILL)),
@@ -355,14 +432,17 @@ for what, kill in (("parent", lambda: os.kill(os.getppid(), signal.SIGKILL)),
     except OSError as exc:
         outcomes.append(f"{what}: {type(exc).__name__}")
 raise RuntimeError("ATTACK " + ", ".join(outcomes))
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     assert "ATTACK parent: PermissionError, parent group: PermissionError" in summary_line(graded.results, ATTACK)
 
 
 def test_os_exit_during_the_graders_call_loses_only_the_checks_not_made(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 import os
 honest_forward = forward
 
@@ -370,11 +450,13 @@ def forward(x):
     if len(x) != 20:   # the notebook's own X has 20 rows; the grader's inputs do not
         os._exit(3)
     return honest_forward(x)
-''')
+''',
+    )
     graded = hostile.grade(nb)
-    assert_score(graded, {"1.1", "1.2", "2.1", "2.2", "2.3"})   # model and ToyModel were checked first
-    assert ("The notebook's process ended during the grader's call of `forward(x)`, with exit code 3"
-            in output_of(graded.results, "1.1"))
+    assert_score(graded, {"1.1", "1.2", "2.1", "2.2", "2.3"})  # model and ToyModel were checked first
+    assert "The notebook's process ended during the grader's call of `forward(x)`, with exit code 3" in output_of(
+        graded.results, "1.1"
+    )
     assert "The grader could not check `backprop(X)`" in output_of(graded.results, "2.1")
 
 
@@ -382,8 +464,9 @@ def test_a_segmentation_fault_is_reported(hostile):
     nb = with_cell(solution(), "import ctypes\nctypes.string_at(0)")
     graded = hostile.grade(nb)
     assert_score(graded, NOTHING)
-    assert (f"The notebook's process crashed (segmentation fault) during cell {ATTACK}"
-            in output_of(graded.results, "1.1"))
+    assert f"The notebook's process crashed (segmentation fault) during cell {ATTACK}" in output_of(
+        graded.results, "1.1"
+    )
 
 
 # -- starving the grader
@@ -397,23 +480,29 @@ def test_an_endless_loop_and_a_long_sleep_are_interrupted_and_the_run_goes_on(ho
 
 
 def test_a_loop_that_catches_the_interrupt_is_stopped_from_outside(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 while True:
     try:
         while True:
             pass
     except BaseException:
         pass
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded, NOTHING)
-    assert (f"Cell {ATTACK} ran past its {CELL_TIMEOUT} s limit and did not stop when interrupted"
-            in output_of(graded.results, "1.1"))
+    assert f"Cell {ATTACK} ran past its {CELL_TIMEOUT} s limit and did not stop when interrupted" in output_of(
+        graded.results, "1.1"
+    )
     assert graded.seconds < 2 * CELL_TIMEOUT + SLACK
 
 
 def test_a_function_that_never_returns_to_the_grader_is_stopped(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 import time
 honest_forward = forward
 
@@ -424,19 +513,24 @@ def forward(x):
         except BaseException:
             pass
     return honest_forward(x)
-''')
+''',
+    )
     graded = hostile.grade(nb)
-    assert_score(graded, {"1.1", "1.2", "2.1", "2.2", "2.3"})   # model and ToyModel were checked first
-    assert (f"The grader's call of `forward(x)` ran past its {PROBE_TIMEOUT} s limit and did not stop"
-            in output_of(graded.results, "1.1"))
+    assert_score(graded, {"1.1", "1.2", "2.1", "2.2", "2.3"})  # model and ToyModel were checked first
+    assert f"The grader's call of `forward(x)` ran past its {PROBE_TIMEOUT} s limit and did not stop" in output_of(
+        graded.results, "1.1"
+    )
 
 
 def test_a_memory_bomb_fails_in_its_cell(hostile):
-    nb = with_cell(with_cell(solution(), "torch.ones(3_000_000_000)"), '''
+    nb = with_cell(
+        with_cell(solution(), "torch.ones(3_000_000_000)"),
+        '''
 hog = []
 while True:
     hog.append(bytearray(100_000_000))
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     assert "RuntimeError" in summary_line(graded.results, ATTACK)
@@ -444,27 +538,33 @@ while True:
 
 
 def test_a_fork_bomb_is_held_by_the_process_limit(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 import os
 while True:
     try:
         os.fork()
     except OSError:
         pass
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     assert f"cell {ATTACK} ran longer than {CELL_TIMEOUT} s" in summary_line(graded.results, ATTACK)
 
 
 def test_300_mb_of_output_is_kept_head_and_tail_only(hostile):
-    nb = with_cell(solution(), '''
+    nb = with_cell(
+        solution(),
+        '''
 import sys
 line = "x" * 999 + "\\n"
 for _ in range(300_000):
     sys.stdout.write(line)
 print("THE END")
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     assert "THE END" in graded.log and len(graded.log) < 200_000
@@ -475,21 +575,24 @@ def test_results_stay_under_1_mb_whatever_the_notebook_raises_or_answers(hostile
     nb = solution()
     answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
     answer.source = "**Answer:** " + "\N{PILE OF POO}" * 200_000
-    for _ in range(500):   # each a line of the summary: its first line and its error, 12 bytes a character in JSON
+    for _ in range(500):  # each a line of the summary: its first line and its error, 12 bytes a character in JSON
         with_cell(nb, '# ' + "\N{PILE OF POO}" * 100 + '\nraise ValueError("\\N{PILE OF POO}" * 5000)')
-    graded = hostile.grade(nb)   # checks the size
+    graded = hostile.grade(nb)  # checks the size
     assert_score(graded)
     assert "\N{PILE OF POO}" * 100 in output_of(graded.results, "3")
     assert "and 441 more cells" in graded.results["output"]
 
 
 def test_a_3_gb_file_is_stopped_by_the_file_size_limit(hostile):
-    nb = with_cell(solution(), hostile.code('''
+    nb = with_cell(
+        solution(),
+        hostile.code('''
 chunk = b"x" * 2**20
 with open(DROP + "/big.bin", "wb") as f:
     for _ in range(3 * 1024):
         f.write(chunk)
-'''))
+'''),
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     assert "File too large" in summary_line(graded.results, ATTACK)
@@ -507,9 +610,12 @@ def test_the_network_is_cut_off(hostile):
                 accepted.append(server.accept())
             except OSError:
                 pass
+
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    nb = with_cell(solution(), f'''
+    nb = with_cell(
+        solution(),
+        f'''
 import socket
 outcomes = []
 for family, address in ((socket.AF_INET, ("127.0.0.1", {server.getsockname()[1]})), (socket.AF_INET, ("1.1.1.1", 53)),
@@ -523,7 +629,8 @@ for family, address in ((socket.AF_INET, ("127.0.0.1", {server.getsockname()[1]}
     except OSError as exc:
         outcomes.append(type(exc).__name__)
 raise RuntimeError("ATTACK " + ", ".join(outcomes))
-''')
+''',
+    )
     try:
         graded = hostile.grade(nb)
     finally:
@@ -536,7 +643,7 @@ raise RuntimeError("ATTACK " + ", ".join(outcomes))
 
 
 def test_the_solution_gets_full_marks_with_the_sandbox_on(hostile):
-    graded = hostile.grade(nbformat.read(SOLUTION, as_version=4), "--cell-timeout", "60")   # 10,000 steps
+    graded = hostile.grade(nbformat.read(SOLUTION, as_version=4), "--cell-timeout", "60")  # 10,000 steps
     assert_score(graded)
     assert f"child runs as user `{sandbox_user()}`" in graded.log
     assert "seccomp (socket() refused for every family but AF_UNIX" in graded.log and '"processes": 32' in graded.log
@@ -544,7 +651,9 @@ def test_the_solution_gets_full_marks_with_the_sandbox_on(hostile):
 
 # -- issue 10: every grading ends clean
 def test_ipc_objects_and_files_in_every_writable_place_are_swept(hostile):
-    nb = with_cell(solution(), hostile.code('''
+    nb = with_cell(
+        solution(),
+        hostile.code('''
 import ctypes, os, tempfile
 libc = ctypes.CDLL(None, use_errno=True)
 ids = [libc.shmget(0x5a000 + i, 256 * 2**20, 0o1000 | 0o600) for i in range(3)]   # IPC_CREAT
@@ -559,8 +668,9 @@ for _ in range(3000):
     os.chdir("d")
 os.chdir("/")
 open(DROP + "/made", "w").write(repr(ids))
-'''))
-    graded = hostile.grade(nb)   # checks that no process, IPC object or file of the sandbox user is left
+'''),
+    )
+    graded = hostile.grade(nb)  # checks that no process, IPC object or file of the sandbox user is left
     assert_score(graded)
     assert "-1" not in (hostile.drop / "made").read_text()
 
@@ -587,12 +697,14 @@ def test_a_folder_1100_deep_in_the_upload_is_cut_with_a_note(hostile, tmp_path):
 
 
 def test_a_notebook_that_fills_the_disk_still_gets_its_results(tmp_path):
-    disk = Path(tempfile.mkdtemp(prefix="a0h-disk-", dir="/var/lib"))   # reachable by the sandbox user
+    disk = Path(tempfile.mkdtemp(prefix="a0h-disk-", dir="/var/lib"))  # reachable by the sandbox user
     disk.chmod(0o755)
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(disk)]).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
-        nb = with_cell(solution(), '''
+        nb = with_cell(
+            solution(),
+            '''
 import os
 chunk = b"x" * 2**20
 try:
@@ -602,12 +714,27 @@ try:
                 f.write(chunk)
 except OSError as exc:
     print("full:", exc)
-''')
+''',
+        )
         submission = save(nb, tmp_path / "submission")
         results = disk / "results" / "results.json"
-        done = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission.parent), "--results", str(results),
-                               "--quiet", "--sandbox-user", sandbox_user(), *LIMITS],
-                              env={**os.environ, "TMPDIR": str(disk)}, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [
+                str(RUN_AUTOGRADER),
+                "--submission",
+                str(submission.parent),
+                "--results",
+                str(results),
+                "--quiet",
+                "--sandbox-user",
+                sandbox_user(),
+                *LIMITS,
+            ],
+            env={**os.environ, "TMPDIR": str(disk)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         graded = Graded(json.loads(results.read_text()), done.stdout, 0)
         assert_score(graded)

@@ -1,4 +1,5 @@
 """Student-derived text placed in results.json renders as itself: rendered with a CommonMark renderer."""
+
 import html
 import json
 import re
@@ -43,8 +44,29 @@ HOSTILE = [
     "*" * 5000 + "answer" + "_" * 5000,
 ]
 
-FORBIDDEN = {"h1", "h2", "h3", "h4", "h5", "h6", "a", "img", "script", "div", "hr", "table", "ul", "ol", "li",
-             "em", "strong", "del", "iframe", "style", "html_block"}
+FORBIDDEN = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "img",
+    "script",
+    "div",
+    "hr",
+    "table",
+    "ul",
+    "ol",
+    "li",
+    "em",
+    "strong",
+    "del",
+    "iframe",
+    "style",
+    "html_block",
+}
 
 
 class Tags(HTMLParser):
@@ -53,7 +75,7 @@ class Tags(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.tags, self.stack, self.text = [], [], []
-        self.outside = []   # text found outside the allowed containers
+        self.outside = []  # text found outside the allowed containers
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
@@ -87,7 +109,7 @@ def squash(text: str) -> str:
 
 
 def assert_strict_utf8(markdown: str):
-    json.dumps({"output": markdown}, ensure_ascii=False).encode("utf-8")   # raises on a lone surrogate
+    json.dumps({"output": markdown}, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -147,14 +169,16 @@ def test_a_code_block_fence_is_longer_than_any_run_inside():
 
 
 def test_html_entities_render_literally():
-    assert "&amp;lt;" in MD.render(plain("&lt;"))   # the browser shows "&lt;", not "<"
+    assert "&amp;lt;" in MD.render(plain("&lt;"))  # the browser shows "&lt;", not "<"
     assert html.unescape(MD.render(quoted("&copy;"))).count("&copy;") == 1
 
 
 def test_terminal_safe_strips_escapes_and_controls():
-    text = "ok\x1b[2J\x1b[31;1mred\x1b[0m \x1b]0;title\x07x \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ " \
-           "\x9b2Jc1 \x00\x08\x7f" \
-           "fake\r15/15\u202e! \udc80\ttab\nline"
+    text = (
+        "ok\x1b[2J\x1b[31;1mred\x1b[0m \x1b]0;title\x07x \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ "
+        "\x9b2Jc1 \x00\x08\x7f"
+        "fake\r15/15\u202e! \udc80\ttab\nline"
+    )
     assert terminal_safe(text) == "okred x link c1 fake\n15/15! \ufffd\ttab\nline"
     assert terminal_safe(None) == "None"
     assert terminal_safe("\x1b]unterminated title\nnext") == "\nnext"

@@ -1,5 +1,6 @@
 """The child's seccomp filter (issue 10): no socket reaches anything outside the child's own processes, with or
 without a network namespace, and multiprocessing's pipes and queues keep working."""
+
 import json
 import os
 import socket
@@ -9,7 +10,7 @@ import uuid
 
 import pytest
 from conftest import ROOT, solution
-from test_hostile import ATTACK, assert_score, hostile, summary_line, with_cell   # noqa: F401 (a fixture)
+from test_hostile import ATTACK, assert_score, hostile, summary_line, with_cell  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the network namespace needs root")
 
@@ -69,13 +70,18 @@ def abstract_listener():
 
 @pytest.mark.parametrize("namespace", [True, False])
 def test_only_unix_sockets_of_the_childs_own_processes(namespace, abstract_listener):
-    completed = subprocess.run([sys.executable, "-c", PROBE, "namespace" if namespace else "none", abstract_listener],
-                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE, "namespace" if namespace else "none", abstract_listener],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert completed.returncode == 0, completed.stderr
     found = json.loads(completed.stdout)
     for family in ("AF_INET", "AF_INET6", "AF_VSOCK", "AF_PACKET", "AF_NETLINK", "AF_BLUETOOTH", "AF_ALG"):
         assert found[family] == "EACCES", family
-    if namespace:   # Unix sockets allowed; abstract names are the namespace's own
+    if namespace:  # Unix sockets allowed; abstract names are the namespace's own
         assert found["AF_UNIX"] == found["AF_UNIX+2**32"] == "created"
         assert found["abstract connect"] == "ECONNREFUSED"
     else:
@@ -84,9 +90,11 @@ def test_only_unix_sockets_of_the_childs_own_processes(namespace, abstract_liste
     assert (found["socketpair"], found["queue"], found["pipe"], found["exit"]) == ("x", 45, "pipe", 0)
 
 
-def test_a_notebook_reaches_no_socket_outside_its_own_processes(hostile, abstract_listener):
+def test_a_notebook_reaches_no_socket_outside_its_own_processes(hostile, abstract_listener):  # noqa: F811
     """End to end: the cell's outcomes come back in its exception message, as in test_hostile."""
-    nb = with_cell(solution(), f'''
+    nb = with_cell(
+        solution(),
+        f'''
 import errno, multiprocessing, socket
 outcomes = []
 for family, kind in ((socket.AF_VSOCK, socket.SOCK_STREAM), (socket.AF_NETLINK, socket.SOCK_RAW),
@@ -111,10 +119,12 @@ worker.start()
 outcomes.append(queue.get(timeout=10))
 worker.join(10)
 raise RuntimeError("ATTACK " + ", ".join(outcomes))
-''')
+''',
+    )
     graded = hostile.grade(nb)
     assert_score(graded)
     namespace = "network namespace" if '"network": "namespace' in graded.log else "no network namespace"
     unix = "ECONNREFUSED" if namespace == "network namespace" else "EACCES"
-    assert f"ATTACK EACCES, EACCES, EACCES, EACCES, {unix}, queue works" in summary_line(graded.results, ATTACK), \
+    assert f"ATTACK EACCES, EACCES, EACCES, EACCES, {unix}, queue works" in summary_line(graded.results, ATTACK), (
         namespace
+    )

@@ -1,4 +1,5 @@
 """The pure functions that read a notebook: locate, the Exercise 3 answer, the saved loss, and code facts."""
+
 import base64
 import copy
 import json
@@ -12,8 +13,8 @@ import pytest
 
 from grader.notebook import answer as answer_module
 from grader.notebook.answer import exercise3_answer, saved_exercise5_loss
-from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
 from grader.notebook.handout import HANDOUT_CODE
+from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
 from grader.notebook.scan import code_fingerprint, defined_names, seeds_before, uses_autograd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,11 +40,12 @@ def cells(question=None, answer=None, after=(), attachments=None) -> list:
         result[ANSWER]["source"] = answer
     if attachments is not None:
         result[ANSWER]["attachments"] = attachments
-    result[ANSWER + 1:ANSWER + 1] = [{"cell_type": "markdown", "metadata": {}, "source": s} for s in after]
+    result[ANSWER + 1 : ANSWER + 1] = [{"cell_type": "markdown", "metadata": {}, "source": s} for s in after]
     return result
 
 
 # --- Exercise 3 -------------------------------------------------------------------------------------------------
+
 
 def test_the_embedded_handout_text_is_the_handouts():
     assert text(HANDOUT[QUESTION]) == answer_module.HANDOUT_QUESTION
@@ -60,37 +62,47 @@ def test_the_untouched_handout_has_an_empty_answer_and_the_solution_its_own():
 QUESTION_TEXT = answer_module.HANDOUT_QUESTION
 
 
-@pytest.mark.parametrize("notebook, expected", [
-    (cells(answer="**Answer:** Yes, it can."), "Yes, it can."),
-    (cells(answer="**Answer**: Yes, it can."), "Yes, it can."),
-    (cells(answer="Answer: Yes, it can."), "Yes, it can."),
-    (cells(answer="**Answer: Yes**, because the step is too large."), "Yes, because the step is too large."),
-    (cells(answer="__Answer:__ Yes"), "Yes"),
-    (cells(answer="## Answer:\nYes, it can.\n\nWith a large rate."), "Yes, it can.\n\nWith a large rate."),
-    (cells(answer="### Answer\nYes, it can."), "Yes, it can."),
-    (cells(answer=["**Answer:**\n", "\n", "Yes, it can."]), "Yes, it can."),
-    (cells(answer="Yes, it can (replacing the placeholder)."), "Yes, it can (replacing the placeholder)."),
-    (cells(question=QUESTION_TEXT + "\n\nYes, it can."), "Yes, it can."),
-    (cells(question=QUESTION_TEXT.replace("explain why.", "explain why. Yes, it can.")), "Yes, it can."),
-    (cells(question=QUESTION_TEXT + "\n\nAnswer: yes", answer=""), "yes"),
-    (cells(after=["Yes, in a cell of its own."]), "Yes, in a cell of its own."),
-    (cells(after=["## Part 3: the next section"]), ""),
-    (cells(answer="Answers vary; the loss can go up."), "Answers vary; the loss can go up."),
-    (cells(question="", answer="**Answer:** Yes"), "Yes"),   # the question deleted: found by its heading
-    (cells(question=(answer_module.HANDOUT_QUESTION + "\n\n**Answer:**\nYes\n").replace("\n", "\r\n"), answer=""),
-     "Yes"),   # Windows line ends
-])
+@pytest.mark.parametrize(
+    "notebook, expected",
+    [
+        (cells(answer="**Answer:** Yes, it can."), "Yes, it can."),
+        (cells(answer="**Answer**: Yes, it can."), "Yes, it can."),
+        (cells(answer="Answer: Yes, it can."), "Yes, it can."),
+        (cells(answer="**Answer: Yes**, because the step is too large."), "Yes, because the step is too large."),
+        (cells(answer="__Answer:__ Yes"), "Yes"),
+        (cells(answer="## Answer:\nYes, it can.\n\nWith a large rate."), "Yes, it can.\n\nWith a large rate."),
+        (cells(answer="### Answer\nYes, it can."), "Yes, it can."),
+        (cells(answer=["**Answer:**\n", "\n", "Yes, it can."]), "Yes, it can."),
+        (cells(answer="Yes, it can (replacing the placeholder)."), "Yes, it can (replacing the placeholder)."),
+        (cells(question=QUESTION_TEXT + "\n\nYes, it can."), "Yes, it can."),
+        (cells(question=QUESTION_TEXT.replace("explain why.", "explain why. Yes, it can.")), "Yes, it can."),
+        (cells(question=QUESTION_TEXT + "\n\nAnswer: yes", answer=""), "yes"),
+        (cells(after=["Yes, in a cell of its own."]), "Yes, in a cell of its own."),
+        (cells(after=["## Part 3: the next section"]), ""),
+        (cells(answer="Answers vary; the loss can go up."), "Answers vary; the loss can go up."),
+        (cells(question="", answer="**Answer:** Yes"), "Yes"),  # the question deleted: found by its heading
+        (
+            cells(
+                question=(answer_module.HANDOUT_QUESTION + "\n\n**Answer:**\nYes\n").replace("\n", "\r\n"), answer=""
+            ),
+            "Yes",
+        ),  # Windows line ends
+    ],
+)
 def test_the_answer_in_any_usual_shape(notebook, expected):
     assert exercise3_answer(notebook).text == expected
 
 
 def test_images_are_decoded_or_counted_and_removed_from_the_text():
     gif = base64.b64encode(b"GIF89a" + b"\0" * 10).decode()
-    found = exercise3_answer(cells(
-        answer=f"**Answer:** ![a](attachment:a.png) ![b](https://example.com/b.png) <img src=\"data:image/gif;"
-               f"base64,{gif}\" width=9> see <IMG SRC='x.png'> ![c](attachment:missing.png) "
-               f"![d](data:image/png;base64,{base64.b64encode(b'<svg/>').decode()})",
-        attachments={"a.png": {"image/png": base64.b64encode(PNG).decode()}}))
+    found = exercise3_answer(
+        cells(
+            answer=f"**Answer:** ![a](attachment:a.png) ![b](https://example.com/b.png) <img src=\"data:image/gif;"
+            f"base64,{gif}\" width=9> see <IMG SRC='x.png'> ![c](attachment:missing.png) "
+            f"![d](data:image/png;base64,{base64.b64encode(b'<svg/>').decode()})",
+            attachments={"a.png": {"image/png": base64.b64encode(PNG).decode()}},
+        )
+    )
     assert found.text == "see"
     assert found.images == [("image/png", PNG), ("image/gif", b"GIF89a" + b"\0" * 10)]
     assert found.image_links == 2 and found.images_skipped == 2
@@ -99,8 +111,9 @@ def test_images_are_decoded_or_counted_and_removed_from_the_text():
 def test_images_are_limited_in_number_and_size():
     big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 2**19)).decode()
     small = base64.b64encode(PNG).decode()
-    found = exercise3_answer(cells(answer=f"![x](data:image/png;base64,{big})"
-                                          + f" ![y](data:image/png;base64,{small})" * 7))
+    found = exercise3_answer(
+        cells(answer=f"![x](data:image/png;base64,{big})" + f" ![y](data:image/png;base64,{small})" * 7)
+    )
     assert len(found.images) == 5 and found.images_skipped == 3 and found.text == ""
 
 
@@ -108,25 +121,34 @@ def test_no_question_gives_none_and_odd_cells_never_raise():
     assert exercise3_answer([]).text is None
     assert exercise3_answer(None).text is None
     assert exercise3_answer("cells").text is None
-    odd = [None, 3, "x", {"cell_type": None}, {"cell_type": "markdown", "source": {"a": 1}},
-           {"cell_type": "markdown", "source": [None, 3, "Could loss ever increase?"], "attachments": [1]},
-           {"cell_type": "markdown", "source": None}, {"cell_type": "markdown", "source": ["![x](attachment:y)"],
-                                                       "attachments": {"y": {"image/png": {"no": 1}}}}]
+    odd = [
+        None,
+        3,
+        "x",
+        {"cell_type": None},
+        {"cell_type": "markdown", "source": {"a": 1}},
+        {"cell_type": "markdown", "source": [None, 3, "Could loss ever increase?"], "attachments": [1]},
+        {"cell_type": "markdown", "source": None},
+        {"cell_type": "markdown", "source": ["![x](attachment:y)"], "attachments": {"y": {"image/png": {"no": 1}}}},
+    ]
     assert exercise3_answer(odd).text == "Could loss ever increase?"
     assert exercise3_answer(cells(answer={"a": 1})).text == ""
     assert exercise3_answer(cells(answer="lone \ud800 surrogate")).text == "lone \ufffd surrogate"
 
 
-@pytest.mark.parametrize("hostile", [
-    "**Answer:** " + "*" * 1_000_000,
-    "*" * 1_000_000,
-    "![" * 300_000,
-    "![a](" * 200_000,
-    "<img" * 250_000,
-    "![a]" * 250_000 + "(",
-    ("**Answer:" + "*" * 30 + "\n") * 30_000,
-    "Answer" * 200_000,
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "**Answer:** " + "*" * 1_000_000,
+        "*" * 1_000_000,
+        "![" * 300_000,
+        "![a](" * 200_000,
+        "<img" * 250_000,
+        "![a]" * 250_000 + "(",
+        ("**Answer:" + "*" * 30 + "\n") * 30_000,
+        "Answer" * 200_000,
+    ],
+)
 def test_a_hostile_answer_is_read_in_linear_time(hostile):
     start = time.perf_counter()
     exercise3_answer(cells(answer=hostile))
@@ -137,11 +159,12 @@ def test_saved_loss():
     notebook = copy.deepcopy(HANDOUT)
     cell = next(c for c in notebook if "Exercise 5: Don't modify" in text(c))
     assert saved_exercise5_loss(notebook) is None
-    cell["outputs"] = [{"output_type": "execute_result",
-                        "data": {"text/plain": ["tensor(0.0011, grad_fn=<MseLossBackward0>)"]}}]
+    cell["outputs"] = [
+        {"output_type": "execute_result", "data": {"text/plain": ["tensor(0.0011, grad_fn=<MseLossBackward0>)"]}}
+    ]
     assert saved_exercise5_loss(notebook) == 0.0011
     cell["outputs"] = [None, {"data": 3}, {"text": ["tensor(nan)"]}]
-    assert saved_exercise5_loss(notebook) != saved_exercise5_loss(notebook)   # nan
+    assert saved_exercise5_loss(notebook) != saved_exercise5_loss(notebook)  # nan
     cell["outputs"] = [{"text": "tensor(1.2.3)"}]
     assert saved_exercise5_loss(notebook) is None
     cell["outputs"] = {"not": "a list"}
@@ -151,16 +174,61 @@ def test_saved_loss():
 
 # --- scan -------------------------------------------------------------------------------------------------------
 
+
 def test_defined_names():
-    source = "\n".join([
-        "import torch, numpy as np", "import torch.nn as nn", "import os.path", "from torch import optim as opt",
-        "from math import *", "%matplotlib inline", "x: int = 3", "a, (b, *c) = 1, (2, 3, 4)", "n += 1",
-        "for i, j in []:", "    if True:", "        model = 1", "    else:", "        with open('x') as (f, g): pass",
-        "try:", "    import q", "except E as err:", "    pass", "finally:", "    z = 1",
-        "def fn(): inner = 1", "class K: attr = 1", "while (w := 3): break", "obj.attr = 1", "d[0] = 1",
-        "await later()"])
-    assert defined_names(source) == ["torch", "np", "nn", "os", "opt", "x", "a", "b", "c", "n", "i", "j", "model",
-                                     "f", "g", "q", "err", "z", "fn", "K", "w"]
+    source = "\n".join(
+        [
+            "import torch, numpy as np",
+            "import torch.nn as nn",
+            "import os.path",
+            "from torch import optim as opt",
+            "from math import *",
+            "%matplotlib inline",
+            "x: int = 3",
+            "a, (b, *c) = 1, (2, 3, 4)",
+            "n += 1",
+            "for i, j in []:",
+            "    if True:",
+            "        model = 1",
+            "    else:",
+            "        with open('x') as (f, g): pass",
+            "try:",
+            "    import q",
+            "except E as err:",
+            "    pass",
+            "finally:",
+            "    z = 1",
+            "def fn(): inner = 1",
+            "class K: attr = 1",
+            "while (w := 3): break",
+            "obj.attr = 1",
+            "d[0] = 1",
+            "await later()",
+        ]
+    )
+    assert defined_names(source) == [
+        "torch",
+        "np",
+        "nn",
+        "os",
+        "opt",
+        "x",
+        "a",
+        "b",
+        "c",
+        "n",
+        "i",
+        "j",
+        "model",
+        "f",
+        "g",
+        "q",
+        "err",
+        "z",
+        "fn",
+        "K",
+        "w",
+    ]
     assert defined_names("def broken(:") == []
     assert defined_names(None) == [] and defined_names({"a": 1}) == []
     assert len(defined_names("\n".join(f"v{i} = {i}" for i in range(1000)))) == 200
@@ -169,13 +237,14 @@ def test_defined_names():
 
 
 def test_uses_autograd():
-    assert not uses_autograd('def backprop(x):\n    """Gradients by hand, without autograd."""\n'
-                             "    # no .backward( here\n    return x")
+    assert not uses_autograd(
+        'def backprop(x):\n    """Gradients by hand, without autograd."""\n    # no .backward( here\n    return x'
+    )
     assert uses_autograd("def backprop(x):\n    with torch.enable_grad():\n        return torch.autograd.grad(l, w)")
     assert uses_autograd("def backprop(x):\n    loss.backward()")
     assert uses_autograd("def backprop(x):\n    w = torch.zeros(3, requires_grad=True)")
     assert uses_autograd("def backprop(x):\n    torch.set_grad_enabled(True)")
-    assert uses_autograd("def backprop(x:\n    loss.backward()")   # does not parse: the text is searched
+    assert uses_autograd("def backprop(x:\n    loss.backward()")  # does not parse: the text is searched
     assert not uses_autograd(None)
 
 
@@ -185,8 +254,8 @@ def test_seeds_before():
     assert seeds_before("import numpy as np\nnp.random.seed(1)\nif True:\n    model = ToyModel()")
     assert not seeds_before("model = ToyModel()\ntorch.manual_seed(0)")
     assert not seeds_before("model = ToyModel()")
-    assert not seeds_before("torch.seed()\nmodel = ToyModel()")   # a random seed
-    assert not seeds_before("torch.manual_seed(0)")   # the cell does not create the model
+    assert not seeds_before("torch.seed()\nmodel = ToyModel()")  # a random seed
+    assert not seeds_before("torch.manual_seed(0)")  # the cell does not create the model
     assert seeds_before("torch.manual_seed(0)\nnet = ToyModel()", name="net")
     assert not seeds_before("def (:") and not seeds_before(None)
 
@@ -208,6 +277,7 @@ def test_code_fingerprint():
 
 # --- locate -----------------------------------------------------------------------------------------------------
 
+
 def write(folder: Path, name: str, source: Path = SOURCE) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,10 +291,12 @@ def test_the_untouched_handout_gives_way_to_the_copy_with_work(tmp_path):
     write(tmp_path, "scratch.ipynb", SOLUTION)
     located = locate(tmp_path, HANDOUT_CODE)
     assert located.path.name == "Copy of A0.ipynb"
-    assert located.reason == ("`Copy of A0.ipynb` was graded because `A0.ipynb` has exactly the code cells of the "
-                              "handout (no work in it), and `Copy of A0.ipynb` has your work.")
+    assert located.reason == (
+        "`Copy of A0.ipynb` was graded because `A0.ipynb` has exactly the code cells of the "
+        "handout (no work in it), and `Copy of A0.ipynb` has your work."
+    )
     assert located.notes == ["Other notebooks not graded: `A0.ipynb`, `scratch.ipynb`."]
-    assert locate(tmp_path).path.name == "A0.ipynb"   # without the handout's fingerprint: the expected name
+    assert locate(tmp_path).path.name == "A0.ipynb"  # without the handout's fingerprint: the expected name
 
 
 def test_the_handout_is_graded_when_no_other_notebook_has_work(tmp_path):
@@ -249,7 +321,7 @@ def fast_tmp(tmp_path):
 def test_a_deep_folder_is_searched_to_a_bounded_depth(fast_tmp):
     tmp_path = fast_tmp
     folders = [tmp_path]
-    for _ in range(1100):   # os.makedirs and shutil.rmtree recurse: both would fail at this depth
+    for _ in range(1100):  # os.makedirs and shutil.rmtree recurse: both would fail at this depth
         folders.append(folders[-1] / "d")
         folders[-1].mkdir()
     try:
@@ -277,8 +349,11 @@ def test_links_are_never_followed(tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
     os.symlink(SOLUTION, submission / "A0.ipynb")
-    with pytest.raises(SubmissionProblem, match="`A0.ipynb` is a link to a file outside your submission; it was "
-                                                "ignored. Please upload the notebook file itself"):
+    with pytest.raises(
+        SubmissionProblem,
+        match="`A0.ipynb` is a link to a file outside your submission; it was "
+        "ignored. Please upload the notebook file itself",
+    ):
         locate(submission)
     write(submission, "real.ipynb")
     os.symlink(submission / "real.ipynb", submission / "inside.ipynb")

@@ -1,4 +1,5 @@
 """Gradescope parity (issue 4): the built zip, unpacked and set up like /autograder, grades with no arguments."""
+
 import json
 import os
 import shutil
@@ -13,14 +14,15 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, SCHEMA, save, sandbox_user, solution
+from conftest import FULL_MARKS, ROOT, SCHEMA, sandbox_user, save, solution
 
-CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"   # like Gradescope's image
+CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # like Gradescope's image
 
 
 def build_zip(target: Path) -> Path:
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "build_zip.py"), str(target)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "build_zip.py"), str(target)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return target
 
@@ -31,8 +33,15 @@ def test_zip_holds_setup_and_an_executable_run_autograder_and_nothing_private(tm
     assert {"setup.sh", "run_autograder", "requirements.txt"} <= set(infos)
     assert (infos["run_autograder"].external_attr >> 16) & stat.S_IXUSR
     assert any(name.startswith("grader/") for name in infos) and any(name.startswith("tests/") for name in infos)
-    leaked = [n for n in infos if n.startswith(("solution/", "project_tests/")) or "__pycache__" in n
-              or n.endswith(".pyc") or n == "grader/batch.py" or n.startswith("grader/report/")]
+    leaked = [
+        n
+        for n in infos
+        if n.startswith(("solution/", "project_tests/"))
+        or "__pycache__" in n
+        or n.endswith(".pyc")
+        or n == "grader/batch.py"
+        or n.startswith("grader/report/")
+    ]
     assert leaked == []
 
 
@@ -61,11 +70,20 @@ def prepare(root: Path, tmp_path: Path, torch_hidden_from_others: bool = False) 
     assert unzipped.returncode == 0
     project_python = ROOT / ".venv" / "bin" / "python"
     subprocess.run([str(project_python), "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=60)
-    project_site = subprocess.run([str(project_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                  capture_output=True, text=True, check=True, timeout=60).stdout.strip()
-    venv_site = subprocess.run([str(root / "venv" / "bin" / "python"), "-c",
-                                "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    project_site = subprocess.run(
+        [str(project_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    venv_site = subprocess.run(
+        [str(root / "venv" / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
     if torch_hidden_from_others:
         closed = root / "closed"
         closed.mkdir(mode=0o700)
@@ -76,10 +94,16 @@ def prepare(root: Path, tmp_path: Path, torch_hidden_from_others: bool = False) 
 
 
 def run_setup(root: Path, wrap=list, user: str = None):
-    env = {**os.environ, "PATH": CLEAN_PATH, "AUTOGRADER_ROOT": str(root), "TORCH_INDEX": "",
-           "A0_SANDBOX_USER": user or sandbox_user() + "-setup"}   # its own check grades a notebook
-    return subprocess.run(wrap(["bash", str(root / "source" / "setup.sh")]), env=env, capture_output=True,
-                          text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PATH": CLEAN_PATH,
+        "AUTOGRADER_ROOT": str(root),
+        "TORCH_INDEX": "",
+        "A0_SANDBOX_USER": user or sandbox_user() + "-setup",
+    }  # its own check grades a notebook
+    return subprocess.run(
+        wrap(["bash", str(root / "source" / "setup.sh")]), env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def grade_in_layout(root: Path, nb, wrap=list):
@@ -87,10 +111,11 @@ def grade_in_layout(root: Path, nb, wrap=list):
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     shutil.rmtree(root / "submission", ignore_errors=True)
     save(nb, root / "submission")
-    env = {"PATH": CLEAN_PATH, "A0_SANDBOX_USER": sandbox_user() + "-parity"}   # apart from concurrent gradings
+    env = {"PATH": CLEAN_PATH, "A0_SANDBOX_USER": sandbox_user() + "-parity"}  # apart from concurrent gradings
     started = time.monotonic()
-    graded = subprocess.run(wrap([str(root / "run_autograder")]), cwd=root, env=env, capture_output=True, text=True,
-                            timeout=900)
+    graded = subprocess.run(
+        wrap([str(root / "run_autograder")]), cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
     seconds = time.monotonic() - started
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
@@ -108,7 +133,7 @@ def test_built_zip_grades_the_solution_in_gradescopes_layout(tmp_path, autograde
     for private in ("grader", "tests"):
         assert stat.S_IMODE((root / "source" / private).stat().st_mode) & 0o077 == 0
 
-    results, _, _ = grade_in_layout(root, solution())   # the fast variant: full marks in a third of the time
+    results, _, _ = grade_in_layout(root, solution())  # the fast variant: full marks in a third of the time
     assert results["score"] == FULL_MARKS, results["output"]
     assert all(test["status"] == "passed" for test in results["tests"])
 
@@ -147,18 +172,31 @@ def envelope():
         pytest.skip(f"cgroup v1 memory and cpu controllers not writable: {error}")
     (memory / "memory.limit_in_bytes").write_text(str(MEMORY_LIMIT))
     if (memory / "memory.memsw.limit_in_bytes").exists():
-        (memory / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_LIMIT))   # no swapping past it either
+        (memory / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_LIMIT))  # no swapping past it either
     (cpu / "cpu.cfs_period_us").write_text("100000")
     (cpu / "cpu.cfs_quota_us").write_text("50000")
 
     def wrap(command):
         enter = 'echo $$ > "$1/cgroup.procs" && echo $$ > "$2/cgroup.procs" && shift 2 && exec "$@"'
-        return ["sh", "-c", enter, "sh", str(memory), str(cpu),
-                "setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", *command]
+        return [
+            "sh",
+            "-c",
+            enter,
+            "sh",
+            str(memory),
+            str(cpu),
+            "setpriv",
+            "--bounding-set",
+            "-sys_admin",
+            "--inh-caps",
+            "-sys_admin",
+            *command,
+        ]
+
     wrap.memory = memory
     yield wrap
     for folder in (memory, cpu):
-        for _ in range(100):   # the cgroup can be removed once its last process has gone
+        for _ in range(100):  # the cgroup can be removed once its last process has gone
             try:
                 folder.rmdir()
                 break
@@ -175,7 +213,7 @@ def test_gradescopes_envelope_setup_solution_and_memory_bomb(tmp_path, autograde
     assert "a test notebook graded as expected" in setup.stdout
 
     results, log, seconds = grade_in_layout(root, solution(), envelope)
-    peak = int((envelope.memory / "memory.max_usage_in_bytes").read_text()) // 2 ** 20
+    peak = int((envelope.memory / "memory.max_usage_in_bytes").read_text()) // 2**20
     print(f"envelope: solution {results['score']}/{FULL_MARKS} in {seconds:.1f} s, peak {peak} MiB (setup included)")
     print(next(line for line in log.splitlines() if line.startswith("[sandbox] child runs")))
     assert results["score"] == FULL_MARKS, results["output"]

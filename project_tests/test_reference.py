@@ -1,16 +1,19 @@
 """The parent's NumPy reference agrees with torch (which the parent does not import)."""
+
 import numpy as np
 import torch
 
 from grader.scoring import inputs, reference
 
 
-def generate_data(N):   # the assignment's own function
+def generate_data(N):  # the assignment's own function
     X = torch.randn(N, 3)
-    Y = (torch.stack([
-        (X[:, 0] + X[:, 1]) * (X[:, 2] > 0) + (X[:, 0] - X[:, 1]) * (X[:, 2] < 0),
-        X.norm(dim=1)
-    ]).t().abs() > 1.33).float()
+    Y = (
+        torch.stack([(X[:, 0] + X[:, 1]) * (X[:, 2] > 0) + (X[:, 0] - X[:, 1]) * (X[:, 2] < 0), X.norm(dim=1)])
+        .t()
+        .abs()
+        > 1.33
+    ).float()
     return X, Y
 
 
@@ -39,8 +42,9 @@ def test_reference_forward_equals_nn_linear():
     x = torch.tensor(spec["x"])
     with torch.no_grad():
         expected = torch.sigmoid(second(torch.relu(first(x)))).numpy()
-    got = reference.linear_layers(spec["x"], *(p.detach().numpy() for p in (first.weight, first.bias,
-                                                                             second.weight, second.bias)))
+    got = reference.linear_layers(
+        spec["x"], *(p.detach().numpy() for p in (first.weight, first.bias, second.weight, second.bias))
+    )
     assert np.allclose(got, expected, atol=1e-12)
 
 

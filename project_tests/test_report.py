@@ -1,5 +1,6 @@
 """The course staff's outputs of `make batch` (issue 12): flags, Exercise 3 answers, the class report, feedback
 pages, the child-side notebook renderer, regrading on a new grader version; pages opened in headless Chromium."""
+
 import base64
 import csv
 import json
@@ -9,7 +10,6 @@ import time
 from pathlib import Path
 
 import nbformat
-import pytest
 from browser import chromium, open_page
 from conftest import FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
 from test_batch import start_batch, write
@@ -22,41 +22,54 @@ from grader.version import grader_version
 
 SCREENSHOTS = ROOT / "out" / "report-screenshots"
 HOSTILE_ANSWER = "<script>alert('x')</script>\n# heading\n[img](http://x) =1+1"
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 # -- the notebook renderer (runs in the child; tested here on a notebook object)
 def test_render_notebook_marks_failing_cells_and_keeps_nothing_active():
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Title\n\n<script>alert(1)</script>\n\n![remote](http://example.com/x.png)"),
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("1 / 0", metadata={"a0_failed": "forged by the student"}),
-        nbformat.v4.new_code_cell("plot()")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "# Title\n\n<script>alert(1)</script>\n\n![remote](http://example.com/x.png)"
+            ),
+            nbformat.v4.new_code_cell("x = 1"),
+            nbformat.v4.new_code_cell("1 / 0", metadata={"a0_failed": "forged by the student"}),
+            nbformat.v4.new_code_cell("plot()"),
+        ]
+    )
     nb.cells[3].outputs = [
-        nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(PNG).decode(),
-                                                     "text/plain": "<Figure>"}),
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": base64.b64encode(PNG).decode(), "text/plain": "<Figure>"}
+        ),
         nbformat.v4.new_output("display_data", data={"application/javascript": "alert(2)"}),
-        nbformat.v4.new_output("display_data", data={"text/html": "<b>bold</b><script>alert(3)</script>"})]
+        nbformat.v4.new_output("display_data", data={"text/html": "<b>bold</b><script>alert(3)</script>"}),
+    ]
     page = render_notebook(nb, {2: "ZeroDivisionError: division by <zero>"})
     assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
-    assert "<h1" in page and "<b>bold</b>" in page   # Markdown and safe HTML still render
+    assert "<h1" in page and "<b>bold</b>" in page  # Markdown and safe HTML still render
     assert not re.search(r"<script|alert\(2\)|src=\S*example.com|\son\w+=", page)
-    assert '<img alt="remote"' in page   # the remote image is not loaded
+    assert '<img alt="remote"' in page  # the remote image is not loaded
     assert "&lt;script&gt;" in page
     assert re.search(r'<img[^>]+src="data:image/png;base64,', page)
     assert "cell 2 did not finish\nnormally: ZeroDivisionError: division by &lt;zero&gt;" in page
     assert page.count('class="a0-cell a0-failed-cell"') == 1 and "forged by the student" not in page
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("</style>")[0])   # nothing fetched
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("</style>")[0])  # nothing fetched
 
 
 # -- the README's rubric table is checked against grader/rubric.py
 def test_readme_rubric_table_matches_the_rubric():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Rubric\n", 1)[1].split("\n## ", 1)[0]
-    table = [[cell.strip() for cell in line.strip("|").split("|")]
-             for line in section.splitlines() if line.startswith("|") and not line.startswith("|---")][1:]
-    assert [(row[0], float(row[-1])) for row in table] == [(i.number, float(i.points)) for i in RUBRIC.values()], \
+    table = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ][1:]
+    assert [(row[0], float(row[-1])) for row in table] == [(i.number, float(i.points)) for i in RUBRIC.values()], (
         "README.md's rubric table disagrees with grader/rubric.py (number, points)"
+    )
     assert sum(float(row[-1]) for row in table) == FULL_MARKS
 
 
@@ -65,31 +78,64 @@ def forged(number_scores: dict, **facts) -> dict:
     tests = []
     for item in RUBRIC.values():
         score, output = number_scores.get(item.number, (item.points, "ok"))
-        tests.append({"name": item.name, "number": item.number, "score": score, "max_score": item.points,
-                      "status": "passed" if score >= item.points and "empty" not in output else "failed",
-                      "output": output})
-    facts = {"grader_version": grader_version(), "notebook": "A0.ipynb", "problem": None, "finished": True,
-             "failed_cells": [], "first_failing_cell": None, "flags": [], **facts}
-    return {"score": sum(t["score"] for t in tests), "execution_time": 3.0, "output": "**Run:** fine",
-            "output_format": "md", "tests": tests, "extra_data": facts}
+        tests.append(
+            {
+                "name": item.name,
+                "number": item.number,
+                "score": score,
+                "max_score": item.points,
+                "status": "passed" if score >= item.points and "empty" not in output else "failed",
+                "output": output,
+            }
+        )
+    facts = {
+        "grader_version": grader_version(),
+        "notebook": "A0.ipynb",
+        "problem": None,
+        "finished": True,
+        "failed_cells": [],
+        "first_failing_cell": None,
+        "flags": [],
+        **facts,
+    }
+    return {
+        "score": sum(t["score"] for t in tests),
+        "execution_time": 3.0,
+        "output": "**Run:** fine",
+        "output_format": "md",
+        "tests": tests,
+        "extra_data": facts,
+    }
 
 
 def test_pages_from_forged_results(tmp_path):
     out = tmp_path / "out"
-    meta = {"submission_1": {"names": "Zoë Çelik; Bob", "emails": "z@uw.edu; b@uw.edu", "sids": "1; 2"},
-            "submission_2": {"names": "Eve <img src=x onerror=alert(1)>", "sids": "3", "emails": ""}}
+    meta = {
+        "submission_1": {"names": "Zoë Çelik; Bob", "emails": "z@uw.edu; b@uw.edu", "sids": "1; 2"},
+        "submission_2": {"names": "Eve <img src=x onerror=alert(1)>", "sids": "3", "emails": ""},
+    }
     wrong_forward = "`forward(x)` differs from the expected output by 0.{} (allowed: 1e-05).\n\nmore"
     results = {
         "submission_1": forged({}, code_hash="same", exercise3={"answer": HOSTILE_ANSWER, "images": []}),
         "submission_2": forged({}, code_hash="same", exercise3={"answer": "- loss can go up", "images": []}),
-        "submission_3": forged({"1.2": (0, wrong_forward.format(25))}, code_hash="h3", flags=["cell_timeout"],
-                               first_failing_cell=12, exercise3={"answer": "see the plot",
-                                                                 "images": ["answer-1.png", "../../etc/passwd"]}),
-        "submission_4": forged({"1.2": (0, wrong_forward.format(3)), "2.2": (0, "B2 is off")}, code_hash="h4",
-                               flags=["autograd_in_backprop", "memory_limit", "run_timeout"]),
-        "submission_5": forged({n: (0, "Your submission could not be graded") for n in RUBRIC},
-                               problem="Your submission has a `.py` file but no notebook.", notebook=None),
-        "submission_6": None,   # the grader crashed
+        "submission_3": forged(
+            {"1.2": (0, wrong_forward.format(25))},
+            code_hash="h3",
+            flags=["cell_timeout"],
+            first_failing_cell=12,
+            exercise3={"answer": "see the plot", "images": ["answer-1.png", "../../etc/passwd"]},
+        ),
+        "submission_4": forged(
+            {"1.2": (0, wrong_forward.format(3)), "2.2": (0, "B2 is off")},
+            code_hash="h4",
+            flags=["autograd_in_backprop", "memory_limit", "run_timeout"],
+        ),
+        "submission_5": forged(
+            {n: (0, "Your submission could not be graded") for n in RUBRIC},
+            problem="Your submission has a `.py` file but no notebook.",
+            notebook=None,
+        ),
+        "submission_6": None,  # the grader crashed
     }
     for sub_id, data in results.items():
         if data:
@@ -97,8 +143,15 @@ def test_pages_from_forged_results(tmp_path):
     write(out / "submission_3", "answer-1.png", PNG)
     nb = solution()
     write(out / "submission_1", "notebook.html", render_notebook(nb, {4: "ValueError: <expected>"}))
-    rows = [batch.row(i, meta, batch.valid_results(out / i / "results.json"),
-                      problem="" if results[i] else "grader crashed: it wrote no valid results.json") for i in results]
+    rows = [
+        batch.row(
+            i,
+            meta,
+            batch.valid_results(out / i / "results.json"),
+            problem="" if results[i] else "grader crashed: it wrote no valid results.json",
+        )
+        for i in results
+    ]
     rows.append(batch.row("submission_7", meta, None, problem="listed in submission_metadata.yml but has no folder"))
     batch.write_outputs(out, rows, {i: batch.valid_results(out / i / "results.json") for i in results})
 
@@ -106,19 +159,27 @@ def test_pages_from_forged_results(tmp_path):
         grades = {r["submission_id"]: r for r in csv.DictReader(f)}
     assert list(grades) == [f"submission_{n}" for n in range(1, 8)]
     assert {i: r["flags"] for i, r in grades.items()} == {
-        "submission_1": "identical", "submission_2": "identical", "submission_3": "cell_timeout",
-        "submission_4": "autograd_in_backprop; memory_limit; run_timeout", "submission_5": "not_graded",
-        "submission_6": "not_graded", "submission_7": "not_graded"}
+        "submission_1": "identical",
+        "submission_2": "identical",
+        "submission_3": "cell_timeout",
+        "submission_4": "autograd_in_backprop; memory_limit; run_timeout",
+        "submission_5": "not_graded",
+        "submission_6": "not_graded",
+        "submission_7": "not_graded",
+    }
     assert grades["submission_1"]["identical_to"] == "submission_2"
-    assert (grades["submission_3"]["first_failing_cell"], grades["submission_3"]["notebook"],
-            grades["submission_3"]["grader_version"]) == ("12", "A0.ipynb", grader_version())
+    assert (
+        grades["submission_3"]["first_failing_cell"],
+        grades["submission_3"]["notebook"],
+        grades["submission_3"]["grader_version"],
+    ) == ("12", "A0.ipynb", grader_version())
 
     with open(out / "answers.csv", newline="", encoding="utf-8") as f:
         answers = list(csv.DictReader(f))
     assert [a["submission_id"] for a in answers] == list(grades)
     assert answers[0]["answer"] == HOSTILE_ANSWER and answers[0]["names"] == "Zoë Çelik; Bob"
-    assert answers[1]["answer"] == "'- loss can go up"   # not a formula in a spreadsheet
-    assert answers[2]["images"] == "submission_3/answer-1.png"   # the path outside the folder is dropped
+    assert answers[1]["answer"] == "'- loss can go up"  # not a formula in a spreadsheet
+    assert answers[2]["images"] == "submission_3/answer-1.png"  # the path outside the folder is dropped
     answers_html = (out / "answers.html").read_text()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
     assert "<script" not in answers_html and "<h1>heading" not in answers_html and "<img src=x" not in answers_html
@@ -129,8 +190,11 @@ def test_pages_from_forged_results(tmp_path):
     assert "<b>7</b> submissions, <b>4</b> graded, <b>3</b> not graded" in report
     assert "<svg" in report and "http-equiv=\"Content-Security-Policy\"" in report
     # Both 1.2 failures are one cause once the numbers are taken out, with both submissions behind it.
-    cause = re.search(r"<tr><td class=num>2</td><td><code>`forward\(x\)` differs from the expected output by # "
-                      r"\(allowed: #\)\.</code></td><td>(.*?)</td></tr>", report)
+    cause = re.search(
+        r"<tr><td class=num>2</td><td><code>`forward\(x\)` differs from the expected output by # "
+        r"\(allowed: #\)\.</code></td><td>(.*?)</td></tr>",
+        report,
+    )
     assert cause and "submission_3" in cause.group(1) and "submission_4" in cause.group(1)
     assert re.search(r"<td>1\.2</td>.*?<td class=num>2 / 4</td><td class=num>50%</td>", report)
     assert "Flagged submissions (7)" in report and "same code as submission_2" in report
@@ -147,8 +211,11 @@ def test_pages_from_forged_results(tmp_path):
     if not binary:
         print(f"SKIPPED the browser check: {why}")
         return
-    for name, path in (("forged-report", out / "report.html"), ("forged-feedback", out / "submission_1" / "feedback.html"),
-                       ("forged-answers", out / "answers.html")):
+    for name, path in (
+        ("forged-report", out / "report.html"),
+        ("forged-feedback", out / "submission_1" / "feedback.html"),
+        ("forged-answers", out / "answers.html"),
+    ):
         seen = open_page(binary, path, SCREENSHOTS / f"{name}.png")
         assert seen["failed"] == [] and seen["errors"] == [], (name, seen)
         assert all(url.startswith(("file:", "data:", "about:")) for url in seen["requests"]), seen["requests"]
@@ -204,22 +271,33 @@ def make_class(export: Path) -> dict:
     backprop = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def backprop"))
     backprop.source = AUTOGRAD_BACKPROP
     save(nb, export / "submission_1003")
-    save(insert_cells(solution(), "import time\ntime.sleep(600)"), export / "submission_1004")   # cell timeout
-    save(insert_cells(solution(), *["import time\ntime.sleep(10)"] * 6), export / "submission_1005")   # run timeout
-    save(insert_cells(solution(), "hog = bytearray(3 * 1024 ** 3)"), export / "submission_1006")   # memory
-    write(export / "submission_1007", "a0.py", "print('hi')")   # not graded
-    save(insert_cells(solution(), "print('mine')"), export / "submission_1008", "A0.ipynb")   # two notebooks
+    save(insert_cells(solution(), "import time\ntime.sleep(600)"), export / "submission_1004")  # cell timeout
+    save(insert_cells(solution(), *["import time\ntime.sleep(10)"] * 6), export / "submission_1005")  # run timeout
+    save(insert_cells(solution(), "hog = bytearray(3 * 1024 ** 3)"), export / "submission_1006")  # memory
+    write(export / "submission_1007", "a0.py", "print('hi')")  # not graded
+    save(insert_cells(solution(), "print('mine')"), export / "submission_1008", "A0.ipynb")  # two notebooks
     save(nbformat.v4.new_notebook(), export / "submission_1008", "scratch.ipynb")
-    shutil.copytree(SOURCE.parent, export / "submission_1009")   # the template: 0, many failures
-    for sub_id, new in (("1010", "h = z1.sigmoid()"), ("1011", "h = z1.tanh()")):   # one cause, two numbers
+    shutil.copytree(SOURCE.parent, export / "submission_1009")  # the template: 0, many failures
+    for sub_id, new in (("1010", "h = z1.sigmoid()"), ("1011", "h = z1.tanh()")):  # one cause, two numbers
         save(edit_cell(solution(), 33, "h = z1.relu()", new), export / f"submission_{sub_id}")
     nb = with_answer(insert_cells(solution(), "unused = 2"), "My plot: ![plot](attachment:plot.png)")
     answer_cell(nb)["attachments"] = {"plot.png": {"image/png": base64.b64encode(PNG).decode()}}
     save(nb, export / "submission_1012")
-    return {"1001": (15, {"identical"}), "1002": (15, {"identical"}), "1003": (None, {"autograd_in_backprop"}),
-            "1004": (15, {"cell_timeout"}), "1005": (None, {"run_timeout"}), "1006": (15, {"memory_limit"}),
-            "1007": (0, {"not_graded"}), "1008": (15, set()), "1009": (0, set()), "1010": (13, set()),
-            "1011": (13, set()), "1012": (15, set()), "1099": (None, {"not_graded"})}
+    return {
+        "1001": (15, {"identical"}),
+        "1002": (15, {"identical"}),
+        "1003": (None, {"autograd_in_backprop"}),
+        "1004": (15, {"cell_timeout"}),
+        "1005": (None, {"run_timeout"}),
+        "1006": (15, {"memory_limit"}),
+        "1007": (0, {"not_graded"}),
+        "1008": (15, set()),
+        "1009": (0, set()),
+        "1010": (13, set()),
+        "1011": (13, set()),
+        "1012": (15, set()),
+        "1099": (None, {"not_graded"}),
+    }
 
 
 def run(export: Path, out: Path, *options: str) -> str:
@@ -238,7 +316,7 @@ def test_a_class_end_to_end(tmp_path):
 
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         grades = {r["submission_id"].removeprefix("submission_"): r for r in csv.DictReader(f)}
-    assert list(grades) == list(expected)   # submission order
+    assert list(grades) == list(expected)  # submission order
     facts = json.loads((out / "submission_1001" / "results.json").read_text())["extra_data"]
     core_flags = "flags" in facts and "code_hash" in facts
     if not core_flags:
@@ -270,8 +348,9 @@ def test_a_class_end_to_end(tmp_path):
     report = (out / "report.html").read_text()
     assert "<b>13</b> submissions, <b>11</b> graded, <b>2</b> not graded" in report
     cause_1_2 = report.split("<h3>1.2 ")[1].split("</table>")[0]
-    assert re.search(r"<td class=num>2</td><td><code>[^<]*</code></td><td>[^\n]*submission_1010[^\n]*submission_1011",
-                     cause_1_2), cause_1_2
+    assert re.search(
+        r"<td class=num>2</td><td><code>[^<]*</code></td><td>[^\n]*submission_1010[^\n]*submission_1011", cause_1_2
+    ), cause_1_2
     assert "submission_1007" in report.split("Flagged submissions")[1]
 
     feedback = out / "submission_1010" / "feedback.html"
@@ -280,7 +359,9 @@ def test_a_class_end_to_end(tmp_path):
         nb = nbformat.read(str(tmp_path / "export" / "submission_1010" / "A0.ipynb"), as_version=4)
         write(out / "submission_1010", "notebook.html", render_notebook(nb, {33: "(as the grader would say)"}))
         row = batch.row("submission_1010", {}, batch.valid_results(out / "submission_1010" / "results.json"))
-        pages.write_feedback(out / "submission_1010", row, batch.valid_results(out / "submission_1010" / "results.json"))
+        pages.write_feedback(
+            out / "submission_1010", row, batch.valid_results(out / "submission_1010" / "results.json")
+        )
     text = feedback.read_text()
     assert "1.2 Exercise 1" in text and "0 / 2" in text and "<iframe sandbox" in text and "a0-failed-cell" in text
 
@@ -308,7 +389,7 @@ def test_a_class_end_to_end(tmp_path):
 
 
 def test_force_regrades_everything(tmp_path):
-    write(tmp_path / "export" / "submission_1", "a0.py", "print('hi')")   # graded in a second: no notebook
+    write(tmp_path / "export" / "submission_1", "a0.py", "print('hi')")  # graded in a second: no notebook
     assert "1 graded now" in run(tmp_path / "export", tmp_path / "out")
     assert "0 graded now, 1 already graded" in run(tmp_path / "export", tmp_path / "out")
     assert "1 graded now, 0 already graded" in run(tmp_path / "export", tmp_path / "out", "--force")

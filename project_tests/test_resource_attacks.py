@@ -1,14 +1,13 @@
 """Only the sandbox parses a submission (issue 8): notebooks built to exhaust a parser end within the time limit
 with a valid results.json, and the parent's own memory stays small whatever the notebook."""
+
 import json
 import re
 import subprocess
 
-import nbformat
-import pytest
-from conftest import FULL_MARKS, RUN_AUTOGRADER, SCHEMA, output_of, save, solution
-
 import jsonschema
+import nbformat
+from conftest import FULL_MARKS, RUN_AUTOGRADER, SCHEMA, save, solution
 
 TIMEOUT = 90
 PARENT_MB = 300
@@ -17,9 +16,24 @@ PARENT_MB = 300
 def grade_logged(submission, tmp_path, *options):
     """(results, parent's peak MB, seconds) of one grading with a whole-run limit of TIMEOUT."""
     results = tmp_path / "results" / "results.json"
-    completed = subprocess.run([str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results),
-                                "--quiet", "--timeout", str(TIMEOUT), "--cell-timeout", "40", *options],
-                               capture_output=True, text=True, timeout=TIMEOUT + 120)
+    completed = subprocess.run(
+        [
+            str(RUN_AUTOGRADER),
+            "--submission",
+            str(submission),
+            "--results",
+            str(results),
+            "--quiet",
+            "--timeout",
+            str(TIMEOUT),
+            "--cell-timeout",
+            "40",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT + 120,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
@@ -31,8 +45,11 @@ def test_30_mb_of_nested_empty_objects_is_refused_with_a_message(tmp_path):
     path = tmp_path / "submission" / "A0.ipynb"
     path.parent.mkdir()
     depth = 200
-    path.write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], "x": [' +
-                    ",".join(["[" * depth + "{}" + "]" * depth] * (30_000_000 // (2 * depth + 3))) + "]}")
+    path.write_text(
+        '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [], "x": ['
+        + ",".join(["[" * depth + "{}" + "]" * depth] * (30_000_000 // (2 * depth + 3)))
+        + "]}"
+    )
     results, peak = grade_logged(path.parent, tmp_path)
     assert results["score"] == 0 and peak < PARENT_MB
     assert "could not be graded" in results["output"]

@@ -1,4 +1,5 @@
 """gradescope-utils 0.5.0's traps, worked around: no test or point silently disappears (issue 2)."""
+
 import json
 import textwrap
 
@@ -68,7 +69,7 @@ def test_every_test_is_reported_with_its_points(results):
 
 def test_an_unexpected_exception_names_no_grader_file(results):
     output = next(t["output"] for t in results["tests"] if t.get("number") == "3")
-    assert "The grader itself failed on this test" in output   # its traceback goes to the instructor log
+    assert "The grader itself failed on this test" in output  # its traceback goes to the instructor log
     assert "KeyError" not in output and "test_traps.py" not in output
 
 
@@ -97,6 +98,6 @@ def test_results_are_strict_json_whatever_the_strings_and_numbers(tmp_path):
     results["extra_data"] = {"mse": float("nan"), "big": float("inf")}
     write_results(tmp_path / "results.json", results)
     raw = (tmp_path / "results.json").read_bytes()
-    raw.decode("utf-8")   # valid UTF-8
+    raw.decode("utf-8")  # valid UTF-8
     written = json.loads(raw, parse_constant=lambda token: pytest.fail(f"non-strict token {token}"))
     assert written["extra_data"] == {"mse": None, "big": None} and "\ud800" not in written["output"]

@@ -1,4 +1,5 @@
 """README "Adding a rubric line", followed step by step on a copy of the grader: the new line is scored."""
+
 import json
 import os
 import shutil
@@ -32,16 +33,20 @@ def test_a_new_rubric_line_takes_three_edits_and_is_scored(tmp_path):
     shutil.copy(ROOT / "run_autograder", copy / "run_autograder")
     os.symlink(os.path.realpath(ROOT / ".venv"), copy / ".venv")
     rubric = copy / "grader" / "rubric.py"
-    rubric.write_text(rubric.read_text().replace("\n)}", "\n" + LINE, 1))                       # step 1
+    rubric.write_text(rubric.read_text().replace("\n)}", "\n" + LINE, 1))  # step 1
     checks = copy / "grader" / "scoring" / "checks.py"
-    checks.write_text(checks.read_text() + CHECK)                                                # step 2
+    checks.write_text(checks.read_text() + CHECK)  # step 2
     cases = copy / "tests" / "test_4_toymodel.py"
-    cases.write_text(cases.read_text() + TEST)                                                   # step 3
+    cases.write_text(cases.read_text() + TEST)  # step 3
 
     notebook = save(solution(), tmp_path / "submission")
     results = tmp_path / "results.json"
-    done = subprocess.run([str(copy / "run_autograder"), "--submission", str(notebook), "--results", str(results),
-                           "--quiet"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(copy / "run_autograder"), "--submission", str(notebook), "--results", str(results), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     tests = {t["number"]: t for t in json.loads(results.read_text())["tests"]}
     assert tests["4.3"]["score"] == 0.5 and tests["4.3"]["output"] == "`ToyModel()` has 26 parameters."

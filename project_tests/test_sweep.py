@@ -1,5 +1,6 @@
 """Sweeping what a sandbox user left (issue 10): processes, System V IPC objects, files in the writable places,
 folders however deep; what belongs to other users stays."""
+
 import json
 import os
 import pwd
@@ -58,8 +59,19 @@ def _user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-                        "/usr/sbin/nologin", name], check=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            check=True,
+        )
         return pwd.getpwnam(name)
 
 
@@ -74,22 +86,34 @@ def users():
 
 
 def _as(user, *command, **kwargs):
-    return subprocess.run(command, user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
-                          capture_output=True, text=True, timeout=120, check=True, **kwargs)
+    return subprocess.run(
+        command,
+        user=user.pw_uid,
+        group=user.pw_gid,
+        extra_groups=[],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        **kwargs,
+    )
 
 
 def _ipc_of(uid: int) -> list:
     found = []
     for kind in ("shm", "sem", "msg"):
         header, *rows = [line.split() for line in Path(f"/proc/sysvipc/{kind}").read_text().splitlines()]
-        found += [(kind, row) for row in rows if str(uid) in (dict(zip(header, row))["uid"],
-                                                              dict(zip(header, row))["cuid"])]
+        found += [
+            (kind, row) for row in rows if str(uid) in (dict(zip(header, row))["uid"], dict(zip(header, row))["cuid"])
+        ]
     return found
 
 
 def _files_of(uid: int) -> list:
-    return subprocess.run(["find", *cleanup.WRITABLE_PLACES, "-uid", str(uid)], capture_output=True,
-                          text=True).stdout.split()
+    return subprocess.run(
+        ["find", *cleanup.WRITABLE_PLACES, "-uid", str(uid)], capture_output=True, text=True
+    ).stdout.split()
 
 
 def _queues_of(uid: int) -> list:
@@ -110,13 +134,23 @@ def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
     shared = Path(f"/tmp/{tag}-shared")
     _as(bystander, "mkdir", "-m", "1777", str(shared))
     _as(bystander, "sh", "-c", f"echo keep > {shared}/keep; echo keep > /dev/shm/{tag}-keep")
-    kept_ipc = json.loads(_as(bystander, sys.executable, "-c", "import ctypes, json; print(json.dumps("
-                              "ctypes.CDLL(None).shmget(0, 4096, 0o1600)))").stdout)
-    kept_process = subprocess.Popen(["sleep", "1000"], user=bystander.pw_uid, group=bystander.pw_gid,
-                                    extra_groups=[], start_new_session=True)
+    json.loads(  # a segment of the bystander's, which must survive
+        _as(
+            bystander,
+            sys.executable,
+            "-c",
+            "import ctypes, json; print(json.dumps(ctypes.CDLL(None).shmget(0, 4096, 0o1600)))",
+        ).stdout
+    )
+    kept_process = subprocess.Popen(
+        ["sleep", "1000"], user=bystander.pw_uid, group=bystander.pw_gid, extra_groups=[], start_new_session=True
+    )
     try:
-        made = json.loads(_as(victim, sys.executable, "-c", LEAVE_BEHIND, tag, ",".join(PLACES), str(DEPTH),
-                              str(shared / "keep")).stdout)
+        made = json.loads(
+            _as(
+                victim, sys.executable, "-c", LEAVE_BEHIND, tag, ",".join(PLACES), str(DEPTH), str(shared / "keep")
+            ).stdout
+        )
         assert made["sleeper"] in _processes_of(victim.pw_uid)
         assert len(_ipc_of(victim.pw_uid)) == 5
         assert len(_files_of(victim.pw_uid)) > 3 * (200 + DEPTH) and _queues_of(victim.pw_uid) == [tag]
@@ -163,7 +197,7 @@ def test_remove_tree_however_deep_without_following_links(tmp_path):
         shutil.rmtree(tree)
     cleanup.remove_tree(tree)
     assert not tree.exists() and (outside / "keep").read_text() == "keep"
-    cleanup.remove_tree(tree)   # gone already: nothing to do
+    cleanup.remove_tree(tree)  # gone already: nothing to do
     cleanup.remove_tree(tmp_path / "no" / "such" / "folder")
     (tmp_path / "file").write_text("x")
     cleanup.remove_tree(tmp_path / "file")
@@ -175,7 +209,9 @@ def test_remove_tree_as_an_ordinary_user_of_its_own_locked_folders(users):
     _, user = users
     top = Path(f"/tmp/a0hC-{uuid.uuid4().hex[:8]}")
     # cleanup's own source: a grading as root makes the grader's folder unreadable to other users
-    script = Path(cleanup.__file__).read_text() + f'''
+    script = (
+        Path(cleanup.__file__).read_text()
+        + f'''
 top = {str(top)!r}
 os.makedirs(top + "/a/b/c")
 for name in ("a/f", "a/b/f", "a/b/c/f"):
@@ -186,6 +222,7 @@ os.chmod(top + "/a", 0o000)
 remove_tree(top)
 print(os.path.exists(top))
 '''
+    )
     try:
         assert _as(user, sys.executable, "-c", script).stdout == "False\n"
     finally:

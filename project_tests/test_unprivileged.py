@@ -1,4 +1,5 @@
 """On a TA's laptop the grader is not root: no user switch, the same limits, and the log says so (issue 3)."""
+
 import json
 import os
 import shutil
@@ -20,8 +21,8 @@ def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch():
         for folder in ("grader", "tests"):
             shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(ROOT / "run_autograder", root / "run_autograder")
-        subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True, timeout=30)   # graded as root, the
-        (root / ".venv").symlink_to(ROOT / ".venv")                                   # checkout is root-only
+        subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True, timeout=30)  # graded as root, the
+        (root / ".venv").symlink_to(ROOT / ".venv")  # checkout is root-only
         work = root / "work"
         notebook = save(solution(), work / "submission")
         shutil.chown(work, NOBODY, NOBODY)
@@ -29,9 +30,23 @@ def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch():
         for path in [*work.rglob("*")]:
             shutil.chown(path, NOBODY, NOBODY)
         graded = subprocess.run(
-            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", str(root / "run_autograder"),
-             "--submission", str(notebook), "--results", str(work / "results.json"), "--no-notebook-output"],
-            capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
+            [
+                "setpriv",
+                f"--reuid={NOBODY}",
+                f"--regid={NOBODY}",
+                "--clear-groups",
+                str(root / "run_autograder"),
+                "--submission",
+                str(notebook),
+                "--results",
+                str(work / "results.json"),
+                "--no-notebook-output",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={"PATH": "/usr/bin:/bin"},
+        )
         assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
         results = json.loads((work / "results.json").read_text())
         assert results["score"] == FULL_MARKS, results["output"]

@@ -1,5 +1,6 @@
 """The parent treats the child's reports as untrusted: forged, out-of-order or inconsistent data scores 0 with a
 message and never crashes or hangs the parent."""
+
 import json
 
 import numpy as np
@@ -11,9 +12,18 @@ from grader.sandbox.launch import ChildRun
 from grader.scoring.feedback import CheckFailed
 from grader.scoring.submission import Submission
 
-NOTEBOOK = {"path": "A0.ipynb", "reason": "r", "notes": [], "cells": 3, "definitions": {},
-            "answer": {"text": "", "images": 0, "image_links": 0}, "saved_loss": None, "seeded": True,
-            "autograd_in_backprop": False, "code_hash": "x"}
+NOTEBOOK = {
+    "path": "A0.ipynb",
+    "reason": "r",
+    "notes": [],
+    "cells": 3,
+    "definitions": {},
+    "answer": {"text": "", "images": 0, "image_links": 0},
+    "saved_loss": None,
+    "seeded": True,
+    "autograd_in_backprop": False,
+    "code_hash": "x",
+}
 
 
 def submission(*events) -> Submission:
@@ -41,11 +51,18 @@ def test_inconsistent_tensor_data_fails_the_check_with_a_message():
         check("1.1", sub)
 
 
-@pytest.mark.parametrize("line", [b"not json", b'{"event": "record", "probe": "forward", "data": {"calls": "x"}}',
-                                  b'{"event": "record", "probe": "forward", "data": {}}', b"[1, 2, 3]",
-                                  b'{"event": "cell_end", "cell": 1, "status": "ok", "seconds": 1, "extra": "pickle"}',
-                                  b'{"event": "cell_start", "cell": ' + b"9" * 4000 + b"}",
-                                  b'{"event": "ready", "isolation": {"user": "forged"}}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json",
+        b'{"event": "record", "probe": "forward", "data": {"calls": "x"}}',
+        b'{"event": "record", "probe": "forward", "data": {}}',
+        b"[1, 2, 3]",
+        b'{"event": "cell_end", "cell": 1, "status": "ok", "seconds": 1, "extra": "pickle"}',
+        b'{"event": "cell_start", "cell": ' + b"9" * 4000 + b"}",
+        b'{"event": "ready", "isolation": {"user": "forged"}}',
+    ],
+)
 def test_data_outside_the_fixed_shape_or_order_is_ignored_and_reported(line):
     sub = submission(line)
     assert sub.report.records == {} and sub.report.cells == {} and sub.report.isolation == {}
@@ -56,11 +73,13 @@ def test_data_outside_the_fixed_shape_or_order_is_ignored_and_reported(line):
 
 def test_cells_out_of_order_cannot_hide_a_failed_cell():
     error = {"type": "ValueError", "message": "real", "cell": 2, "line": 1}
-    sub = submission({"event": "cell_start", "cell": 2},
-                     {"event": "cell_end", "cell": 2, "status": "error", "seconds": 1, "error": error},
-                     {"event": "cell_start", "cell": 1},   # going back to rewrite cell 2 is refused
-                     {"event": "cell_start", "cell": 2},
-                     {"event": "cell_end", "cell": 2, "status": "ok", "seconds": 1})
+    sub = submission(
+        {"event": "cell_start", "cell": 2},
+        {"event": "cell_end", "cell": 2, "status": "error", "seconds": 1, "error": error},
+        {"event": "cell_start", "cell": 1},  # going back to rewrite cell 2 is refused
+        {"event": "cell_start", "cell": 2},
+        {"event": "cell_end", "cell": 2, "status": "ok", "seconds": 1},
+    )
     assert sub.report.cells[2]["error"]["message"] == "real"
 
 
@@ -83,14 +102,18 @@ def test_a_layer_with_impossible_weights_is_refused():
     layer = {"in_features": 3, "out_features": 4, "weight": {"shape": [2], "values": [1.0, 2.0]}, "bias": None}
     second = {"in_features": 4, "out_features": 2, "weight": {"shape": [2, 4], "values": [0.0] * 8}, "bias": None}
     module = {"is_module": True, "class_name": "ToyModel", "n_params": 26, "linears": [layer, second]}
-    sub = submission({"event": "record", "probe": "toymodel",
-                      "data": {"object": {"module": module, "call": tensor([9, 2], [0.5] * 18)}}})
+    sub = submission(
+        {
+            "event": "record",
+            "probe": "toymodel",
+            "data": {"object": {"module": module, "call": tensor([9, 2], [0.5] * 18)}},
+        }
+    )
     with pytest.raises(CheckFailed, match="unexpected shape"):
         check("4.2", sub)
 
 
 def test_a_huge_empty_shape_fails_the_check_without_a_grader_error():
-    sub = submission({"event": "record", "probe": "forward",
-                      "data": {"calls": [tensor([2**31, 0], [])] * 3}})
+    sub = submission({"event": "record", "probe": "forward", "data": {"calls": [tensor([2**31, 0], [])] * 3}})
     with pytest.raises(CheckFailed, match="expected a tensor of shape"):
         check("1.1", sub)

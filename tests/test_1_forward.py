@@ -1,4 +1,5 @@
 """Exercise 1: the hand-written forward pass."""
+
 from grader.scoring.testcase import CheckCase, rubric_line
 
 

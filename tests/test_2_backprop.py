@@ -1,4 +1,5 @@
 """Exercise 2: the hand-written backward pass, compared with autograd's gradients."""
+
 from grader.scoring.testcase import CheckCase, rubric_line
 
 

@@ -1,4 +1,5 @@
 """Exercise 3: the written answer, shown for the course staff to grade by hand."""
+
 from grader.scoring.testcase import CheckCase, rubric_line
 
 

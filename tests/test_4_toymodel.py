@@ -1,4 +1,5 @@
 """Exercise 4: the same network as an nn.Module."""
+
 from grader.scoring.testcase import CheckCase, rubric_line
 
 

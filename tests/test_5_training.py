@@ -1,4 +1,5 @@
 """Exercise 5: the trained model, re-checked by the grader on its own copy of the toy data."""
+
 from grader.scoring.testcase import CheckCase, rubric_line
 
 

@@ -1,5 +1,6 @@
 """Build autograder.zip for Gradescope: setup.sh and an executable run_autograder at its root, the grader and its
 test cases, and nothing else (no solution, no caches, no project test suite)."""
+
 import stat
 import sys
 import zipfile
@@ -8,7 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TOP_FILES = ["setup.sh", "run_autograder", "requirements.txt", "constraints.txt"]
 FOLDERS = ["grader", "tests"]
-LEFT_OUT = ("grader/batch.py", "grader/report/")   # TA tools, never used on Gradescope (grader/version.py skips them too)
+LEFT_OUT = (
+    "grader/batch.py",
+    "grader/report/",
+)  # TA tools, never used on Gradescope (grader/version.py skips them too)
 
 
 def shipped():
@@ -16,7 +20,12 @@ def shipped():
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*")):
             name = str(path.relative_to(ROOT))
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc" and not name.startswith(LEFT_OUT):
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and path.suffix != ".pyc"
+                and not name.startswith(LEFT_OUT)
+            ):
                 yield name
 
 

@@ -1,4 +1,5 @@
 """`make run`'s verdict: exit 1 unless results.json gives full marks (its score equals the sum of max_score)."""
+
 import json
 import sys
 

@@ -4,6 +4,7 @@ The shell is the one Jupyter's kernel uses (magics, autoawait, display, get_ipyt
 differs from Jupyter, on purpose: a failing cell does not stop the run, every cell has a time limit, shell escapes
 and package installers are skipped with a note (there is no network), and Colab-only calls do nothing.
 """
+
 import os
 import re
 import signal
@@ -17,12 +18,28 @@ from traitlets.config import Config
 
 from . import colab
 
-FULL_ERRORS = 20   # later failing cells are described briefly: the channel's budget must keep room for the checks
-CELL_FILE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")   # the file name IPython compiles cell N under
-_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit   # kept before student code can replace them
+FULL_ERRORS = 20  # later failing cells are described briefly: the channel's budget must keep room for the checks
+CELL_FILE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")  # the file name IPython compiles cell N under
+_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit  # kept before student code can replace them
 # Shell escapes and installers: skipped with a note. Every other magic runs as in Jupyter.
-SKIPPED_MAGICS = ("bash", "sh", "script", "system", "sx", "sc", "pip", "conda", "mamba", "micromamba", "uv",
-                  "perl", "ruby", "python2", "python3", "pypy")
+SKIPPED_MAGICS = (
+    "bash",
+    "sh",
+    "script",
+    "system",
+    "sx",
+    "sc",
+    "pip",
+    "conda",
+    "mamba",
+    "micromamba",
+    "uv",
+    "perl",
+    "ruby",
+    "python2",
+    "python3",
+    "pypy",
+)
 
 
 class CellTimeout(BaseException):
@@ -37,12 +54,13 @@ class time_limit:
     always arrives during fork(), so its handler runs in such a hook; the exception is also raised again at the next
     line of a cell, by a trace function, which hooks never reach. Once the cell has ended, IPython's own error
     display is never interrupted."""
+
     REPEAT = 0.5
 
     def __init__(self, seconds: float, anywhere: bool = False):
         self.seconds, self.anywhere, self.armed, self.traced = seconds, anywhere, False, False
 
-    active = None   # the time_limit in force (they do not nest)
+    active = None  # the time_limit in force (they do not nest)
 
     def __enter__(self):
         signal.signal(signal.SIGALRM, self._interrupt)
@@ -59,7 +77,7 @@ class time_limit:
             sys.settrace(None)
 
     def _interrupt(self, signum, frame):
-        if not self.armed or (frame is not None and frame.f_code.co_filename == __file__):   # never in __exit__
+        if not self.armed or (frame is not None and frame.f_code.co_filename == __file__):  # never in __exit__
             return
         if not self.anywhere and not _in_cell(frame):
             return
@@ -103,8 +121,11 @@ class GradingShell(InteractiveShell):
         prefix = "%%" if kind == "cell" else "%"
 
         def skip(line="", cell=None):
-            self.note(f"magic `{prefix}{name} {line.strip()}`"[:120] + " was skipped (the grader runs no shell "
-                      "commands or installs; every package the assignment needs is installed).")
+            self.note(
+                f"magic `{prefix}{name} {line.strip()}`"[:120] + " was skipped (the grader runs no shell "
+                "commands or installs; every package the assignment needs is installed)."
+            )
+
         return skip
 
     def system(self, cmd):
@@ -116,10 +137,10 @@ class GradingShell(InteractiveShell):
         return SList() if split else ""
 
     def enable_gui(self, gui=None):
-        pass   # as in Jupyter's kernel: `%matplotlib inline` needs no GUI event loop
+        pass  # as in Jupyter's kernel: `%matplotlib inline` needs no GUI event loop
 
     def transform_cell(self, raw_cell):
-        limit = time_limit.active   # reading a cell can be slow: it counts in the cell's time, interrupted anywhere
+        limit = time_limit.active  # reading a cell can be slow: it counts in the cell's time, interrupted anywhere
         if limit is None:
             return super().transform_cell(raw_cell)
         limit.anywhere = True
@@ -131,6 +152,7 @@ class GradingShell(InteractiveShell):
 
 class _Kernel:
     """`get_ipython().kernel`: Colab's "restart the runtime" idiom does nothing here."""
+
     def __init__(self, note):
         self.note = note
 
@@ -144,7 +166,7 @@ def _exit_cell(*args):
 
 def new_shell(note) -> GradingShell:
     config = Config()
-    config.HistoryManager.enabled = False        # no sqlite file in the scratch folder
+    config.HistoryManager.enabled = False  # no sqlite file in the scratch folder
     config.InteractiveShell.colors = "NoColor"
     config.InteractiveShell.xmode = "Plain"
     shell = GradingShell.instance(config=config)
@@ -164,21 +186,28 @@ def run_cells(shell: GradingShell, cells, reporter, timeout: float, defined_name
         print(f"\n----- cell {number} -----", flush=True)
         started = time.monotonic()
         status, error = "ok", None
-        shell.execution_count = number   # IPython names the code <ipython-input-NUMBER-...>
+        shell.execution_count = number  # IPython names the code <ipython-input-NUMBER-...>
         try:
             with time_limit(timeout):
                 result = shell.run_cell(source, store_history=True)
             exc = result.error_before_exec or result.error_in_exec
-        except CellTimeout as timeout_exc:   # raised while IPython read the cell
+        except CellTimeout as timeout_exc:  # raised while IPython read the cell
             exc = timeout_exc
-        except BaseException as other:   # noqa: BLE001  -- a student's cell may raise anything, anywhere
+        except BaseException as other:  # noqa: BLE001  -- a student's cell may raise anything, anywhere
             exc = other
         leave_if_forked()
         if isinstance(exc, SystemExit):
-            status = "exit"   # as in the grader's promise: exit() ends the cell, not the notebook
+            status = "exit"  # as in the grader's promise: exit() ends the cell, not the notebook
         elif isinstance(exc, CellTimeout):
-            status, error = "timeout", {"type": "Timeout", "message": f"cell {number} ran longer than "
-                                                                      f"{timeout:.0f} s", "cell": number, "line": None}
+            status, error = (
+                "timeout",
+                {
+                    "type": "Timeout",
+                    "message": f"cell {number} ran longer than {timeout:.0f} s",
+                    "cell": number,
+                    "line": None,
+                },
+            )
         elif exc is not None:
             status, error = "error", describe(exc, brief=failures >= FULL_ERRORS)
             failures += 1
@@ -217,12 +246,16 @@ def describe(exc: BaseException, brief: bool = False) -> dict:
             cell, line = int(CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
         text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
         text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
-        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)   # str() repeats file and line
-        return {"type": type(exc).__name__[:200], "message": str(message)[:200 if brief else 2000], "cell": cell,
-                "line": line if isinstance(line, int) else None, "traceback": "" if brief else text[-6000:]}
-    except BaseException:   # noqa: BLE001  -- a hostile exception may fail even to print itself
-        return {"type": "Exception", "message": "(the exception could not be described)", "cell": None,
-                "line": None}
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats file and line
+        return {
+            "type": type(exc).__name__[:200],
+            "message": str(message)[: 200 if brief else 2000],
+            "cell": cell,
+            "line": line if isinstance(line, int) else None,
+            "traceback": "" if brief else text[-6000:],
+        }
+    except BaseException:  # noqa: BLE001  -- a hostile exception may fail even to print itself
+        return {"type": "Exception", "message": "(the exception could not be described)", "cell": None, "line": None}
 
 
 CELL_FILE_IN_TEXT = re.compile(r"<ipython-input-(\d+)-[0-9a-f]+>")

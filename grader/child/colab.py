@@ -1,5 +1,6 @@
 """A stand-in `google.colab`: most students work on Colab, and its calls (mounting Drive, uploading files) must not
 cost them points. Each call does nothing and leaves a note."""
+
 import sys
 import types
 
@@ -9,16 +10,18 @@ def install(note):
         def call(*args, **kwargs):
             note(f"Colab-only call `google.colab.{name}()` skipped (the grader does not run on Colab).")
             return {} if name == "files.upload" else None
+
         return call
 
     def module(name, **functions):
         mod = types.ModuleType(name)
         mod.__dict__.update(functions)
 
-        def other(attr):   # any other Colab function
+        def other(attr):  # any other Colab function
             if attr.startswith("__"):
                 raise AttributeError(attr)
             return skipped(f"{name.split('.', 2)[-1]}.{attr}")
+
         mod.__getattr__ = other
         return mod
 

@@ -4,6 +4,7 @@ the grader's own files out of sight.
 Each protection is applied where the platform offers it (Linux as root: all of them; a TA's laptop, macOS or a
 container without CAP_SYS_ADMIN: fewer), and what was not in force is said in the report, for the log.
 """
+
 import ctypes
 import ctypes.util
 import os
@@ -22,8 +23,14 @@ SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 # arch: (AUDIT_ARCH value, seccomp syscall, blocked syscalls: socket, io_uring_setup)
 _ARCH = {"x86_64": (0xC000003E, 317, (41, 425)), "aarch64": (0xC00000B7, 277, (198, 425))}
 AF_UNIX, EACCES = 1, 13
-LIMITS = (("RLIMIT_CPU", "cpu_seconds"), ("RLIMIT_AS", "memory_bytes"), ("RLIMIT_NPROC", "processes"),
-          ("RLIMIT_FSIZE", "file_bytes"), ("RLIMIT_NOFILE", "open_files"), ("RLIMIT_CORE", None))
+LIMITS = (
+    ("RLIMIT_CPU", "cpu_seconds"),
+    ("RLIMIT_AS", "memory_bytes"),
+    ("RLIMIT_NPROC", "processes"),
+    ("RLIMIT_FSIZE", "file_bytes"),
+    ("RLIMIT_NOFILE", "open_files"),
+    ("RLIMIT_CORE", None),
+)
 
 
 def confine(config: dict) -> dict:
@@ -36,7 +43,11 @@ def confine(config: dict) -> dict:
     _attempt(_oom_first, missing, "oom_score_adj")
     for name, key in LIMITS:
         value = limits[key] if key else 0
-        _attempt(lambda: resource.setrlimit(getattr(resource, name), (value, value)) or True, missing, name)
+        _attempt(
+            lambda name=name, value=value: resource.setrlimit(getattr(resource, name), (value, value)) or True,
+            missing,
+            name,
+        )
     os.chdir(config["workdir"])
     os.umask(0o077)
     if config.get("uid") is not None:
@@ -44,11 +55,15 @@ def confine(config: dict) -> dict:
         os.setgid(config["gid"])
         os.setuid(config["uid"])
         done["user"] = f"uid {config['uid']}"
-    if _attempt(_no_new_privs, missing, "no_new_privs") and \
-            _attempt(lambda: _block_sockets(namespace) or True, missing, "seccomp network filter"):
-        done["network"] += (" + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
-                            if namespace else " + seccomp (socket() refused for every family, AF_UNIX included: "
-                                              "Unix sockets only through socketpair(); io_uring refused)")
+    if _attempt(_no_new_privs, missing, "no_new_privs") and _attempt(
+        lambda: _block_sockets(namespace) or True, missing, "seccomp network filter"
+    ):
+        done["network"] += (
+            " + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
+            if namespace
+            else " + seccomp (socket() refused for every family, AF_UNIX included: "
+            "Unix sockets only through socketpair(); io_uring refused)"
+        )
     done["limits"] = dict(limits)
     done["not_in_force"] = missing
     return done
@@ -117,17 +132,17 @@ def _block_sockets(namespace: bool):
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | EACCES
     program = [
-        (ld, 0, 0, 4),                    # 0: arch
-        (jeq, 1, 0, arch),                # 1: native arch -> 3
-        (ret, 0, 0, deny),                # 2: other ABIs (i386 int 0x80, its socketcall) are refused
-        (ld, 0, 0, 0),                    # 3: syscall number
-        (jge, 5, 0, 0x40000000),          # 4: x32 ABI -> deny
-        (jeq, 4, 0, io_uring_nr),         # 5: io_uring can open sockets -> deny
-        (jeq, 0, 2, socket_nr),           # 6: socket() -> 7, else allow
-        (ld, 0, 0, 16),                   # 7: first argument, low 32 bits (the kernel reads an int)
-        (jeq, 0 if namespace else 1, 1, AF_UNIX),   # 8: AF_UNIX -> allow if namespace, else deny; others deny
-        (ret, 0, 0, allow),               # 9
-        (ret, 0, 0, deny),                # 10
+        (ld, 0, 0, 4),  # 0: arch
+        (jeq, 1, 0, arch),  # 1: native arch -> 3
+        (ret, 0, 0, deny),  # 2: other ABIs (i386 int 0x80, its socketcall) are refused
+        (ld, 0, 0, 0),  # 3: syscall number
+        (jge, 5, 0, 0x40000000),  # 4: x32 ABI -> deny
+        (jeq, 4, 0, io_uring_nr),  # 5: io_uring can open sockets -> deny
+        (jeq, 0, 2, socket_nr),  # 6: socket() -> 7, else allow
+        (ld, 0, 0, 16),  # 7: first argument, low 32 bits (the kernel reads an int)
+        (jeq, 0 if namespace else 1, 1, AF_UNIX),  # 8: AF_UNIX -> allow if namespace, else deny; others deny
+        (ret, 0, 0, allow),  # 9
+        (ret, 0, 0, deny),  # 10
     ]
     raw = b"".join(struct.pack("HBBI", *ins) for ins in program)
     buffer = ctypes.create_string_buffer(raw)

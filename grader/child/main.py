@@ -1,4 +1,5 @@
 """The child's entry point: confine itself, read the notebook, run its cells, call the student's objects, report."""
+
 import base64
 import json
 import os
@@ -16,7 +17,7 @@ from .confine import confine
 from .probes import run_probes
 from .report import Reporter
 
-_kill = os.kill   # kept before student code can replace it
+_kill = os.kill  # kept before student code can replace it
 
 
 def main(grader_root: str, config_json: str):
@@ -26,31 +27,38 @@ def main(grader_root: str, config_json: str):
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
     import torch
+
     torch.set_num_threads(1)
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", grader_root)]
     reporter.send({"event": "ready", "isolation": isolation})
 
     request = json.loads(sys.stdin.buffer.read())
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)   # input() and stdin reads get EOF
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() and stdin reads get EOF
     sys.stdin = open(0, closefd=False)
 
     try:
         with time_limit(config["read_timeout"], anywhere=True):
             notebook = read(Path(config["workdir"]), config.get("handout_code"))
     except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reason = str(problem) if isinstance(problem, SubmissionProblem) else (
-            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
-            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file.")
+        reason = (
+            str(problem)
+            if isinstance(problem, SubmissionProblem)
+            else (
+                "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+                "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
+            )
+        )
         reporter.send({"event": "ungradable", "reason": reason[:20000]})
         _end(reporter)
     reporter.send({"event": "notebook", "info": notebook.info})
 
     sent = set()
 
-    def note(text):   # skipped magics and Colab calls, once each
+    def note(text):  # skipped magics and Colab calls, once each
         if text not in sent and len(sent) < 100:
             sent.add(text)
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
+
     shell = new_shell(note)
     failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], defined_names)
     if config.get("uid") is not None:
@@ -65,21 +73,32 @@ def _end(reporter):
     reporter.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)   # no interpreter teardown: the student's __del__ and atexit hooks do not run
+    os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
 
 
 def _send_ta_files(reporter, notebook, failed):
     """For the TA tools only (`--ta-files`): the notebook rendered to HTML here, where parsing it is allowed."""
     for index, (mime, data) in enumerate(notebook.images[:5], 1):
-        reporter.send({"event": "ta_file", "name": f"answer-{index}.{mime.split('/')[-1]}",
-                       "base64": base64.b64encode(data).decode()})
+        reporter.send(
+            {
+                "event": "ta_file",
+                "name": f"answer-{index}.{mime.split('/')[-1]}",
+                "base64": base64.b64encode(data).decode(),
+            }
+        )
     try:
         from .render import render_notebook
+
         with time_limit(120, anywhere=True):
             html = render_notebook(notebook.node, failed)
-        reporter.send({"event": "ta_file", "name": "notebook.html",
-                       "base64": base64.b64encode(html.encode("utf-8", "replace")).decode()})
-    except (ImportError, CellTimeout, Exception):   # noqa: BLE001  -- a TA convenience: the grade does not depend on it
+        reporter.send(
+            {
+                "event": "ta_file",
+                "name": "notebook.html",
+                "base64": base64.b64encode(html.encode("utf-8", "replace")).decode(),
+            }
+        )
+    except (ImportError, CellTimeout, Exception):  # noqa: BLE001  -- a TA convenience: the grade does not depend on it
         pass
 
 
@@ -90,4 +109,4 @@ def _stop_background_processes():
     try:
         _kill(-1, signal.SIGKILL)
     except OSError:
-        pass   # there were none
+        pass  # there were none

@@ -4,8 +4,9 @@ Nothing is compared here: the parent does that with its own reference, so a monk
 lying tensor subclass in this process changes nothing. Tensors are read with torch functions disabled.
 Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
 """
-from .cells import CellTimeout, describe, leave_if_forked, time_limit
+
 from ..records import MAX_VALUES
+from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
 PARAMETERS = ("W1", "B1", "W2", "B2")
 
@@ -17,6 +18,7 @@ class Missing(Exception):
 def run_probes(namespace, probes: list, reporter, timeout: float):
     """probes: [(name, inputs)] in the rubric's order."""
     import torch
+
     for name, inputs in probes:
         reporter.send({"event": "probe_start", "probe": name})
         try:
@@ -25,9 +27,15 @@ def run_probes(namespace, probes: list, reporter, timeout: float):
         except Missing as exc:
             data = {"missing": str(exc)[:500]}
         except CellTimeout:
-            data = {"error": {"type": "Timeout", "message": f"the call did not finish within {timeout:.0f} s",
-                              "cell": None, "line": None}}
-        except BaseException as exc:   # noqa: BLE001
+            data = {
+                "error": {
+                    "type": "Timeout",
+                    "message": f"the call did not finish within {timeout:.0f} s",
+                    "cell": None,
+                    "line": None,
+                }
+            }
+        except BaseException as exc:  # noqa: BLE001
             data = {"error": describe(exc)}
         leave_if_forked()
         reporter.send({"event": "record", "probe": name, "data": data})
@@ -50,7 +58,7 @@ def toymodel(torch, ns, inputs):
     torch.manual_seed(inputs["seed"])
     try:
         module = cls()
-    except Exception as exc:   # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
         return {"error": describe(exc)}
     return {"object": _module_data(torch, module, torch.tensor(inputs["x"]))}
 
@@ -75,16 +83,17 @@ def _set_globals(torch, ns, values):
 
 def _call(torch, function, *args, watch_autograd=False):
     ran = []
-    engine = torch.autograd._engine_run_backward   # backward() and autograd.grad() both go through it
+    engine = torch.autograd._engine_run_backward  # backward() and autograd.grad() both go through it
 
     def watched(*a, **k):
         ran.append(True)
         return engine(*a, **k)
+
     if watch_autograd:
         torch.autograd._engine_run_backward = watched
     try:
         result = {"value": _plain(torch, function(*args))}
-    except Exception as exc:   # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001
         result = {"error": describe(exc)}
     finally:
         torch.autograd._engine_run_backward = engine
@@ -102,7 +111,7 @@ def _plain(torch, value, depth=0):
 
 
 def _tensor(torch, value):
-    with torch._C.DisableTorchFunction():   # a Tensor subclass's __torch_function__ is not consulted
+    with torch._C.DisableTorchFunction():  # a Tensor subclass's __torch_function__ is not consulted
         plain = torch.Tensor.as_subclass(value, torch.Tensor).detach()
         shape = [min(int(n), 2**31) for n in plain.shape][:8]
         values = None
@@ -113,15 +122,25 @@ def _tensor(torch, value):
 
 def _module_data(torch, module, x):
     if not isinstance(module, torch.nn.Module):
-        return {"module": {"is_module": False, "class_name": type(module).__name__[:200], "linears": [],
-                           "n_params": 0},
-                "call": {"error": {"type": "TypeError", "message": "not an nn.Module", "cell": None, "line": None}}}
+        return {
+            "module": {"is_module": False, "class_name": type(module).__name__[:200], "linears": [], "n_params": 0},
+            "call": {"error": {"type": "TypeError", "message": "not an nn.Module", "cell": None, "line": None}},
+        }
     linears = [m for m in module.modules() if type(m) is torch.nn.Linear][:64]
-    data = {"is_module": True, "class_name": type(module).__name__[:200],
-            "n_params": min(int(sum(p.numel() for p in module.parameters())), 2**31),
-            "linears": [{"in_features": _bounded(m.in_features), "out_features": _bounded(m.out_features),
-                         "weight": _tensor(torch, m.weight),
-                         "bias": None if m.bias is None else _tensor(torch, m.bias)} for m in linears]}
+    data = {
+        "is_module": True,
+        "class_name": type(module).__name__[:200],
+        "n_params": min(int(sum(p.numel() for p in module.parameters())), 2**31),
+        "linears": [
+            {
+                "in_features": _bounded(m.in_features),
+                "out_features": _bounded(m.out_features),
+                "weight": _tensor(torch, m.weight),
+                "bias": None if m.bias is None else _tensor(torch, m.bias),
+            }
+            for m in linears
+        ],
+    }
     return {"module": data, "call": _call(torch, module, x)}
 
 

@@ -4,6 +4,7 @@ Runs in the child: only confined processes parse student files. The page is stil
 it in a sandboxed iframe): nbconvert sanitizes Markdown, raw cells and outputs (scripts and unknown output types
 are dropped), the template loads nothing, and images from anywhere but the notebook itself are not loaded.
 """
+
 import copy
 import html
 
@@ -45,20 +46,53 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 # nbconvert's own clean_html keeps only bleach's inline tags and so shows every paragraph and heading of a
 # Markdown cell as escaped <p>, <h2>: this one keeps the structure. Anything else (a <script>) is shown as text.
-TAGS = {*bleach.ALLOWED_TAGS, "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "pre", "img",
-        "table", "thead", "tbody", "tr", "td", "th", "sub", "sup", "del", "s", "dl", "dt", "dd"}
+TAGS = {
+    *bleach.ALLOWED_TAGS,
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "div",
+    "span",
+    "pre",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "sub",
+    "sup",
+    "del",
+    "s",
+    "dl",
+    "dt",
+    "dd",
+}
 
 
 def _attribute(tag, name, value):
     if tag == "img" and name == "src":
-        return value.startswith("data:image/")   # images the notebook carries; none from the network
+        return value.startswith("data:image/")  # images the notebook carries; none from the network
     return name in ("class", "id", "title", "alt") or (tag == "a" and name == "href")
 
 
 def _clean(element) -> str:
     text = element.decode() if isinstance(element, bytes) else str(element)
-    return bleach.clean(text, tags=TAGS, attributes=_attribute, protocols={"http", "https", "mailto", "data"},
-                        strip=False, strip_comments=True)
+    return bleach.clean(
+        text,
+        tags=TAGS,
+        attributes=_attribute,
+        protocols={"http", "https", "mailto", "data"},
+        strip=False,
+        strip_comments=True,
+    )
 
 
 def render_notebook(nb, failed: dict) -> str:
@@ -66,20 +100,29 @@ def render_notebook(nb, failed: dict) -> str:
     nb = copy.deepcopy(nb)
     number = 0
     for cell in nb.cells:
-        cell.metadata.pop("a0_failed", None)   # the notebook's own metadata must not fake a mark
+        cell.metadata.pop("a0_failed", None)  # the notebook's own metadata must not fake a mark
         cell.metadata.pop("a0_number", None)
         if cell.cell_type == "code":
             number += 1
             cell.metadata["a0_number"] = number
             if number in failed:
                 cell.metadata["a0_failed"] = str(failed[number])
-    exporter = HTMLExporter(template_file="a0.html.j2", extra_loaders=[jinja2.DictLoader({"a0.html.j2": TEMPLATE})],
-                            sanitize_html=True, embed_images=True, exclude_anchor_links=True,
-                            filters={"clean_html": _clean})
+    exporter = HTMLExporter(
+        template_file="a0.html.j2",
+        extra_loaders=[jinja2.DictLoader({"a0.html.j2": TEMPLATE})],
+        sanitize_html=True,
+        embed_images=True,
+        exclude_anchor_links=True,
+        filters={"clean_html": _clean},
+    )
     body, _ = exporter.from_notebook_node(nb)
-    marks = "".join(f'<li><a href="#a0-cell-{n}">cell {n}</a>: {html.escape(str(reason))}</li>'
-                    for n, reason in sorted(failed.items()))
+    marks = "".join(
+        f'<li><a href="#a0-cell-{n}">cell {n}</a>: {html.escape(str(reason))}</li>'
+        for n, reason in sorted(failed.items())
+    )
     index = f"<p><b>Cells that did not finish normally:</b></p><ul>{marks}</ul>" if marks else ""
-    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f"<title>Graded notebook</title><style>{CSS}</style></head>\n<body>{index}\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f"<title>Graded notebook</title><style>{CSS}</style></head>\n<body>{index}\n{body}\n</body></html>\n"
+    )

@@ -1,4 +1,5 @@
 """Sending plain data to the parent: one JSON object a line, on a pipe the parent created."""
+
 import json
 import os
 
@@ -6,18 +7,18 @@ import os
 class Reporter:
     def __init__(self, fd: int):
         self.fd = fd
-        self._write = os.write   # kept before student code can replace os.write
+        self._write = os.write  # kept before student code can replace os.write
         self._dumps = json.dumps
         self._getpid = os.getpid
         self.pid = os.getpid()
 
     def send(self, event: dict):
         if self._getpid() != self.pid:
-            return   # a process forked by the notebook does not speak for it
+            return  # a process forked by the notebook does not speak for it
         data = (self._dumps(event, allow_nan=True) + "\n").encode()
         while data:
             try:
                 written = self._write(self.fd, data)
             except OSError:
-                return   # the notebook closed the channel; the parent will say what is missing
+                return  # the notebook closed the channel; the parent will say what is missing
             data = data[written:]

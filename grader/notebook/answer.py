@@ -2,6 +2,7 @@
 
 Linear in the notebook's size, bounded, and never raising on odd input: a source may be a list, a string, None,
 a number or a dict. No regex with nested quantifiers ever sees student text."""
+
 import base64
 import binascii
 import re
@@ -14,18 +15,18 @@ HANDOUT_QUESTION = (
     "Try running the above cell multiple times and notice how the loss keeps decreasing. However, is the loss "
     "guaranteed to not increase? Edit this cell to answer below and explain why.\n\n"
     "*Hint: What if the learning rate were really large? Would that be a meaningful difference compared to this "
-    "case?*")
+    "case?*"
+)
 HANDOUT_ANSWER = "**Answer:**"
 HANDOUT_HEADING = "### Exercise 3"
 EXERCISE5_MARK = "Exercise 5: Don't modify"
 
-MAX_CELL_CHARS = 4_000_000     # per cell source (an answer pasted as a data: image can be a few MB)
-MAX_REGION_CELLS = 12          # the question cell and the markdown cells after it that can hold the answer
+MAX_CELL_CHARS = 4_000_000  # per cell source (an answer pasted as a data: image can be a few MB)
+MAX_REGION_CELLS = 12  # the question cell and the markdown cells after it that can hold the answer
 MAX_IMAGES = 5
-MAX_IMAGE_BYTES = 2 * 2**20    # all images together
-MAX_OUTPUT_CHARS = 20_000      # per output of the Exercise 5 cell
-_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
-          "image/gif": (b"GIF87a", b"GIF89a")}
+MAX_IMAGE_BYTES = 2 * 2**20  # all images together
+MAX_OUTPUT_CHARS = 20_000  # per output of the Exercise 5 cell
+_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",), "image/gif": (b"GIF87a", b"GIF89a")}
 _EMPHASIS = "*_"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SAVED_LOSS = re.compile(r"tensor\(\s*([-+0-9.eE]{1,40}|nan|inf)")
@@ -33,10 +34,10 @@ _SAVED_LOSS = re.compile(r"tensor\(\s*([-+0-9.eE]{1,40}|nan|inf)")
 
 @dataclass
 class Answer:
-    text: str | None                # None: the question was not found; "": nothing was added to the handout
-    images: list = field(default_factory=list)   # (mime type, bytes) of embedded images, verified
-    image_links: int = 0            # images that point elsewhere (http..., a file): counted, never fetched
-    images_skipped: int = 0         # embedded images not returned: unreadable, another type, or over the limits
+    text: str | None  # None: the question was not found; "": nothing was added to the handout
+    images: list = field(default_factory=list)  # (mime type, bytes) of embedded images, verified
+    image_links: int = 0  # images that point elsewhere (http..., a file): counted, never fetched
+    images_skipped: int = 0  # embedded images not returned: unreadable, another type, or over the limits
 
 
 def _text(source, cap: int = MAX_CELL_CHARS) -> str:
@@ -46,7 +47,7 @@ def _text(source, cap: int = MAX_CELL_CHARS) -> str:
         parts, size = [], 0
         for part in source:
             if isinstance(part, str) and size < cap:
-                parts.append(part[:cap - size])
+                parts.append(part[: cap - size])
                 size += len(parts[-1])
         return "".join(parts)
     return ""
@@ -81,7 +82,7 @@ def exercise3_answer(cells) -> Answer:
     answer = Answer("")
     budget = [MAX_IMAGE_BYTES]
     lines: list = []
-    for offset, cell in enumerate(cells[start:start + MAX_REGION_CELLS]):
+    for offset, cell in enumerate(cells[start : start + MAX_REGION_CELLS]):
         kind, source = _cell(cell)
         if kind not in ("markdown", "raw") or (offset and _starts_section(source)):
             break
@@ -118,9 +119,9 @@ def _added_lines(source: str):
         stripped = line.strip()
         if (_normal(stripped) if len(stripped) < 1000 else stripped) in _HANDOUT_LINES:
             continue
-        for prefix in _HANDOUT_PREFIXES:   # a line of the handout that the answer was typed after
+        for prefix in _HANDOUT_PREFIXES:  # a line of the handout that the answer was typed after
             if len(prefix) > 20 and stripped.startswith(prefix):
-                line = stripped[len(prefix):]
+                line = stripped[len(prefix) :]
                 break
         yield _without_label(line.strip())
 
@@ -131,7 +132,7 @@ def _tidy(lines: list) -> str:
     for line in lines:
         if line.strip() or (out and out[-1]):
             out.append(line if line.strip() else "")
-    return _SURROGATE.sub("\ufffd", "\n".join(out).strip())   # a "\\ud800" escape in the JSON: not UTF-8
+    return _SURROGATE.sub("\ufffd", "\n".join(out).strip())  # a "\\ud800" escape in the JSON: not UTF-8
 
 
 def _without_label(line: str) -> str:
@@ -146,7 +147,7 @@ def _without_label(line: str) -> str:
     while i < n and line[i] in _EMPHASIS:
         opening += line[i]
         i += 1
-    if line[i:i + 6].lower() != "answer" or line[i + 6:i + 7].isalnum():
+    if line[i : i + 6].lower() != "answer" or line[i + 6 : i + 7].isalnum():
         return line
     i += 6
     n = min(len(line), i + 20)
@@ -159,11 +160,11 @@ def _without_label(line: str) -> str:
         i += 1
     rest = line[i:]
     if rest.strip() and not (separator or heading or closed):
-        return line   # "Answer the question..." is text, not a label
+        return line  # "Answer the question..." is text, not a label
     if opening and not closed:
         at = rest.find(opening)
         if at >= 0:
-            rest = rest[:at] + rest[at + len(opening):]
+            rest = rest[:at] + rest[at + len(opening) :]
     return rest.strip()
 
 
@@ -192,11 +193,11 @@ def _take_images(source: str, attachments, answer: Answer, budget: list) -> str:
             break
         if t < 0 or 0 <= b < t:
             end_alt = close_alt(b + 2)
-            if end_alt < 0 or source[end_alt + 1:end_alt + 2] != "(":
+            if end_alt < 0 or source[end_alt + 1 : end_alt + 2] != "(":
                 scan = b + 2
                 continue
             start, end = b, close_link(end_alt + 2)
-            target = source[end_alt + 2:end].split(maxsplit=1)[:1] if end >= 0 else []
+            target = source[end_alt + 2 : end].split(maxsplit=1)[:1] if end >= 0 else []
             target = target[0] if target else ""
         else:
             start, end = t, close_tag(t + 4)
@@ -214,8 +215,8 @@ def _src_attribute(tag: str) -> str:
     lowered = tag.lower()
     at = lowered.find("src")
     while at >= 0:
-        rest = tag[at + 3:].lstrip()
-        if rest.startswith("=") and tag[at - 1:at].isspace():
+        rest = tag[at + 3 :].lstrip()
+        if rest.startswith("=") and tag[at - 1 : at].isspace():
             rest = rest[1:].lstrip()
             if rest[:1] in ("'", '"'):
                 close = rest.find(rest[0], 1)
@@ -280,8 +281,9 @@ def saved_exercise5_loss(cells) -> float | None:
             if not isinstance(output, dict):
                 continue
             data = output.get("data")
-            plain = _text(data.get("text/plain") if isinstance(data, dict) else None, MAX_OUTPUT_CHARS) \
-                or _text(output.get("text"), MAX_OUTPUT_CHARS)
+            plain = _text(data.get("text/plain") if isinstance(data, dict) else None, MAX_OUTPUT_CHARS) or _text(
+                output.get("text"), MAX_OUTPUT_CHARS
+            )
             match = _SAVED_LOSS.search(plain)
             if match:
                 try:

@@ -1,16 +1,17 @@
 """Find the notebook to grade in a submission folder: a bounded walk that never follows links."""
+
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .scan import code_fingerprint
 from ..markdown import inline_code
+from .scan import code_fingerprint
 
 EXPECTED_NAME = "a0.ipynb"
-MAX_DEPTH = 30            # folders below the submission folder
-MAX_ENTRIES = 10_000      # files and folders looked at
-MAX_FINGERPRINTS = 10     # notebooks read to compare with the handout
+MAX_DEPTH = 30  # folders below the submission folder
+MAX_ENTRIES = 10_000  # files and folders looked at
+MAX_FINGERPRINTS = 10  # notebooks read to compare with the handout
 
 
 class SubmissionProblem(Exception):
@@ -63,7 +64,7 @@ def _walk(root: Path, notes: list):
             except OSError:
                 continue
             rel = path.relative_to(root)
-            hidden = entry.name.startswith(".")   # .ipynb_checkpoints, ._A0.ipynb (macOS): listed, never graded
+            hidden = entry.name.startswith(".")  # .ipynb_checkpoints, ._A0.ipynb (macOS): listed, never graded
             if is_file and (hidden or not entry.name.lower().endswith(".ipynb")):
                 if len(others) < 1000:
                     others.append(entry.name)
@@ -82,8 +83,10 @@ def _walk(root: Path, notes: list):
         if cut and seen > MAX_ENTRIES:
             break
     if cut:
-        notes.append(f"Your submission has more than {MAX_ENTRIES:,} files and folders or folders nested more than "
-                     f"{MAX_DEPTH} deep; only the first were searched for the notebook.")
+        notes.append(
+            f"Your submission has more than {MAX_ENTRIES:,} files and folders or folders nested more than "
+            f"{MAX_DEPTH} deep; only the first were searched for the notebook."
+        )
     return notebooks, others
 
 
@@ -111,13 +114,17 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     elif expected:
         reason = f"it has the expected name `A0.ipynb` ({len(found)} notebooks were found)"
     else:
-        reason = (f"none of the {len(found)} notebooks is named `A0.ipynb`, so the one nearest the top of the "
-                  "submission, first in alphabetical order, was taken")
+        reason = (
+            f"none of the {len(found)} notebooks is named `A0.ipynb`, so the one nearest the top of the "
+            "submission, first in alphabetical order, was taken"
+        )
     if handout_code and len(found) > 1:
         worked = _with_work(chosen, found, submission, handout_code)
         if worked is not None:
-            reason = (f"{inline_code(chosen.relative_to(submission))} has exactly the code cells of the handout (no work in "
-                      f"it), and {inline_code(worked.relative_to(submission))} has your work")
+            reason = (
+                f"{inline_code(chosen.relative_to(submission))} has exactly the code cells of the handout (no work in "
+                f"it), and {inline_code(worked.relative_to(submission))} has your work"
+            )
             chosen = worked
     if len(found) > 1:
         others = ", ".join(f"{inline_code(p.relative_to(submission))}" for p in found if p != chosen)
@@ -135,8 +142,7 @@ def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path
     if code_fingerprint(chosen) != handout_code:
         return None
     # Notebooks named like the assignment first ("Copy of A0.ipynb", "A0 (1).ipynb"), then by depth and name.
-    rest = sorted((p for p in found if p != chosen),
-                  key=lambda p: ("a0" not in p.name.lower(), *_order(p, root)))
+    rest = sorted((p for p in found if p != chosen), key=lambda p: ("a0" not in p.name.lower(), *_order(p, root)))
     for path in rest[:MAX_FINGERPRINTS]:
         fingerprint = code_fingerprint(path)
         if fingerprint and fingerprint != handout_code:
@@ -145,20 +151,24 @@ def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path
 
 
 def _nothing_to_grade(notes: list, other_files: list):
-    if notes:   # only links, or a submission too large to search
+    if notes:  # only links, or a submission too large to search
         raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
     others = sorted(other_files, key=str.lower)[:5]
     if any(n.lower().endswith(".py") for n in other_files):
         raise SubmissionProblem(
             "Your submission has a `.py` file but no notebook. Please upload the notebook itself "
-            "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script.")
+            "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script."
+        )
     listed = ", ".join(f"{inline_code(n)}" for n in others) or "no files at all"
-    raise SubmissionProblem(f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). "
-                            "Please upload `A0.ipynb`.")
+    raise SubmissionProblem(
+        f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). Please upload `A0.ipynb`."
+    )
 
 
 def _not_a_notebook(name: str) -> str:
     if name.lower().endswith(".py"):
-        return (f"{inline_code(name)} is a Python script, not a notebook. Please upload the notebook itself "
-                "(`A0.ipynb`, from File > Download in Jupyter or Colab).")
+        return (
+            f"{inline_code(name)} is a Python script, not a notebook. Please upload the notebook itself "
+            "(`A0.ipynb`, from File > Download in Jupyter or Colab)."
+        )
     return f"{inline_code(name)} is not a Jupyter notebook (`.ipynb`). Please upload `A0.ipynb`."

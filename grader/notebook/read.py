@@ -4,47 +4,56 @@ Finds the notebook in the scratch copy of the submission, parses it with nbforma
 4), and collects what scoring needs as plain data (records.NotebookInfo); the code cells are then run by
 grader/child/cells.py.
 """
+
 import ast
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..markdown import inline_code
 from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
 from .scan import code_fingerprint, defined_names, seeds_before, uses_autograd
-from ..markdown import inline_code
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
-CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")   # what the probes call; their defining cells
+CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")  # what the probes call; their defining cells
 
 
 @dataclass
 class Notebook:
-    info: dict          # records.NotebookInfo, sent to the parent
-    cells: list         # [(number, source)] of the code cells, 1-based as Jupyter counts after Restart & Run All
-    node: object        # the nbformat NotebookNode (for the TA's HTML rendering)
-    images: list        # the Exercise 3 answer's images: [(mime, bytes)]
+    info: dict  # records.NotebookInfo, sent to the parent
+    cells: list  # [(number, source)] of the code cells, 1-based as Jupyter counts after Restart & Run All
+    node: object  # the nbformat NotebookNode (for the TA's HTML rendering)
+    images: list  # the Exercise 3 answer's images: [(mime, bytes)]
 
 
 def read(workdir: Path, handout_code: str | None = None) -> Notebook:
     located = locate(workdir, handout_code)
     nb = _parse(located.path)
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
-    code = [(n, _text(cell.get("source"))) for n, cell in
-            enumerate((c for c in cells if c.get("cell_type") == "code"), 1)]
+    code = [
+        (n, _text(cell.get("source"))) for n, cell in enumerate((c for c in cells if c.get("cell_type") == "code"), 1)
+    ]
     answer = exercise3_answer(cells)
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in CHECKED_NAMES}
     training = _last(code, definitions["model"])
-    info = {"path": located.path.relative_to(workdir).as_posix()[:500], "reason": located.reason,
-            "notes": [str(note)[:2000] for note in located.notes][:50], "cells": len(code),
-            "definitions": definitions,
-            "answer": {"text": None if answer.text is None else answer.text[:20000], "images": len(answer.images),
-                       "image_links": answer.image_links + answer.images_skipped},
-            "saved_loss": _finite(saved_exercise5_loss(cells)),
-            "seeded": bool(training and seeds_before(training, "model")),
-            "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
-            "code_hash": code_fingerprint(cells)}
+    info = {
+        "path": located.path.relative_to(workdir).as_posix()[:500],
+        "reason": located.reason,
+        "notes": [str(note)[:2000] for note in located.notes][:50],
+        "cells": len(code),
+        "definitions": definitions,
+        "answer": {
+            "text": None if answer.text is None else answer.text[:20000],
+            "images": len(answer.images),
+            "image_links": answer.image_links + answer.images_skipped,
+        },
+        "saved_loss": _finite(saved_exercise5_loss(cells)),
+        "seeded": bool(training and seeds_before(training, "model")),
+        "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
+        "code_hash": code_fingerprint(cells),
+    }
     return Notebook(info, code, nb, answer.images)
 
 
@@ -84,33 +93,44 @@ def _parse(path: Path):
     name = path.name
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
-        raise SubmissionProblem(f"{inline_code(name)} is {size / 2**20:.0f} MB, too large to grade (the limit is "
-                                f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
-                                "and upload it again.")
+        raise SubmissionProblem(
+            f"{inline_code(name)} is {size / 2**20:.0f} MB, too large to grade (the limit is "
+            f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
+            "and upload it again."
+        )
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SubmissionProblem(f"{inline_code(name)} is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
-                                "it is not a Jupyter notebook. Download the notebook again from Jupyter or Colab "
-                                "(File > Download .ipynb) and upload that file.") from None
+        raise SubmissionProblem(
+            f"{inline_code(name)} is not a text file in UTF-8 (byte {exc.start} cannot be read), so "
+            "it is not a Jupyter notebook. Download the notebook again from Jupyter or Colab "
+            "(File > Download .ipynb) and upload that file."
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SubmissionProblem(f"{inline_code(name)} is not a valid notebook: it is not JSON (line {exc.lineno}, column "
-                                f"{exc.colno}: {exc.msg}). It may have been damaged or edited as text; download it "
-                                "again from Jupyter or Colab (File > Download .ipynb).") from None
-    except (ValueError, RecursionError, MemoryError):   # nested too deeply, or numbers with thousands of digits
-        raise SubmissionProblem(f"{inline_code(name)} is not a valid notebook: its JSON is nested too deeply or is too large "
-                                "to read. Download it again from Jupyter or Colab (File > Download .ipynb).") from None
+        raise SubmissionProblem(
+            f"{inline_code(name)} is not a valid notebook: it is not JSON (line {exc.lineno}, column "
+            f"{exc.colno}: {exc.msg}). It may have been damaged or edited as text; download it "
+            "again from Jupyter or Colab (File > Download .ipynb)."
+        ) from None
+    except (ValueError, RecursionError, MemoryError):  # nested too deeply, or numbers with thousands of digits
+        raise SubmissionProblem(
+            f"{inline_code(name)} is not a valid notebook: its JSON is nested too deeply or is too large "
+            "to read. Download it again from Jupyter or Colab (File > Download .ipynb)."
+        ) from None
     if not (isinstance(data, dict) and "nbformat" in data):
         raise SubmissionProblem(f"{inline_code(name)} is JSON but not a Jupyter notebook (it has no `nbformat` field).")
     import nbformat
+
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error={})
         if not isinstance(nb.get("cells"), list):
             raise ValueError("no list of cells")
         return nb
-    except Exception:   # noqa: BLE001  -- nbformat raises many kinds on odd notebooks
-        raise SubmissionProblem(f"{inline_code(name)} could not be read as a Jupyter notebook (its structure is damaged). "
-                                "Open it in Jupyter or Colab, check that it shows your work, save it, download it "
-                                "again (File > Download .ipynb) and upload that file.") from None
+    except Exception:  # noqa: BLE001  -- nbformat raises many kinds on odd notebooks
+        raise SubmissionProblem(
+            f"{inline_code(name)} could not be read as a Jupyter notebook (its structure is damaged). "
+            "Open it in Jupyter or Colab, check that it shows your work, save it, download it "
+            "again (File > Download .ipynb) and upload that file."
+        ) from None

@@ -1,10 +1,11 @@
 """Facts about a cell's code, read with `ast` (never run): bounded, and never raising on odd input."""
+
 import ast
 import hashlib
 import json
 from pathlib import Path
 
-MAX_SOURCE_CHARS = 1_000_000     # a larger cell is not analysed (every function answers "nothing found")
+MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function answers "nothing found")
 MAX_NAMES = 200
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # code_fingerprint of a path
 
@@ -43,7 +44,7 @@ def _top_level(tree: ast.Module):
         if isinstance(node, _SCOPES):
             continue
         children = [child for name in _BLOCK_FIELDS for child in getattr(node, name, None) or ()]
-        stack.extend(reversed(children))   # statements, and except handlers and match cases (their bodies next)
+        stack.extend(reversed(children))  # statements, and except handlers and match cases (their bodies next)
 
 
 def _target_names(target):
@@ -79,7 +80,7 @@ def _bindings(statement):
                 yield name, statement
         if isinstance(statement, ast.ExceptHandler) and statement.name:
             yield statement.name, statement
-        for node in _own_expressions(statement):   # `if (model := Net()):` binds too
+        for node in _own_expressions(statement):  # `if (model := Net()):` binds too
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 yield node.target.id, node
 
@@ -119,9 +120,17 @@ def uses_autograd(source: str) -> bool:
     if tree is None:
         return any(word in source for word in _AUTOGRAD_WORDS)
     for node in ast.walk(tree):
-        word = (node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name)
-                else node.arg if isinstance(node, ast.keyword) else node.name if isinstance(node, ast.alias)
-                else None)
+        word = (
+            node.attr
+            if isinstance(node, ast.Attribute)
+            else node.id
+            if isinstance(node, ast.Name)
+            else node.arg
+            if isinstance(node, ast.keyword)
+            else node.name
+            if isinstance(node, ast.alias)
+            else None
+        )
         if isinstance(word, str) and any(part in _AUTOGRAD_NAMES for part in word.split(".")):
             return True
     return False
@@ -132,7 +141,7 @@ def _is_seed_call(node) -> bool:
         return False
     func = node.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    return name in _SEED_CALLS and bool(node.args or node.keywords)   # `torch.seed()` seeds at random
+    return name in _SEED_CALLS and bool(node.args or node.keywords)  # `torch.seed()` seeds at random
 
 
 def seeds_before(source: str, name: str = "model") -> bool:
@@ -180,10 +189,14 @@ def _notebook_cells(path) -> list | None:
         return None
     if isinstance(data.get("cells"), list):
         return data["cells"]
-    worksheets = data.get("worksheets")   # nbformat 3
+    worksheets = data.get("worksheets")  # nbformat 3
     if isinstance(worksheets, list):
-        return [cell for sheet in worksheets if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
-                for cell in sheet["cells"]]
+        return [
+            cell
+            for sheet in worksheets
+            if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
+            for cell in sheet["cells"]
+        ]
     return None
 
 

@@ -1,7 +1,8 @@
 """Flags a TA should look at, and the failure "causes" the class report groups by."""
+
 import re
 
-LABELS = {   # code -> what the report says
+LABELS = {  # code -> what the report says
     "identical": "identical notebook",
     "autograd_in_backprop": "autograd in backprop",
     "cell_timeout": "cell stopped at its time limit",
@@ -9,7 +10,7 @@ LABELS = {   # code -> what the report says
     "memory_limit": "memory limit hit",
     "not_graded": "not graded",
 }
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")   # not the 1 of `W1`
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `W1`
 CAUSE_LENGTH = 120
 
 
@@ -34,18 +35,25 @@ def identical_groups(results_by_id: dict) -> dict:
         code_hash = facts_of(results).get("code_hash")
         if results and code_hash and not facts_of(results).get("problem"):
             by_hash.setdefault(code_hash, []).append(sub_id)
-    return {sub_id: [other for other in group if other != sub_id]
-            for group in by_hash.values() if len(group) > 1 for sub_id in group}
+    return {
+        sub_id: [other for other in group if other != sub_id]
+        for group in by_hash.values()
+        if len(group) > 1
+        for sub_id in group
+    }
 
 
 def failed_tests(results) -> list:
     """The tests of a results.json that did not get full marks, or failed (Exercise 3 is worth 0 points)."""
-    return [t for t in (results or {}).get("tests", [])
-            if t.get("status") == "failed" or t.get("score", 0) < t.get("max_score", 0)]
+    return [
+        t
+        for t in (results or {}).get("tests", [])
+        if t.get("status") == "failed" or t.get("score", 0) < t.get("max_score", 0)
+    ]
 
 
 def cause_of(output: str) -> str:
     """The first line of a test's output, numbers replaced by #, so that failures of one kind count together."""
     first = next((line.strip() for line in (output or "").splitlines() if line.strip()), "(no message)")
     cause = " ".join(_NUMBER.sub("#", first).split())
-    return cause if len(cause) <= CAUSE_LENGTH else cause[:CAUSE_LENGTH - 1] + "…"
+    return cause if len(cause) <= CAUSE_LENGTH else cause[: CAUSE_LENGTH - 1] + "…"

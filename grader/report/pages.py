@@ -5,6 +5,7 @@ Content-Security-Policy that forbids scripts and remote loads. Student text is e
 rendered with raw HTML and images disabled; the notebook page (untrusted: made next to student code) is shown in
 a sandboxed iframe without scripts.
 """
+
 import base64
 import csv
 import html
@@ -36,7 +37,7 @@ img.answer-image { max-width: 40em; border: 1px solid #ddd; display: block; marg
 """
 _ANSWER_IMAGE = re.compile(r"answer-\d+\.png")
 _QUOTED_ANSWER = "Your answer, for the course staff to grade by hand:"
-_markdown = MarkdownIt("commonmark", {"html": False}).disable("image")   # an image would load from anywhere
+_markdown = MarkdownIt("commonmark", {"html": False}).disable("image")  # an image would load from anywhere
 MAX_POINTS = sum(item.points for item in RUBRIC.values())
 
 
@@ -49,10 +50,12 @@ def markdown(text: str) -> str:
 
 
 def page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f'<meta name="referrer" content="no-referrer"><title>{esc(title)}</title><style>{CSS}</style></head>\n'
-            f"<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta name="referrer" content="no-referrer"><title>{esc(title)}</title><style>{CSS}</style></head>\n'
+        f"<body>\n{body}\n</body></html>\n"
+    )
 
 
 def write(path: Path, text: str):
@@ -82,9 +85,11 @@ def exercise3(results) -> dict:
     test = next((t for t in (results or {}).get("tests", []) if t.get("number") == "3"), None)
     output = (test or {}).get("output", "")
     if test and test.get("status") == "passed" and output.startswith(_QUOTED_ANSWER):
-        lines = output[len(_QUOTED_ANSWER):].strip("\n").splitlines()
-        return {"answer": "\n".join(line[2:] if line.startswith("> ") else line.lstrip(">") for line in lines),
-                "images": []}
+        lines = output[len(_QUOTED_ANSWER) :].strip("\n").splitlines()
+        return {
+            "answer": "\n".join(line[2:] if line.startswith("> ") else line.lstrip(">") for line in lines),
+            "images": [],
+        }
     return {"answer": None, "images": []}
 
 
@@ -112,8 +117,16 @@ def write_answers(out: Path, rows: list, results_by_id: dict):
         writer.writerow(["submission_id", "names", "sids", "emails", "answer", "images"])
         for row, found in entries:
             images = "; ".join(f"{row['submission_id']}/{name}" for name in found["images"])
-            writer.writerow([row["submission_id"], row["names"], row["sids"], row["emails"],
-                             _spreadsheet_safe(found["answer"] or ""), images])
+            writer.writerow(
+                [
+                    row["submission_id"],
+                    row["names"],
+                    row["sids"],
+                    row["emails"],
+                    _spreadsheet_safe(found["answer"] or ""),
+                    images,
+                ]
+            )
     os.replace(out / "answers.csv.tmp", out / "answers.csv")
 
     items = []
@@ -127,21 +140,29 @@ def write_answers(out: Path, rows: list, results_by_id: dict):
             answer = '<p class="muted">no answer</p>'
         for name in found["images"]:
             uri = _png(out / sub_id / name)
-            answer += (f'<img class="answer-image" alt="{esc(name)}" src="{uri}">' if uri
-                       else f'<p class="muted">image {esc(name)} is missing</p>')
+            answer += (
+                f'<img class="answer-image" alt="{esc(name)}" src="{uri}">'
+                if uri
+                else f'<p class="muted">image {esc(name)} is missing</p>'
+            )
         link = f'<br><a href="{esc(sub_id)}/feedback.html">feedback</a>' if sub_id in results_by_id else ""
-        items.append(f'<tr id="{esc(sub_id)}"><td>{esc(sub_id)}{link}'
-                     f'</td><td>{esc(who(row))}<br><span class="muted">{esc(row["sids"])}</span></td>'
-                     f"<td>{answer}</td></tr>")
-    body = (f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions, in submission order. Grade them by hand on "
-            "Gradescope (the autograder gives Exercise 3 no points).</p>"
-            "<table><tr><th>submission</th><th>submitters</th><th>answer</th></tr>" + "\n".join(items) + "</table>")
+        items.append(
+            f'<tr id="{esc(sub_id)}"><td>{esc(sub_id)}{link}'
+            f'</td><td>{esc(who(row))}<br><span class="muted">{esc(row["sids"])}</span></td>'
+            f"<td>{answer}</td></tr>"
+        )
+    body = (
+        f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions, in submission order. Grade them by hand on "
+        "Gradescope (the autograder gives Exercise 3 no points).</p>"
+        "<table><tr><th>submission</th><th>submitters</th><th>answer</th></tr>" + "\n".join(items) + "</table>"
+    )
     write(out / "answers.html", page("Exercise 3 answers", body))
 
 
 # -- the class
 def _histogram(totals: list) -> str:
-    from matplotlib.figure import Figure   # no pyplot: no GUI backend, no global state
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
     figure = Figure(figsize=(7, 2.8))
     axes = figure.add_subplot()
     top = int(max([MAX_POINTS, *totals]))
@@ -154,7 +175,7 @@ def _histogram(totals: list) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
+    return svg[svg.index("<svg") :]
 
 
 def _label(row: dict, results_by_id: dict) -> str:
@@ -166,34 +187,51 @@ def _label(row: dict, results_by_id: dict) -> str:
 def write_report(out: Path, rows: list, results_by_id: dict, version: str):
     graded = [r for r in rows if results_by_id.get(r["submission_id"]) and "not_graded" not in r["flags"]]
     totals = [float(r["total"]) for r in graded]
-    parts = [f"<h1>A0 class report</h1><p><b>{len(rows)}</b> submissions, <b>{len(graded)}</b> graded, "
-             f"<b>{len(rows) - len(graded)}</b> not graded. Grader version <code>{esc(version)}</code>. "
-             '<a href="grades.csv">grades.csv</a>, <a href="answers.html">Exercise 3 answers</a>.</p>']
+    parts = [
+        f"<h1>A0 class report</h1><p><b>{len(rows)}</b> submissions, <b>{len(graded)}</b> graded, "
+        f"<b>{len(rows) - len(graded)}</b> not graded. Grader version <code>{esc(version)}</code>. "
+        '<a href="grades.csv">grades.csv</a>, <a href="answers.html">Exercise 3 answers</a>.</p>'
+    ]
     if totals:
-        parts.append(f"<h2>Score distribution</h2><p>out of {MAX_POINTS:g}: mean {statistics.mean(totals):.2f}, "
-                     f"median {statistics.median(totals):g}, full marks {sum(t >= MAX_POINTS for t in totals)}</p>"
-                     + _histogram(totals))
+        parts.append(
+            f"<h2>Score distribution</h2><p>out of {MAX_POINTS:g}: mean {statistics.mean(totals):.2f}, "
+            f"median {statistics.median(totals):g}, full marks {sum(t >= MAX_POINTS for t in totals)}</p>"
+            + _histogram(totals)
+        )
 
     lines, causes = [], []
     for item in RUBRIC.values():
-        tests = [(row, t) for row in graded for t in results_by_id[row["submission_id"]]["tests"]
-                 if t.get("number") == item.number]
+        tests = [
+            (row, t)
+            for row in graded
+            for t in results_by_id[row["submission_id"]]["tests"]
+            if t.get("number") == item.number
+        ]
         failed = [(row, t) for row, t in tests if t in F.failed_tests({"tests": [t]})]
         rate = f"{100 * (len(tests) - len(failed)) / len(tests):.0f}%" if tests else "–"
-        lines.append(f"<tr><td>{esc(item.number)}</td><td>{esc(item.name)}</td><td class=num>{item.points:g}</td>"
-                     f"<td class=num>{len(tests) - len(failed)} / {len(tests)}</td><td class=num>{rate}</td></tr>")
+        lines.append(
+            f"<tr><td>{esc(item.number)}</td><td>{esc(item.name)}</td><td class=num>{item.points:g}</td>"
+            f"<td class=num>{len(tests) - len(failed)} / {len(tests)}</td><td class=num>{rate}</td></tr>"
+        )
         if failed:
             grouped = {}
             for row, test in failed:
                 grouped.setdefault(F.cause_of(test.get("output", "")), []).append(row)
             ordered = sorted(grouped.items(), key=lambda kv: -len(kv[1]))
-            causes.append(f"<h3>{esc(item.number)} {esc(item.name)}: {len(failed)} failed</h3><table>"
-                          "<tr><th>count</th><th>cause (first line of the test's output)</th><th>submissions</th></tr>"
-                          + "".join(f"<tr><td class=num>{len(who_)}</td><td><code>{esc(cause)}</code></td>"
-                                    f"<td>{', '.join(_label(r, results_by_id) for r in who_)}</td></tr>" for cause, who_ in ordered)
-                          + "</table>")
-    parts.append("<h2>Rubric lines</h2><table><tr><th>number</th><th>check</th><th>points</th><th>passed</th>"
-                 "<th>pass rate</th></tr>" + "".join(lines) + "</table>")
+            causes.append(
+                f"<h3>{esc(item.number)} {esc(item.name)}: {len(failed)} failed</h3><table>"
+                "<tr><th>count</th><th>cause (first line of the test's output)</th><th>submissions</th></tr>"
+                + "".join(
+                    f"<tr><td class=num>{len(who_)}</td><td><code>{esc(cause)}</code></td>"
+                    f"<td>{', '.join(_label(r, results_by_id) for r in who_)}</td></tr>"
+                    for cause, who_ in ordered
+                )
+                + "</table>"
+            )
+    parts.append(
+        "<h2>Rubric lines</h2><table><tr><th>number</th><th>check</th><th>points</th><th>passed</th>"
+        "<th>pass rate</th></tr>" + "".join(lines) + "</table>"
+    )
     parts.append("<h2>Most common failure causes</h2>" + ("".join(causes) or "<p>None.</p>"))
 
     flagged = [r for r in rows if r["flags"]]
@@ -201,10 +239,16 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str):
     summary = ", ".join(f"{F.LABELS.get(f, f)}: {n}" for f, n in counts.most_common())
     parts.append(f"<h2>Flagged submissions ({len(flagged)})</h2><p>{esc(summary)}</p>")
     if flagged:
-        parts.append("<table><tr><th>submission</th><th>flags</th><th>details</th></tr>" + "".join(
-            f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
-            + (f"same code as {esc(r['identical_to'])}<br>" if r["identical_to"] else "")
-            + f"{esc(r['problems'])}</td></tr>" for r in flagged) + "</table>")
+        parts.append(
+            "<table><tr><th>submission</th><th>flags</th><th>details</th></tr>"
+            + "".join(
+                f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
+                + (f"same code as {esc(r['identical_to'])}<br>" if r["identical_to"] else "")
+                + f"{esc(r['problems'])}</td></tr>"
+                for r in flagged
+            )
+            + "</table>"
+        )
     write(out / "report.html", page("A0 class report", "\n".join(parts)))
 
 
@@ -212,31 +256,41 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str):
 def write_feedback(folder: Path, row: dict, results):
     """What the student saw on Gradescope, and the graded notebook (notebook.html from --ta-files) if there."""
     sub_id = row["submission_id"]
-    parts = [f"<h1>{esc(sub_id)}: {esc(who(row))}</h1>",
-             f'<p>{flag_chips(row)} <a href="../report.html">class report</a></p>']
+    parts = [
+        f"<h1>{esc(sub_id)}: {esc(who(row))}</h1>",
+        f'<p>{flag_chips(row)} <a href="../report.html">class report</a></p>',
+    ]
     if results:
         facts = F.facts_of(results)
         score = results.get("score", sum(t.get("score", 0) for t in results.get("tests", [])))
-        parts.append(f"<p><b>Score: {score:g} / {MAX_POINTS:g}</b> (autograder). Notebook graded: "
-                     f"<code>{esc(facts.get('notebook') or '–')}</code>; grader version "
-                     f"<code>{esc(facts.get('grader_version') or '–')}</code>.</p>")
+        parts.append(
+            f"<p><b>Score: {score:g} / {MAX_POINTS:g}</b> (autograder). Notebook graded: "
+            f"<code>{esc(facts.get('notebook') or '–')}</code>; grader version "
+            f"<code>{esc(facts.get('grader_version') or '–')}</code>.</p>"
+        )
         parts.append("<h2>What the student saw on Gradescope</h2>" + markdown(results.get("output", "")))
         for test in results.get("tests", []):
             failed = bool(F.failed_tests({"tests": [test]}))
             hidden = test.get("visibility", "visible")
             note = f' <span class="muted">(visibility: {esc(hidden)})</span>' if hidden != "visible" else ""
-            parts.append(f'<div class="test{" failed" if failed else ""}"><h3>{esc(test.get("number", ""))} '
-                         f'{esc(test.get("name", ""))}: {test.get("score", 0):g} / {test.get("max_score", 0):g}'
-                         f"{note}</h3>{markdown(test.get('output', ''))}</div>")
+            parts.append(
+                f'<div class="test{" failed" if failed else ""}"><h3>{esc(test.get("number", ""))} '
+                f'{esc(test.get("name", ""))}: {test.get("score", 0):g} / {test.get("max_score", 0):g}'
+                f"{note}</h3>{markdown(test.get('output', ''))}</div>"
+            )
     else:
         parts.append(f"<p><b>No results:</b> {esc(row['problems'])}</p>")
     notebook = folder / "notebook.html"
     if notebook.is_file():
         srcdoc = notebook.read_text(encoding="utf-8", errors="replace")
-        parts.append('<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally are marked '
-                     'in red. <a href="notebook.html">Open it alone</a>.</p>'
-                     f'<iframe sandbox title="graded notebook" srcdoc="{html.escape(srcdoc, quote=True)}"></iframe>')
+        parts.append(
+            '<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally are marked '
+            'in red. <a href="notebook.html">Open it alone</a>.</p>'
+            f'<iframe sandbox title="graded notebook" srcdoc="{html.escape(srcdoc, quote=True)}"></iframe>'
+        )
     else:
-        parts.append('<h2>The graded notebook</h2><p class="muted">Not available (not graded, or graded by a '
-                     "grader without --ta-files).</p>")
+        parts.append(
+            '<h2>The graded notebook</h2><p class="muted">Not available (not graded, or graded by a '
+            "grader without --ta-files).</p>"
+        )
     write(folder / "feedback.html", page(f"Feedback {sub_id}", "\n".join(parts)))

@@ -5,6 +5,7 @@ of event has its own share of the channel (so the grader's per-cell events never
 a line that does not fit the schema or comes out of order is dropped and noted, and a probe answered twice gets no
 record at all (scoring then gives 0 with a message).
 """
+
 import json
 from dataclasses import dataclass, field
 
@@ -12,13 +13,23 @@ import jsonschema
 
 from .. import records as R
 
-_VALIDATORS = {kind: jsonschema.Draft202012Validator({"$defs": R.SCHEMA["$defs"], **schema})
-               for kind, schema in R.EVENTS.items()}
+_VALIDATORS = {
+    kind: jsonschema.Draft202012Validator({"$defs": R.SCHEMA["$defs"], **schema}) for kind, schema in R.EVENTS.items()
+}
 MIB = 1024 * 1024
 # bytes each kind may use; past its share a kind's events are dropped (and the drop is noted once)
-SHARES = {R.CELL_START: 8 * MIB, R.CELL_END: 16 * MIB, R.NOTE: 1 * MIB, R.PROBE_START: 64 * 1024,
-          R.RECORD: 16 * MIB, R.NOTEBOOK: 1 * MIB, R.UNGRADABLE: 64 * 1024, R.TA_FILE: 40 * MIB,
-          R.READY: 64 * 1024, R.DONE: 1024}
+SHARES = {
+    R.CELL_START: 8 * MIB,
+    R.CELL_END: 16 * MIB,
+    R.NOTE: 1 * MIB,
+    R.PROBE_START: 64 * 1024,
+    R.RECORD: 16 * MIB,
+    R.NOTEBOOK: 1 * MIB,
+    R.UNGRADABLE: 64 * 1024,
+    R.TA_FILE: 40 * MIB,
+    R.READY: 64 * 1024,
+    R.DONE: 1024,
+}
 TOTAL_BYTES = sum(SHARES.values())
 TAMPERED = "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."
 
@@ -26,17 +37,18 @@ TAMPERED = "The grader received data it did not send (the notebook wrote to the 
 @dataclass
 class ChildReport:
     """Everything the parent learned from the child, as plain data."""
+
     isolation: dict | None = None
-    notebook: dict | None = None                   # records.NotebookInfo
-    ungradable: str | None = None                  # why the notebook could not be read (the child's words)
-    cells: dict = field(default_factory=dict)      # cell number -> cell_end event, for cells that did not end ok
-    last_cell: int = 0                             # the last cell that started
-    records: dict = field(default_factory=dict)    # probe -> records.Record
-    notes: list = field(default_factory=list)      # skipped magics, Colab calls (student-derived text)
-    ta_files: dict = field(default_factory=dict)   # name -> base64 text
-    running: tuple | None = None                   # ("cell", 12), ("probe", "forward") or ("read", 0)
+    notebook: dict | None = None  # records.NotebookInfo
+    ungradable: str | None = None  # why the notebook could not be read (the child's words)
+    cells: dict = field(default_factory=dict)  # cell number -> cell_end event, for cells that did not end ok
+    last_cell: int = 0  # the last cell that started
+    records: dict = field(default_factory=dict)  # probe -> records.Record
+    notes: list = field(default_factory=list)  # skipped magics, Colab calls (student-derived text)
+    ta_files: dict = field(default_factory=dict)  # name -> base64 text
+    running: tuple | None = None  # ("cell", 12), ("probe", "forward") or ("read", 0)
     done: bool = False
-    problems: list = field(default_factory=list)   # the channel was misused: shown to the student
+    problems: list = field(default_factory=list)  # the channel was misused: shown to the student
     _used: dict = field(default_factory=dict)
     _answered: set = field(default_factory=set)
 
@@ -48,8 +60,9 @@ class ChildReport:
                 raise ValueError(kind)
             self._used[kind] = self._used.get(kind, 0) + len(line)
             if self._used[kind] > SHARES[kind]:
-                return self._problem(f"The notebook's process sent more `{kind}` data than the grader accepts; "
-                                     "the rest was ignored.")
+                return self._problem(
+                    f"The notebook's process sent more `{kind}` data than the grader accepts; the rest was ignored."
+                )
             if not _plain_progress(kind, event):
                 _VALIDATORS[kind].validate(event)
         except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):

@@ -4,6 +4,7 @@ sandbox user left (System V IPC objects, files in the world-writable places, dee
 The sweeps by owner (kill_user, remove_ipc, remove_files_of, sweep_user) are only for dedicated sandbox users:
 never call them with the uid of a TA or of the grader itself, whose every process and file they would destroy.
 """
+
 import ctypes
 import os
 import signal
@@ -20,7 +21,7 @@ PR_SET_CHILD_SUBREAPER = 36
 # World-writable folders inside them are walked too. Group-writable folders (/var/mail, /var/local, ...) do not
 # matter: a sandbox user has only its own group. The scratch folder is the caller's (remove_tree).
 WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
-MAX_ENTRIES = 500_000     # looked at per call
+MAX_ENTRIES = 500_000  # looked at per call
 SWEEP_SECONDS = 60.0
 IPC_RMID = 0
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -126,9 +127,11 @@ def remove_ipc(uid: int) -> int:
     """Remove every System V shared memory segment, semaphore set and message queue owned or created by uid;
     returns how many. A segment still attached goes when its last process ends. Never the TA's own uid."""
     removed = 0
-    for kind, key, remove in (("shm", "shmid", lambda i: _libc.shmctl(i, IPC_RMID, None)),
-                              ("sem", "semid", lambda i: _libc.semctl(i, 0, IPC_RMID)),
-                              ("msg", "msqid", lambda i: _libc.msgctl(i, IPC_RMID, None))):
+    for kind, key, remove in (
+        ("shm", "shmid", lambda i: _libc.shmctl(i, IPC_RMID, None)),
+        ("sem", "semid", lambda i: _libc.semctl(i, 0, IPC_RMID)),
+        ("msg", "msqid", lambda i: _libc.msgctl(i, IPC_RMID, None)),
+    ):
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
                 header, *rows = [line.split() for line in f]
@@ -191,7 +194,7 @@ def _mqueue_mounted():
             yield folder if mounted else None
         finally:
             if mounted:
-                _libc.umount2(folder.encode(), 2)   # MNT_DETACH
+                _libc.umount2(folder.encode(), 2)  # MNT_DETACH
     finally:
         os.rmdir(folder)
 
@@ -246,7 +249,7 @@ class _Sweep:
                     child = self._open(fd, sub, top.st_dev, sub_remove)
                     if child is not None:
                         info = os.fstat(child)
-                        sub_remove = sub_remove and (remove or self._owned(info))   # it may have changed
+                        sub_remove = sub_remove and (remove or self._owned(info))  # it may have changed
                         os.close(fd)
                         fd = child
                         levels.append((info.st_dev, info.st_ino, sub, sub_remove, self._scan(fd, sub_remove)))
@@ -257,7 +260,7 @@ class _Sweep:
                 fd = up
                 info = os.fstat(fd)
                 if (info.st_dev, info.st_ino) != levels[-1][:2]:
-                    return   # a folder was moved meanwhile: stop rather than remove in the wrong place
+                    return  # a folder was moved meanwhile: stop rather than remove in the wrong place
                 if remove:
                     self._rmdir(fd, name)
         except OSError:
@@ -293,7 +296,7 @@ class _Sweep:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
         try:
             fd = os.open(name, flags, dir_fd=parent)
-        except PermissionError:   # not root: a folder of our own made unreadable
+        except PermissionError:  # not root: a folder of our own made unreadable
             if not remove:
                 return None
             try:
@@ -303,7 +306,7 @@ class _Sweep:
                 return None
         except OSError:
             return None
-        if device is not None and os.fstat(fd).st_dev != device:   # a mount point: leave it
+        if device is not None and os.fstat(fd).st_dev != device:  # a mount point: leave it
             os.close(fd)
             return None
         return fd
@@ -312,7 +315,7 @@ class _Sweep:
         try:
             os.unlink(name, dir_fd=parent)
             self.removed += 1
-        except PermissionError:   # not root: a folder of our own made unwritable
+        except PermissionError:  # not root: a folder of our own made unwritable
             try:
                 os.fchmod(parent, 0o700)
                 os.unlink(name, dir_fd=parent)

@@ -3,6 +3,7 @@
 `with Child(...) as child: run = child.run(request)`: leaving the block, however it is left, kills the child's
 process group and whatever it left behind, and joins the readers.
 """
+
 import json
 import os
 import signal
@@ -17,22 +18,22 @@ from . import cleanup
 from .channel import TOTAL_BYTES, ChildReport
 from .output import HeadTail
 
-ROOT = Path(__file__).resolve().parents[2]   # the folder holding the `grader` package
+ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
 BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.child.main import main; main(sys.argv[1], sys.argv[2])"
-WATCHDOG_GRACE = 10.0   # a cell or call that ignores its interrupt this long (at most its own limit) is killed
-READ_TIMEOUT = 60.0     # reading and parsing the notebook, in the child
+WATCHDOG_GRACE = 10.0  # a cell or call that ignores its interrupt this long (at most its own limit) is killed
+READ_TIMEOUT = 60.0  # reading and parsing the notebook, in the child
 
 
 @dataclass
 class ChildRun:
     report: ChildReport
-    output: str           # head and tail of what the notebook printed (instructor log only)
+    output: str  # head and tail of what the notebook printed (instructor log only)
     seconds: float
-    stopped: str | None   # None: the child ended by itself; else "run_timeout" or "watchdog"
+    stopped: str | None  # None: the child ended by itself; else "run_timeout" or "watchdog"
     running: tuple | None  # what was running when it ended or was stopped
     exit_code: int | None
-    isolation: str        # what was in force, for the instructor log
-    leftovers: int        # processes the child left behind, all killed
+    isolation: str  # what was in force, for the instructor log
+    leftovers: int  # processes the child left behind, all killed
 
     @property
     def finished(self) -> bool:
@@ -41,18 +42,34 @@ class ChildRun:
 
 
 class Child:
-    def __init__(self, settings, identity, workdir: Path, python: str = sys.executable, hide=(), ta_files=False,
-                 handout_code: str | None = None):
+    def __init__(
+        self,
+        settings,
+        identity,
+        workdir: Path,
+        python: str = sys.executable,
+        hide=(),
+        ta_files=False,
+        handout_code: str | None = None,
+    ):
         self.settings, self.identity, self.workdir, self.python = settings, identity, workdir, python
-        self.config = {"workdir": str(workdir), "uid": identity.uid, "gid": identity.gid,
-                       "limits": asdict(settings.limits), "cell_timeout": settings.cell_timeout,
-                       "probe_timeout": settings.probe_timeout, "read_timeout": READ_TIMEOUT,
-                       "hide": [str(p) for p in hide], "ta_files": ta_files, "handout_code": handout_code}
+        self.config = {
+            "workdir": str(workdir),
+            "uid": identity.uid,
+            "gid": identity.gid,
+            "limits": asdict(settings.limits),
+            "cell_timeout": settings.cell_timeout,
+            "probe_timeout": settings.probe_timeout,
+            "read_timeout": READ_TIMEOUT,
+            "hide": [str(p) for p in hide],
+            "ta_files": ta_files,
+            "handout_code": handout_code,
+        }
         self.proc = None
         self.readers = []
         self.report = ChildReport()
         self.output = HeadTail(settings.output_head_bytes, settings.output_tail_bytes)
-        self.current = None   # (what is running, monotonic time it started), for the watchdog
+        self.current = None  # (what is running, monotonic time it started), for the watchdog
         self.stopped = None
         self.leftovers = 0
 
@@ -63,12 +80,20 @@ class Child:
         try:
             self.proc = subprocess.Popen(
                 [self.python, "-I", "-c", BOOT, str(ROOT), json.dumps({**self.config, "channel_fd": write_fd})],
-                cwd=self.workdir, env=_clean_env(self.workdir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True)
+                cwd=self.workdir,
+                env=_clean_env(self.workdir),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
         finally:
             os.close(write_fd)
-        self.readers = [threading.Thread(target=self._read_output, daemon=True),
-                        threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True)]
+        self.readers = [
+            threading.Thread(target=self._read_output, daemon=True),
+            threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True),
+        ]
         for reader in self.readers:
             reader.start()
         return self
@@ -77,9 +102,16 @@ class Child:
         threading.Thread(target=self._feed, args=(json.dumps(request).encode(),), daemon=True).start()
         self.stopped = self._wait()
         self._stop()
-        return ChildRun(self.report, self.output.text(), time.monotonic() - self.started_at, self.stopped,
-                        self.current[0] if self.current else self.report.running, self.proc.returncode,
-                        _isolation(self.identity, self.report), self.leftovers)
+        return ChildRun(
+            self.report,
+            self.output.text(),
+            time.monotonic() - self.started_at,
+            self.stopped,
+            self.current[0] if self.current else self.report.running,
+            self.proc.returncode,
+            _isolation(self.identity, self.report),
+            self.leftovers,
+        )
 
     def __exit__(self, *exc_info):
         self._stop()
@@ -92,7 +124,7 @@ class Child:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            pass   # stuck in the kernel; the run says it did not end normally
+            pass  # stuck in the kernel; the run says it did not end normally
         self.leftovers += cleanup.kill_leftovers(self.identity.uid)
         for reader in self.readers:
             reader.join(timeout=5)
@@ -103,7 +135,7 @@ class Child:
             self.proc.stdin.write(request)
             self.proc.stdin.close()
         except (OSError, ValueError):
-            pass   # the child is already gone; _wait says why
+            pass  # the child is already gone; _wait says why
 
     def _read_output(self):
         for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):
@@ -115,8 +147,9 @@ class Child:
             for chunk in iter(lambda: stream.read(65536), b""):
                 budget -= len(chunk)
                 if budget < 0:
-                    self.report.problems.append("The notebook's process sent more data than the grader accepts; "
-                                                "the rest was ignored.")
+                    self.report.problems.append(
+                        "The notebook's process sent more data than the grader accepts; the rest was ignored."
+                    )
                     for _ in iter(lambda: stream.read(65536), b""):
                         pass
                     return
@@ -165,5 +198,12 @@ def _kill_group(pid: int):
 
 def _clean_env(workdir: Path) -> dict:
     threads = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
-            "IPYTHONDIR": str(workdir / ".ipython"), "LANG": "C.UTF-8", "MPLBACKEND": "Agg", **threads}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        **threads,
+    }

@@ -4,11 +4,13 @@ The parent only copies bytes (it never parses them): iteratively, without follow
 depth, number of files and size, so that no upload can make it recurse, loop or fill the disk. The copy's digest
 seeds the grader's inputs (scoring/inputs.py).
 """
+
 import hashlib
 import os
 import stat
 import tempfile
 from pathlib import Path
+
 from ..markdown import inline_code
 
 MAX_BYTES = 256 * 1024 * 1024
@@ -25,7 +27,7 @@ class Scratch:
         only = None if submission.is_dir() else submission.name
         self._copy(root, only)
         if uid is not None:
-            for directory, dirnames, filenames in os.walk(self.path):   # our own copy: bounded above
+            for directory, dirnames, filenames in os.walk(self.path):  # our own copy: bounded above
                 for name in [*dirnames, *filenames]:
                     os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
             os.chown(self.path, uid, gid)
@@ -57,8 +59,10 @@ class Scratch:
                     files += 1
                     total += entry.stat(follow_symlinks=False).st_size
                     if files > MAX_FILES or total > MAX_BYTES:
-                        self.notes.append(f"Your submission has more than {MAX_FILES} files or "
-                                          f"{MAX_BYTES // 2**20} MB; the rest was not copied.")
+                        self.notes.append(
+                            f"Your submission has more than {MAX_FILES} files or "
+                            f"{MAX_BYTES // 2**20} MB; the rest was not copied."
+                        )
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
 

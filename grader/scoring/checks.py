@@ -1,11 +1,22 @@
 """The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
 verified or raises CheckFailed with what was wrong. grader/rubric.py says which check scores which line."""
+
 import numpy as np
 
-from . import reference
-from .feedback import (CheckFailed, as_array, defining_cell_hint, describe_value, error_text, inline_code,
-                       largest_difference, number_text, record, shape_text)
 from ..markdown import quoted
+from . import reference
+from .feedback import (
+    CheckFailed,
+    as_array,
+    defining_cell_hint,
+    describe_value,
+    error_text,
+    inline_code,
+    largest_difference,
+    number_text,
+    record,
+    shape_text,
+)
 from .submission import Submission
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
@@ -20,20 +31,21 @@ def _forward_outputs(sub: Submission):
     for x, call in zip(sub.inputs["forward"]["inputs"], calls):
         n = len(x)
         if "error" in call:
-            errors.setdefault(error_text(sub, call["error"]), []).append(n)   # the same error once, for every N
+            errors.setdefault(error_text(sub, call["error"]), []).append(n)  # the same error once, for every N
             continue
         actual = as_array(call["value"])
         if actual is None or actual.shape != (n, 2):
             hint = ""
             if actual is not None and actual.shape == (20, 2):
                 hint = " It has 20 rows whatever the input: does `forward` use the global `X` instead of its argument?"
-            problems.append(f"For `x` of shape ({n}, 3), `forward(x)` returned {describe_value(call['value'])}; "
-                            f"expected a tensor of shape ({n}, 2).{hint}")
+            problems.append(
+                f"For `x` of shape ({n}, 3), `forward(x)` returned {describe_value(call['value'])}; "
+                f"expected a tensor of shape ({n}, 2).{hint}"
+            )
         else:
             outputs.append((x, actual))
     for text, sizes in errors.items():
-        problems.insert(0, f"For `x` of shape (N, 3) with N = {', '.join(map(str, sizes))}, `forward(x)` raised "
-                           f"{text}")
+        problems.insert(0, f"For `x` of shape (N, 3) with N = {', '.join(map(str, sizes))}, `forward(x)` raised {text}")
     return outputs, problems
 
 
@@ -54,19 +66,24 @@ def forward_values(sub: Submission, line) -> str:
         expected = reference.forward(x, inputs["W1"], inputs["B1"], inputs["W2"], inputs["B2"])
         difference = largest_difference(actual, expected)
         if not difference <= line.tolerance:
-            hint = (" Its values are outside (0, 1): is the sigmoid on the output missing?"
-                    if np.any(actual <= 0) or np.any(actual >= 1) else
-                    " Check that `forward` uses its argument `x` and the global weights, relu on the hidden layer "
-                    "and sigmoid on the output.")
+            hint = (
+                " Its values are outside (0, 1): is the sigmoid on the output missing?"
+                if np.any(actual <= 0) or np.any(actual >= 1)
+                else " Check that `forward` uses its argument `x` and the global weights, relu on the hidden layer "
+                "and sigmoid on the output."
+            )
             raise CheckFailed(
                 f"With the grader's own `W1`, `B1`, `W2`, `B2` and `x` of shape ({len(x)}, 3), `forward(x)` differs "
                 f"from sigmoid(relu(x W1 + B1) W2 + B2) by up to {number_text(difference)} (allowed: "
                 f"{line.tolerance:g}).\n\nFirst row: yours {np.round(actual[0], 4).tolist()}, expected "
-                f"{np.round(expected[0], 4).tolist()}.{hint}")
+                f"{np.round(expected[0], 4).tolist()}.{hint}"
+            )
         worst = max(worst, difference)
     sizes = ", ".join(str(len(x)) for x, _ in outputs)
-    return (f"`forward(x)` matches sigmoid(relu(x W1 + B1) W2 + B2) on the grader's random weights, for N = {sizes} "
-            f"(largest difference {worst:.1e}).")
+    return (
+        f"`forward(x)` matches sigmoid(relu(x W1 + B1) W2 + B2) on the grader's random weights, for N = {sizes} "
+        f"(largest difference {worst:.1e})."
+    )
 
 
 # -- Exercise 2
@@ -76,8 +93,10 @@ def _backprop_value(sub: Submission) -> list:
         raise CheckFailed(f"`backprop(X)` raised {error_text(sub, call['error'])}")
     items = call["value"].get("sequence")
     if items is None or len(items) != 4:
-        raise CheckFailed(f"`backprop(X)` returned {describe_value(call['value'])}; expected four gradients "
-                          "`(W1_grad, B1_grad, W2_grad, B2_grad)`.")
+        raise CheckFailed(
+            f"`backprop(X)` returned {describe_value(call['value'])}; expected four gradients "
+            "`(W1_grad, B1_grad, W2_grad, B2_grad)`."
+        )
     return [as_array(item) for item in items]
 
 
@@ -91,8 +110,14 @@ def _permutation(sub: Submission, arrays) -> list | None:
     expected = _expected_gradients(sub)
     order = []
     for array in arrays:
-        match = [name for name, grad in expected.items() if array is not None and array.size == grad.size
-                 and name not in order and np.linalg.norm(array.reshape(grad.shape) - grad) < 1e-4]
+        match = [
+            name
+            for name, grad in expected.items()
+            if array is not None
+            and array.size == grad.size
+            and name not in order
+            and np.linalg.norm(array.reshape(grad.shape) - grad) < 1e-4
+        ]
         if not match:
             return None
         order.append(match[0])
@@ -111,9 +136,11 @@ def gradient_shapes(sub: Submission, line) -> str:
     arrays = _backprop_value(sub)
     order = _permutation(sub, arrays)
     if order:
-        raise CheckFailed(f"`backprop(X)` returned the right gradients in another order ({', '.join(order)}); "
-                          "return them as `W1_grad, B1_grad, W2_grad, B2_grad`. Tests 2.2 and 2.3 compare them by "
-                          "their values.")
+        raise CheckFailed(
+            f"`backprop(X)` returned the right gradients in another order ({', '.join(order)}); "
+            "return them as `W1_grad, B1_grad, W2_grad, B2_grad`. Tests 2.2 and 2.3 compare them by "
+            "their values."
+        )
     problems = []
     for (name, allowed), array in zip(GRADIENT_SHAPES.items(), arrays):
         if array is None or array.shape not in allowed:
@@ -126,30 +153,39 @@ def gradient_shapes(sub: Submission, line) -> str:
 
 def _gradient_distances(sub: Submission, line, names) -> str:
     from ..rubric import AUTOGRAD_IN_BACKPROP
+
     grads, _ = _ordered_gradients(sub)
     expected = _expected_gradients(sub)
-    autograd = bool(record(sub, "backprop")["call"].get("autograd")) or \
-        bool((sub.notebook or {}).get("autograd_in_backprop"))
+    autograd = bool(record(sub, "backprop")["call"].get("autograd")) or bool(
+        (sub.notebook or {}).get("autograd_in_backprop")
+    )
     lines, failed = [], False
     for name in names:
         array = grads.get(name)
         if array is None or array.size != expected[name].size:
-            raise CheckFailed(f"`{name}_grad` does not have as many values as `{name}`, so it cannot be "
-                              "compared (see test 2.1).")
+            raise CheckFailed(
+                f"`{name}_grad` does not have as many values as `{name}`, so it cannot be compared (see test 2.1)."
+            )
         actual = array.reshape(expected[name].shape)
         distance = float(np.linalg.norm(actual - expected[name])) if np.all(np.isfinite(actual)) else float("inf")
         ok = distance < line.tolerance
         failed |= not ok
-        lines.append(f"- `{name}_grad`: distance to autograd's gradient {number_text(distance)} "
-                     f"({'ok' if ok else 'too far'}; allowed: below {line.tolerance:g})")
+        lines.append(
+            f"- `{name}_grad`: distance to autograd's gradient {number_text(distance)} "
+            f"({'ok' if ok else 'too far'}; allowed: below {line.tolerance:g})"
+        )
     table = "\n".join(lines)
     if failed:
-        raise CheckFailed("With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
-                          f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}")
+        raise CheckFailed(
+            "With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
+            f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
+        )
     if autograd and AUTOGRAD_IN_BACKPROP == "zero":
-        raise CheckFailed("Your `backprop` uses autograd (`.backward()`, `torch.autograd`, `enable_grad` or "
-                          "`requires_grad`); Exercise 2 asks for the backward pass by hand, so the gradients score "
-                          f"no points even though they match:\n\n{table}")
+        raise CheckFailed(
+            "Your `backprop` uses autograd (`.backward()`, `torch.autograd`, `enable_grad` or "
+            "`requires_grad`); Exercise 2 asks for the backward pass by hand, so the gradients score "
+            f"no points even though they match:\n\n{table}"
+        )
     flag = "\n\nNote for the course staff: this `backprop` uses autograd." if autograd else ""
     return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{flag}"
 
@@ -170,16 +206,20 @@ def exercise3_answer(sub: Submission, line) -> str:
         raise CheckFailed(f"{sub.ending} Your notebook could not be read, so no answer was found.")
     answer = sub.notebook["answer"]
     if answer["text"] is None:
-        raise CheckFailed("The Exercise 3 question (\"Could loss ever increase...\") was not found in your notebook, "
-                          "so no answer was found. Keep the question cell and write your answer below it.")
+        raise CheckFailed(
+            "The Exercise 3 question (\"Could loss ever increase...\") was not found in your notebook, "
+            "so no answer was found. Keep the question cell and write your answer below it."
+        )
     images = answer["images"] + answer["image_links"]
-    pictures = f"\n\n(Your answer also has {images} image(s): the course staff see them in the notebook.)" \
-        if images else ""
+    pictures = (
+        f"\n\n(Your answer also has {images} image(s): the course staff see them in the notebook.)" if images else ""
+    )
     if not answer["text"].strip():
         if images:
             return f"Your answer is an image, for the course staff to grade by hand (see the notebook).{pictures}"
-        raise CheckFailed("Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below "
-                          "the question.")
+        raise CheckFailed(
+            "Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below the question."
+        )
     return f"Your answer, for the course staff to grade by hand:\n\n{quoted(answer['text'][:4000])}{pictures}"
 
 
@@ -198,15 +238,21 @@ def _layers(module: dict, what: str, exactly=True):
     if not exactly and len(first) == 1 and len(second) == 1:
         return first[0], second[0]
     if len(linears) != 2 or len(first) != 1 or len(second) != 1:
-        extra = " The extra layer(s) must go: the network is exactly 3->4->2." if len(linears) > 2 and first and \
-            second else ""
-        raise CheckFailed(f"{what} holds {len(linears)} `nn.Linear` layer(s) ({found}); expected exactly two: "
-                          f"3->4 and 4->2.{extra}")
+        extra = (
+            " The extra layer(s) must go: the network is exactly 3->4->2."
+            if len(linears) > 2 and first and second
+            else ""
+        )
+        raise CheckFailed(
+            f"{what} holds {len(linears)} `nn.Linear` layer(s) ({found}); expected exactly two: 3->4 and 4->2.{extra}"
+        )
     if first[0]["bias"] is None or second[0]["bias"] is None:
         raise CheckFailed(f"The `nn.Linear` layers of {what} need their biases (`bias=True`, the default).")
     if module["n_params"] != 26:
-        raise CheckFailed(f"{what} has {module['n_params']} parameters in all; expected 26 (the weights and "
-                          "biases of the two layers and nothing else).")
+        raise CheckFailed(
+            f"{what} has {module['n_params']} parameters in all; expected 26 (the weights and "
+            "biases of the two layers and nothing else)."
+        )
     return first[0], second[0]
 
 
@@ -217,11 +263,15 @@ def _recompute(first, second, x):
         value = as_array({"tensor": layer[name]})
         expected = (layer["out_features"], layer["in_features"]) if name == "weight" else (layer["out_features"],)
         if value is None or value.shape != expected:
-            raise CheckFailed(f"An `nn.Linear({layer['in_features']}, {layer['out_features']})` reported a {name} "
-                              "of an unexpected shape, so its output cannot be recomputed.")
+            raise CheckFailed(
+                f"An `nn.Linear({layer['in_features']}, {layer['out_features']})` reported a {name} "
+                "of an unexpected shape, so its output cannot be recomputed."
+            )
         return value
-    return reference.linear_layers(x, array(first, "weight"), array(first, "bias"),
-                                   array(second, "weight"), array(second, "bias"))
+
+    return reference.linear_layers(
+        x, array(first, "weight"), array(first, "bias"), array(second, "weight"), array(second, "bias")
+    )
 
 
 def toymodel_structure(sub: Submission, line) -> str:
@@ -235,17 +285,22 @@ def toymodel_output(sub: Submission, line) -> str:
     x = sub.inputs["toymodel"]["x"]
     call = data["call"]
     if "error" in call:
-        raise CheckFailed(f"Calling a new `ToyModel()` on `x` of shape ({len(x)}, 3) raised "
-                          f"{error_text(sub, call['error'])}")
+        raise CheckFailed(
+            f"Calling a new `ToyModel()` on `x` of shape ({len(x)}, 3) raised {error_text(sub, call['error'])}"
+        )
     actual = as_array(call["value"])
     if actual is None or actual.shape != (len(x), 2):
-        raise CheckFailed(f"A new `ToyModel()` called on `x` of shape ({len(x)}, 3) returned "
-                          f"{describe_value(call['value'])}; expected shape ({len(x)}, 2).")
+        raise CheckFailed(
+            f"A new `ToyModel()` called on `x` of shape ({len(x)}, 3) returned "
+            f"{describe_value(call['value'])}; expected shape ({len(x)}, 2)."
+        )
     difference = largest_difference(actual, _recompute(first, second, x))
     if not difference <= line.tolerance:
-        raise CheckFailed(f"A new `ToyModel()`'s output differs from sigmoid(L2(relu(L1(x)))) computed with its own "
-                          f"layers by up to {number_text(difference)}. Check the order: first layer, relu, second "
-                          "layer, sigmoid.")
+        raise CheckFailed(
+            f"A new `ToyModel()`'s output differs from sigmoid(L2(relu(L1(x)))) computed with its own "
+            f"layers by up to {number_text(difference)}. Check the order: first layer, relu, second "
+            "layer, sigmoid."
+        )
     return f"`ToyModel()(x)` equals sigmoid(L2(relu(L1(x)))) (largest difference {difference:.1e})."
 
 
@@ -265,8 +320,9 @@ def trained_model(sub: Submission, line) -> str:
     try:
         first, second = _layers(data["module"], "The notebook's final `model`")
     except CheckFailed as failure:
-        raise CheckFailed((training or "") + str(failure) + ("" if training else defining_cell_hint(sub, "model"))) \
-            from None
+        raise CheckFailed(
+            (training or "") + str(failure) + ("" if training else defining_cell_hint(sub, "model"))
+        ) from None
     expected = _recompute(first, second, reference.TOY_X)
     loss = reference.mse(expected, reference.TOY_Y)
     call = data["call"]
@@ -276,10 +332,13 @@ def trained_model(sub: Submission, line) -> str:
     if actual is None or actual.shape != reference.TOY_Y.shape:
         raise CheckFailed(f"`model(X)` returned {describe_value(call['value'])}; expected shape (20, 2).")
     if not largest_difference(actual, expected) <= 1e-4:
-        raise CheckFailed("`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers "
-                          f"(largest difference {number_text(largest_difference(actual, expected))}).")
-    reached = (f"The MSE of your trained `model` on the toy data is {number_text(loss)} (it must be below "
-               f"{line.tolerance:g}).")
+        raise CheckFailed(
+            "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers "
+            f"(largest difference {number_text(largest_difference(actual, expected))})."
+        )
+    reached = (
+        f"The MSE of your trained `model` on the toy data is {number_text(loss)} (it must be below {line.tolerance:g})."
+    )
     if training:
         raise CheckFailed(training + reached)
     if not loss < line.tolerance:
@@ -295,20 +354,28 @@ def _training_cell_failure(sub: Submission) -> str | None:
     end = sub.report.cells.get(cells[-1])
     if not end or end["status"] == "ok" or not end.get("error"):
         return None
-    return (f"Cell {cells[-1]}, which trains `model` (Exercise 5), did not finish: it raised "
-            f"{error_text(sub, end['error'])}\n\nThe model was checked as that cell left it. ")
+    return (
+        f"Cell {cells[-1]}, which trains `model` (Exercise 5), did not finish: it raised "
+        f"{error_text(sub, end['error'])}\n\nThe model was checked as that cell left it. "
+    )
 
 
 def _advice(sub: Submission, loss: float, threshold: float) -> str:
     saved = sub.notebook.get("saved_loss") if sub.notebook else None
     fresh = ""
     if saved is not None and saved < threshold:
-        fresh = (f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
-                 f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
-                 "All), so the model starts from other random weights than in your session.")
+        fresh = (
+            f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
+            f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
+            "All), so the model starts from other random weights than in your session."
+        )
     if sub.notebook and not sub.notebook.get("seeded"):
-        return (fresh + "\n\nPut `torch.manual_seed(0)` right before `model = ToyModel()` in the Exercise 5 cell, so "
-                "every run starts from the same weights, then check with Restart & Run All that the loss is below "
-                f"{threshold:g}.")
-    return (fresh + "\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` with "
-            f"lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}.")
+        return (
+            fresh + "\n\nPut `torch.manual_seed(0)` right before `model = ToyModel()` in the Exercise 5 cell, so "
+            "every run starts from the same weights, then check with Restart & Run All that the loss is below "
+            f"{threshold:g}."
+        )
+    return (
+        fresh + "\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` with "
+        f"lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}."
+    )

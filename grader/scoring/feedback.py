@@ -4,6 +4,7 @@ Every piece of student-derived text (error messages, tracebacks, cell lines, nam
 renders as plain text. Causes are followed to the first one: a NameError for a name that a failed cell should have
 defined names that cell.
 """
+
 import re
 
 import numpy as np
@@ -21,16 +22,18 @@ class CheckFailed(Exception):
 def record(sub: Submission, probe: str) -> dict:
     """The child's record for `probe`, or CheckFailed with the first cause in the student's terms."""
     from ..rubric import PROBES
+
     if sub.problem:
         raise CheckFailed(sub.problem)
     data = sub.report.records.get(probe)
     if data is None:
         extra = "".join(f"\n\n{p}" for p in sub.report.problems)
         raise CheckFailed(f"{sub.ending} The grader could not check {PROBES[probe].called}.{extra}")
-    if "missing" in data:   # the message is the parent's own: the child's text is not shown
+    if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = NAMES[probe]
-        raise CheckFailed(f"`{name}` is not defined when the notebook has finished running."
-                          + defining_cell_hint(sub, name))
+        raise CheckFailed(
+            f"`{name}` is not defined when the notebook has finished running." + defining_cell_hint(sub, name)
+        )
     if "error" in data:
         raise CheckFailed(f"Calling {PROBES[probe].called} raised {error_text(sub, data['error'])}")
     return data
@@ -56,24 +59,35 @@ def error_text(sub: Submission, error: dict, with_cause: bool = True) -> str:
 def plain_words(sub: Submission, error: dict) -> str:
     kind, message = error.get("type", ""), error.get("message", "")
     if kind == "MemoryError" or "bad_alloc" in message or "can't allocate memory" in message:
-        return (f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
-                "that grows without bound.")
+        return (
+            f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
+            "that grows without bound."
+        )
     if kind == "EOFError":
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
     if kind == "Timeout":
-        return ("Use a fixed number of steps (for example `for step in range(10000):`), not a loop that waits for "
-                "a condition that may never come.")
-    if kind in ("ConnectionError", "URLError", "gaierror", "ConnectionRefusedError", "HTTPError") or \
-            "Name or service not known" in message or "Temporary failure in name resolution" in message:
+        return (
+            "Use a fixed number of steps (for example `for step in range(10000):`), not a loop that waits for "
+            "a condition that may never come."
+        )
+    if (
+        kind in ("ConnectionError", "URLError", "gaierror", "ConnectionRefusedError", "HTTPError")
+        or "Name or service not known" in message
+        or "Temporary failure in name resolution" in message
+    ):
         return "The grader has no internet: the notebook must not download anything."
     if "'ellipsis' object" in message or kind == "TypeError" and "ellipsis" in message:
         return "A `...` placeholder is left in the code: replace it with your own."
     if kind == "SyntaxError" and message == "incomplete input":
-        return ("The cell ends in the middle of a statement: for example a `def` with only a comment under it, or "
-                "an unclosed bracket.")
+        return (
+            "The cell ends in the middle of a statement: for example a `def` with only a comment under it, or "
+            "an unclosed bracket."
+        )
     if kind == "RuntimeError" and "does not require grad" in message:
-        return ("The grader calls `backprop(X)` under `torch.no_grad()`, as the notebook does: Exercise 2 asks for "
-                "the backward pass by hand, without autograd (`.backward()`).")
+        return (
+            "The grader calls `backprop(X)` under `torch.no_grad()`, as the notebook does: Exercise 2 asks for "
+            "the backward pass by hand, without autograd (`.backward()`)."
+        )
     return ""
 
 
@@ -85,8 +99,10 @@ def first_cause(sub: Submission, error: dict) -> str | None:
     name = match.group(1)
     for number, end in sorted(sub.report.cells.items()):
         if name in end.get("defines", []) and number != error.get("cell"):
-            return (f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, "
-                    f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}")
+            return (
+                f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, "
+                f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}"
+            )
     return None
 
 
@@ -120,7 +136,7 @@ def as_array(value: dict):
         return None
     shape = [int(n) for n in tensor["shape"]]
     if any(n > 10**6 for n in shape) or len(tensor["values"]) != int(np.prod(shape, dtype=object)):
-        return None   # inconsistent data (the child's channel is not trusted)
+        return None  # inconsistent data (the child's channel is not trusted)
     return np.array(tensor["values"], dtype=np.float64).reshape(shape)
 
 

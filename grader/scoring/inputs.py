@@ -3,6 +3,7 @@
 They are derived from the submission's content and a secret that student code cannot read (made on first use,
 root-only on Gradescope), so regrading the same upload gives the same numbers while no upload can know another's.
 """
+
 import hashlib
 import hmac
 import os
@@ -12,7 +13,7 @@ import numpy as np
 
 from .reference import TOY_X
 
-FORWARD_BATCHES = (1, 7, 33)    # several N other than the notebook's 20
+FORWARD_BATCHES = (1, 7, 33)  # several N other than the notebook's 20
 BACKPROP_BATCH = 25
 SECRET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".grader-secret")
 
@@ -32,19 +33,23 @@ def _secret() -> bytes:
             with os.fdopen(fd, "wb") as f:
                 f.write(value)
             return value
-        except FileExistsError:   # another grading made it first
+        except FileExistsError:  # another grading made it first
             return _secret()
-        except OSError:           # a read-only grader folder: inputs still depend on the content
+        except OSError:  # a read-only grader folder: inputs still depend on the content
             return b"no secret"
 
 
 def _float32(array):
-    return np.asarray(array, dtype=np.float32).astype(np.float64)   # exactly what the child's tensors hold
+    return np.asarray(array, dtype=np.float32).astype(np.float64)  # exactly what the child's tensors hold
 
 
 def _parameters(rng):
-    return {"W1": _float32(rng.normal(0, 0.6, (3, 4))), "B1": _float32(rng.normal(0, 0.3, (1, 4))),
-            "W2": _float32(rng.normal(0, 0.8, (4, 2))), "B2": _float32(rng.normal(0, 0.3, (1, 2)))}
+    return {
+        "W1": _float32(rng.normal(0, 0.6, (3, 4))),
+        "B1": _float32(rng.normal(0, 0.3, (1, 4))),
+        "W2": _float32(rng.normal(0, 0.8, (4, 2))),
+        "B2": _float32(rng.normal(0, 0.3, (1, 2))),
+    }
 
 
 def forward(rng) -> dict:
@@ -52,8 +57,11 @@ def forward(rng) -> dict:
 
 
 def backprop(rng) -> dict:
-    return {**_parameters(rng), "X": _float32(rng.normal(0, 1, (BACKPROP_BATCH, 3))),
-            "Y": (rng.random((BACKPROP_BATCH, 2)) < 0.5).astype(np.float64)}
+    return {
+        **_parameters(rng),
+        "X": _float32(rng.normal(0, 1, (BACKPROP_BATCH, 3))),
+        "Y": (rng.random((BACKPROP_BATCH, 2)) < 0.5).astype(np.float64),
+    }
 
 
 def toymodel(rng) -> dict:

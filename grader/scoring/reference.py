@@ -1,4 +1,5 @@
 """The reference network and its gradients, in NumPy (float64): the parent does not need torch."""
+
 import json
 from pathlib import Path
 
@@ -30,8 +31,12 @@ def gradients(x, Y, W1, B1, W2, B2):
     y_hat = sigmoid(h @ W2 + B2)
     z2_grad = 2.0 * (y_hat - Y) * y_hat * (1.0 - y_hat)
     z1_grad = (z2_grad @ W2.T) * (z1 > 0)
-    return {"W1": x.T @ z1_grad, "B1": z1_grad.sum(0, keepdims=True),
-            "W2": h.T @ z2_grad, "B2": z2_grad.sum(0, keepdims=True)}
+    return {
+        "W1": x.T @ z1_grad,
+        "B1": z1_grad.sum(0, keepdims=True),
+        "W2": h.T @ z2_grad,
+        "B2": z2_grad.sum(0, keepdims=True),
+    }
 
 
 def mse(y_hat, Y):

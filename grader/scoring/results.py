@@ -3,6 +3,7 @@
 Works around JSONTestRunner 0.5.0: skipped tests and failing subTests vanish, an error in setUpClass crashes
 it, errors carry no traceback, and execution_time is a string. Whatever happens, a valid results.json is written.
 """
+
 import io
 import json
 import math
@@ -34,13 +35,25 @@ class _Result(JSONTestResult):
             return
         self._recorded.add(test.id())
         if err is not None and err[0] is not None and not issubclass(err[0], AssertionError):
-            print(f"[grader] {test.id()} failed inside the grader:\n" + "".join(traceback.format_exception(*err)),
-                  file=sys.__stdout__)   # the instructor log; the student sees no grader file or frame
-            err = (err[0], "The grader itself failed on this test; this is not your fault. Please tell the course "
-                           "staff.", None)
-        if not hasattr(test, "_testMethodName"):   # a setUpClass/setUpModule error arrives as an _ErrorHolder
-            self.results.append({"name": str(test), "score": 0.0, "max_score": 0.0, "status": "failed",
-                                 "output": str(err[1]) if err else ""})
+            print(
+                f"[grader] {test.id()} failed inside the grader:\n" + "".join(traceback.format_exception(*err)),
+                file=sys.__stdout__,
+            )  # the instructor log; the student sees no grader file or frame
+            err = (
+                err[0],
+                "The grader itself failed on this test; this is not your fault. Please tell the course staff.",
+                None,
+            )
+        if not hasattr(test, "_testMethodName"):  # a setUpClass/setUpModule error arrives as an _ErrorHolder
+            self.results.append(
+                {
+                    "name": str(test),
+                    "score": 0.0,
+                    "max_score": 0.0,
+                    "status": "failed",
+                    "output": str(err[1]) if err else "",
+                }
+            )
             return
         super().processResult(test, err)
 
@@ -62,8 +75,12 @@ def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts:
     CheckCase.submission = submission
     suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
-    _Runner(stream, failure_prefix="", stdout_visibility=rubric.STDOUT_VISIBILITY,
-            post_processor=lambda data: _finish(data, summary, facts, submission)).run(suite)
+    _Runner(
+        stream,
+        failure_prefix="",
+        stdout_visibility=rubric.STDOUT_VISIBILITY,
+        post_processor=lambda data: _finish(data, summary, facts, submission),
+    ).run(suite)
     return json.loads(stream.getvalue())
 
 
@@ -87,16 +104,31 @@ def _finish(data: dict, summary: str, facts: dict, submission):
 
 def emergency_results(message: str) -> dict:
     """When grading itself broke: every rubric line at 0, with the message, so no test silently disappears."""
-    return {"score": 0.0, "execution_time": 0.0, "output": message, "output_format": "md",
-            "extra_data": {"problem": "the autograder itself failed (see its log)"},
-            "stdout_visibility": rubric.STDOUT_VISIBILITY,
-            "tests": [{"name": item.name, "number": item.number, "score": 0.0, "max_score": float(item.points),
-                       "status": "failed", "output": message, "visibility": item.visibility}
-                      for item in rubric.RUBRIC.values()]}
+    return {
+        "score": 0.0,
+        "execution_time": 0.0,
+        "output": message,
+        "output_format": "md",
+        "extra_data": {"problem": "the autograder itself failed (see its log)"},
+        "stdout_visibility": rubric.STDOUT_VISIBILITY,
+        "tests": [
+            {
+                "name": item.name,
+                "number": item.number,
+                "score": 0.0,
+                "max_score": float(item.points),
+                "status": "failed",
+                "output": message,
+                "visibility": item.visibility,
+            }
+            for item in rubric.RUBRIC.values()
+        ],
+    }
 
 
 def strict_json(results: dict) -> str:
     """Valid UTF-8 and strict JSON: lone surrogates replaced, NaN and infinities written as null."""
+
     def clean(value):
         if isinstance(value, str):
             return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
@@ -107,11 +139,13 @@ def strict_json(results: dict) -> str:
         if isinstance(value, list):
             return [clean(v) for v in value]
         return value
+
     return json.dumps(clean(results), indent=2, allow_nan=False, ensure_ascii=False)
 
 
 class Reservation:
     """Room for results.json, taken before the child starts: a notebook that fills the disk cannot stop it."""
+
     SIZE = 2 * 1024 * 1024
 
     def __init__(self, path: Path):
@@ -121,7 +155,7 @@ class Reservation:
         try:
             os.posix_fallocate(fd, 0, self.SIZE)
         except OSError:
-            pass   # a filesystem without fallocate: written as usual
+            pass  # a filesystem without fallocate: written as usual
         os.close(fd)
 
     def write(self, results: dict):

@@ -1,4 +1,5 @@
 """The graded submission as scoring sees it: plain data only, passed to every check."""
+
 import signal
 from dataclasses import dataclass, field
 
@@ -10,9 +11,9 @@ from ..settings import MIB, Settings
 @dataclass
 class Submission:
     run: ChildRun | None = None
-    inputs: dict = field(default_factory=dict)     # the grader's inputs, per probe (scoring/inputs.py)
-    problem: str | None = None                     # why it could not be graded at all, for the student
-    notes: list = field(default_factory=list)      # the parent's own notes (the copy of the upload)
+    inputs: dict = field(default_factory=dict)  # the grader's inputs, per probe (scoring/inputs.py)
+    problem: str | None = None  # why it could not be graded at all, for the student
+    notes: list = field(default_factory=list)  # the parent's own notes (the copy of the upload)
     settings: Settings = field(default_factory=Settings)
 
     @property
@@ -35,30 +36,45 @@ class Submission:
         if run is None:
             return "The notebook was not run."
         if run.stopped == "run_timeout":
-            return (f"The notebook did not finish within the grader's time limit of "
-                    f"{self.settings.total_timeout:.0f} s{_where(run.running, ' (', ' was running)')}, so it was "
-                    "stopped.")
+            return (
+                f"The notebook did not finish within the grader's time limit of "
+                f"{self.settings.total_timeout:.0f} s{_where(run.running, ' (', ' was running)')}, so it was "
+                "stopped."
+            )
         if run.stopped == "watchdog":
             what = _running_text(run.running) if run.running else "A cell"
             limit = {"cell": self.settings.cell_timeout, "probe": self.settings.probe_timeout}.get(
-                run.running[0] if run.running else "cell", READ_TIMEOUT)
-            return (f"{what[0].upper() + what[1:]} ran past its {limit:.0f} s limit and did not stop when "
-                    "interrupted, so the notebook's process was stopped.")
+                run.running[0] if run.running else "cell", READ_TIMEOUT
+            )
+            return (
+                f"{what[0].upper() + what[1:]} ran past its {limit:.0f} s limit and did not stop when "
+                "interrupted, so the notebook's process was stopped."
+            )
         if run.finished:
             return "The notebook ran to the end."
-        if run.report.isolation is None:   # no student code runs before the child reports it is ready
-            return (f"The grader could not start the process that runs notebooks (exit code {run.exit_code}); this "
-                    "is a problem of the autograder, not of your notebook. Please tell the course staff.")
+        if run.report.isolation is None:  # no student code runs before the child reports it is ready
+            return (
+                f"The grader could not start the process that runs notebooks (exit code {run.exit_code}); this "
+                "is a problem of the autograder, not of your notebook. Please tell the course staff."
+            )
         where = _where(run.running, "during ", "") or "after the last cell"
         code = run.exit_code
         if code is not None and code < 0:
-            why = {signal.SIGSEGV: "crashed (segmentation fault)", signal.SIGXCPU: "used up its CPU time",
-                   signal.SIGKILL: f"was killed (it may have gone over the {self.memory_mb} MB memory limit)",
-                   signal.SIGABRT: "aborted", signal.SIGXFSZ: "wrote a file larger than allowed"}
-            return (f"The notebook's process {why.get(-code, f'was stopped by signal {-code}')} {where}, before "
-                    "the grader could finish its checks.")
-        return (f"The notebook's process ended {where}, with exit code {code} (does it call `os._exit` or "
-                "`os.kill`?), before the grader could finish its checks.")
+            why = {
+                signal.SIGSEGV: "crashed (segmentation fault)",
+                signal.SIGXCPU: "used up its CPU time",
+                signal.SIGKILL: f"was killed (it may have gone over the {self.memory_mb} MB memory limit)",
+                signal.SIGABRT: "aborted",
+                signal.SIGXFSZ: "wrote a file larger than allowed",
+            }
+            return (
+                f"The notebook's process {why.get(-code, f'was stopped by signal {-code}')} {where}, before "
+                "the grader could finish its checks."
+            )
+        return (
+            f"The notebook's process ended {where}, with exit code {code} (does it call `os._exit` or "
+            "`os.kill`?), before the grader could finish its checks."
+        )
 
     @property
     def memory_killed(self) -> bool:
@@ -71,6 +87,7 @@ def _where(running, before: str, after: str) -> str:
 
 def _running_text(running: tuple) -> str:
     from ..rubric import PROBES
+
     kind, name = running
     if kind == "cell":
         return f"cell {name}"

@@ -1,9 +1,10 @@
 """The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
-from ..version import grader_version
+
 from ..markdown import inline_code, plain
+from ..version import grader_version
 from .submission import Submission
 
-INTENDED = "# ValueError"   # the first line of the handout's cell that raises a ValueError on purpose
+INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
 
 
 def summary(sub: Submission) -> str:
@@ -16,16 +17,17 @@ def summary(sub: Submission) -> str:
         lines.append(f"**Your submission could not be graded:** {sub.problem}")
         lines += [f"- {note}" for note in notes]
         return "\n\n".join(lines)
-    lines.append("Your notebook was run from a fresh start, top to bottom (like Kernel > Restart & Run All); "
-                 "a cell that fails does not stop the run. Cell numbers count code cells from the top.")
+    lines.append(
+        "Your notebook was run from a fresh start, top to bottom (like Kernel > Restart & Run All); "
+        "a cell that fails does not stop the run. Cell numbers count code cells from the top."
+    )
     lines.append(f"**Run:** {sub.ending} ({sub.run.seconds:.1f} s)")
     failed = [_cell_line(sub, end) for _, end in sorted(sub.report.cells.items())]
     if failed:
         more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
         lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]) + more)
     notes += [n for n in (notebook or {}).get("notes", [])]
-    notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"])
-              for n in sub.report.notes]
+    notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"]) for n in sub.report.notes]
     notes += sub.report.problems
     if notes:
         lines.append("**Notes:**\n\n" + "\n".join(f"- {note}" for note in notes[:30]))
@@ -46,19 +48,27 @@ def facts(sub: Submission) -> dict:
         flags.append("cell_timeout")
     if sub.run and sub.run.stopped == "run_timeout":
         flags.append("run_timeout")
-    if sub.memory_killed or any(e.get("type") == "MemoryError" or "bad_alloc" in e.get("message", "")
-                                for e in errors):
+    if sub.memory_killed or any(e.get("type") == "MemoryError" or "bad_alloc" in e.get("message", "") for e in errors):
         flags.append("memory_limit")
     if sub.problem or not notebook:
         flags.append("not_graded")
     answer = notebook.get("answer") or {}
-    return {"grader_version": grader_version(), "notebook": notebook.get("path"), "problem": sub.problem,
-            "ending": sub.ending, "finished": bool(sub.run and sub.run.finished),
-            "seconds": round(sub.run.seconds, 2) if sub.run else 0.0, "failed_cells": failed[:1000],
-            "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None), "flags": flags,
-            "code_hash": notebook.get("code_hash"),
-            "exercise3": {"answer": answer.get("text"), "images": sorted(n for n in sub.report.ta_files
-                                                                         if n.startswith("answer-"))}}
+    return {
+        "grader_version": grader_version(),
+        "notebook": notebook.get("path"),
+        "problem": sub.problem,
+        "ending": sub.ending,
+        "finished": bool(sub.run and sub.run.finished),
+        "seconds": round(sub.run.seconds, 2) if sub.run else 0.0,
+        "failed_cells": failed[:1000],
+        "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None),
+        "flags": flags,
+        "code_hash": notebook.get("code_hash"),
+        "exercise3": {
+            "answer": answer.get("text"),
+            "images": sorted(n for n in sub.report.ta_files if n.startswith("answer-")),
+        },
+    }
 
 
 def _cell_line(sub: Submission, end: dict) -> str:

@@ -1,4 +1,5 @@
 """The base class of the Gradescope test cases in tests/: each test method scores one rubric line."""
+
 import unittest
 
 import timeout_decorator
@@ -7,7 +8,7 @@ from gradescope_utils.autograder_utils.decorators import number, weight
 from ..rubric import RUBRIC
 from .feedback import CheckFailed
 
-CHECK_SECONDS = 60   # a check only reads plain data; one that runs this long is the grader's bug
+CHECK_SECONDS = 60  # a check only reads plain data; one that runs this long is the grader's bug
 
 
 def rubric_line(key: str):
@@ -18,12 +19,13 @@ def rubric_line(key: str):
         method.__doc__ = line.name
         method.rubric_line = line
         return number(line.number)(weight(line.points)(method))
+
     return decorate
 
 
 class CheckCase(unittest.TestCase):
     maxDiff = None
-    submission = None   # the graded Submission, set by scoring/results.py before the cases run
+    submission = None  # the graded Submission, set by scoring/results.py before the cases run
 
     def check(self):
         """Pass with what the line's check verified, or fail with what was wrong (both shown to the student)."""
