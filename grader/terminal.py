@@ -30,6 +30,9 @@ def print_table(results: dict, path):
     print(f"\nnotebook: {_line(notebook) if notebook else '(none found)'}")
     if facts.get("problem"):
         print(f"problem:  {_line(facts['problem'])[:300]}")
+    missing = facts.get("not_in_force") or []
+    if missing:
+        print("sandbox:  NOT in force on this machine: " + ", ".join(_line(m) for m in missing))
     failed = facts.get("failed_cells") or []
     if failed:
         print("cells that failed: " + ", ".join(_line(n) for n in failed))

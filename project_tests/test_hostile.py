@@ -39,6 +39,7 @@ from conftest import (
 )
 
 from grader.rubric import RUBRIC
+from grader.sandbox.cleanup import remove_tree
 
 CELL_TIMEOUT, PROBE_TIMEOUT, TIMEOUT = 5, 3, 45
 FILE_MB = 8
@@ -691,9 +692,12 @@ def test_a_folder_1100_deep_in_the_upload_is_cut_with_a_note(hostile, tmp_path):
         os.close(fd)
         fd = fd_next
     os.close(fd)
-    graded = hostile.grade(solution())
-    assert_score(graded)
-    assert "Folders deeper than 20 levels were not copied." in graded.results["output"]
+    try:
+        graded = hostile.grade(solution())
+        assert_score(graded)
+        assert "Folders deeper than 20 levels were not copied." in graded.results["output"]
+    finally:
+        remove_tree(deep / "d")   # pytest's own cleanup of tmp_path recurses and would fail on it
 
 
 def test_a_notebook_that_fills_the_disk_still_gets_its_results(tmp_path):

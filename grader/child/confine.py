@@ -55,9 +55,8 @@ def confine(config: dict) -> dict:
         os.setgid(config["gid"])
         os.setuid(config["uid"])
         done["user"] = f"uid {config['uid']}"
-    if _attempt(_no_new_privs, missing, "no_new_privs") and _attempt(
-        lambda: _block_sockets(namespace) or True, missing, "seccomp network filter"
-    ):
+    privileges_fixed = _attempt(_no_new_privs, missing, "no_new_privs")  # seccomp needs it
+    if _attempt(lambda: privileges_fixed and (_block_sockets(namespace) or True), missing, "seccomp network filter"):
         done["network"] += (
             " + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
             if namespace
