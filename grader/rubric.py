@@ -36,67 +36,27 @@ PROBES = {  # `model` first: the other probes overwrite notebook globals
     "backprop": Probe("`backprop(X)`", inputs.backprop),
 }
 
-RUBRIC = {
-    line.number: line
-    for line in (
-        Line("1.1", "Exercise 1: forward(x) returns a tensor of shape (N, 2)", 1, checks.forward_shape, "forward"),
-        Line(
-            "1.2",
-            "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2)",
-            2,
-            checks.forward_values,
-            "forward",
-            tolerance=1e-5,
-        ),  # largest absolute difference of outputs
-        Line(
-            "2.1",
-            "Exercise 2: backprop(X) returns four gradients shaped like W1, B1, W2, B2",
-            1,
-            checks.gradient_shapes,
-            "backprop",
-        ),
-        Line(
-            "2.2",
-            "Exercise 2: W2 and B2 gradients match autograd",
-            2,
-            checks.output_layer_gradients,
-            "backprop",
-            tolerance=1e-4,
-        ),  # norm of the difference to autograd's gradient
-        Line(
-            "2.3",
-            "Exercise 2: W1 and B1 gradients match autograd",
-            2,
-            checks.hidden_layer_gradients,
-            "backprop",
-            tolerance=1e-4,
-        ),
-        Line("3", "Exercise 3: your answer (graded by hand by the course staff)", 0, checks.exercise3_answer),
-        Line(
-            "4.1",
-            "Exercise 4: ToyModel holds two nn.Linear layers, 3->4 and 4->2",
-            2,
-            checks.toymodel_structure,
-            "toymodel",
-        ),
-        Line(
-            "4.2",
-            "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x))))",
-            1,
-            checks.toymodel_output,
-            "toymodel",
-            tolerance=1e-5,
-        ),
-        Line(
-            "5.1",
-            "Exercise 5: the trained model reaches an MSE below 0.01 on the toy data",
-            4,
-            checks.trained_model,
-            "model",
-            tolerance=0.01,
-        ),  # the MSE must be below this
-    )
-}
+# fmt: off
+LINES = [
+    Line("1.1", "Exercise 1: forward(x) returns a tensor of shape (N, 2)", 1, checks.forward_shape, "forward"),
+    Line("1.2", "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2)", 2, checks.forward_values,
+         "forward", tolerance=1e-5),                        # largest absolute difference of outputs
+    Line("2.1", "Exercise 2: backprop(X) returns four gradients shaped like W1, B1, W2, B2", 1,
+         checks.gradient_shapes, "backprop"),
+    Line("2.2", "Exercise 2: W2 and B2 gradients match autograd", 2, checks.output_layer_gradients, "backprop",
+         tolerance=1e-4),                                   # norm of the difference to autograd's gradient
+    Line("2.3", "Exercise 2: W1 and B1 gradients match autograd", 2, checks.hidden_layer_gradients, "backprop",
+         tolerance=1e-4),
+    Line("3", "Exercise 3: your answer (graded by hand by the course staff)", 0, checks.exercise3_answer),
+    Line("4.1", "Exercise 4: ToyModel holds two nn.Linear layers, 3->4 and 4->2", 2, checks.toymodel_structure,
+         "toymodel"),
+    Line("4.2", "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x))))", 1, checks.toymodel_output, "toymodel",
+         tolerance=1e-5),
+    Line("5.1", "Exercise 5: the trained model reaches an MSE below 0.01 on the toy data", 4, checks.trained_model,
+         "model", tolerance=0.01),                          # the MSE must be below this
+]
+# fmt: on
+RUBRIC = {line.number: line for line in LINES}
 
 STDOUT_VISIBILITY = "hidden"  # the grader's own log; Gradescope shows it to instructors only
 LEADERBOARD = None  # checks.final_mse adds a leaderboard column "MSE" (lowest first); None: no leaderboard

@@ -697,7 +697,7 @@ def test_a_folder_1100_deep_in_the_upload_is_cut_with_a_note(hostile, tmp_path):
         assert_score(graded)
         assert "Folders deeper than 20 levels were not copied." in graded.results["output"]
     finally:
-        remove_tree(deep / "d")   # pytest's own cleanup of tmp_path recurses and would fail on it
+        remove_tree(deep / "d")  # pytest's own cleanup of tmp_path recurses and would fail on it
 
 
 def test_a_notebook_that_fills_the_disk_still_gets_its_results(tmp_path):

@@ -1,5 +1,6 @@
 """A TA's laptop that is not Linux-as-root (issue 11): the child applies what the platform offers and says what it
 could not; grading a checkout changes none of its files."""
+
 import json
 import os
 import subprocess
@@ -35,7 +36,7 @@ def test_a_platform_without_linux_protections_degrades_and_says_so():
     missing = set(report["not_in_force"])
     assert {"network namespace", "oom_score_adj", "RLIMIT_AS", "no_new_privs", "seccomp network filter"} <= missing
     assert any(m.startswith("mount namespace") for m in missing)
-    assert "RLIMIT_CPU" not in missing and "RLIMIT_NPROC" not in missing   # what the platform has still applies
+    assert "RLIMIT_CPU" not in missing and "RLIMIT_NPROC" not in missing  # what the platform has still applies
 
 
 def test_grading_a_checkout_changes_no_mode_of_its_files(tmp_path):

@@ -8,7 +8,8 @@ import subprocess
 from conftest import ROOT, save, solution
 
 LINE = '''    Line("4.3", "Exercise 4: ToyModel has 26 parameters", 0.5, checks.toymodel_parameters, "toymodel"),
-)}'''
+]
+# fmt: on'''
 CHECK = '''
 
 def toymodel_parameters(sub, line) -> str:
@@ -33,7 +34,7 @@ def test_a_new_rubric_line_takes_three_edits_and_is_scored(tmp_path):
     shutil.copy(ROOT / "run_autograder", copy / "run_autograder")
     os.symlink(os.path.realpath(ROOT / ".venv"), copy / ".venv")
     rubric = copy / "grader" / "rubric.py"
-    rubric.write_text(rubric.read_text().replace("\n)}", "\n" + LINE, 1))  # step 1
+    rubric.write_text(rubric.read_text().replace("\n]\n# fmt: on", "\n" + LINE, 1))  # step 1
     checks = copy / "grader" / "scoring" / "checks.py"
     checks.write_text(checks.read_text() + CHECK)  # step 2
     cases = copy / "tests" / "test_4_toymodel.py"
