@@ -66,7 +66,7 @@ def test_inconsistent_tensor_data_fails_the_check_with_a_message():
 def test_data_outside_the_fixed_shape_or_order_is_ignored_and_reported(line):
     sub = submission(line)
     assert sub.report.records == {} and sub.report.cells == {} and sub.report.isolation == {}
-    assert any("did not send" in problem for problem in sub.report.problems)
+    assert ("tampered",) in sub.report.problems
     with pytest.raises(CheckFailed, match="could not check"):
         check("1.2", sub)
 

@@ -31,7 +31,6 @@ SHARES = {
     R.DONE: 1024,
 }
 TOTAL_BYTES = sum(SHARES.values())
-TAMPERED = "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."
 
 
 @dataclass
@@ -48,7 +47,7 @@ class ChildReport:
     ta_files: dict = field(default_factory=dict)  # name -> base64 text
     running: tuple | None = None  # ("cell", 12), ("probe", "forward") or ("read", 0)
     done: bool = False
-    problems: list = field(default_factory=list)  # the channel was misused: shown to the student
+    problems: list = field(default_factory=list)  # how the channel was misused: (code, detail); scoring words them
     _used: dict = field(default_factory=dict)
     _answered: set = field(default_factory=set)
 
@@ -60,15 +59,13 @@ class ChildReport:
                 raise ValueError(kind)
             self._used[kind] = self._used.get(kind, 0) + len(line)
             if self._used[kind] > SHARES[kind]:
-                return self._problem(
-                    f"The notebook's process sent more `{kind}` data than the grader accepts; the rest was ignored."
-                )
+                return self._problem(("too_much", kind))
             if not _plain_progress(kind, event):
                 _VALIDATORS[kind].validate(event)
         except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
-            return self._problem(TAMPERED)
+            return self._problem(("tampered",))
         if not self._in_order(kind, event):
-            return self._problem(TAMPERED)
+            return self._problem(("tampered",))
         getattr(self, "_" + kind)(event)
 
     def _in_order(self, kind: str, event: dict) -> bool:
@@ -115,7 +112,7 @@ class ChildReport:
         probe = event["probe"]
         if probe in self._answered:
             self.records.pop(probe, None)
-            self._problem(f"The grader received two answers for its call of `{probe}`; neither was used.")
+            self._problem(("twice", probe))
         else:
             self.records[probe] = event["data"]
         self._answered.add(probe)
@@ -128,9 +125,9 @@ class ChildReport:
         self.done = True
         self.running = None
 
-    def _problem(self, text):
-        if text not in self.problems and len(self.problems) < 10:
-            self.problems.append(text)
+    def _problem(self, problem: tuple):
+        if problem not in self.problems and len(self.problems) < 10:
+            self.problems.append(problem)
 
 
 def _plain_progress(kind: str, event: dict) -> bool:

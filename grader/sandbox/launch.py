@@ -147,9 +147,7 @@ class Child:
             for chunk in iter(lambda: stream.read(65536), b""):
                 budget -= len(chunk)
                 if budget < 0:
-                    self.report.problems.append(
-                        "The notebook's process sent more data than the grader accepts; the rest was ignored."
-                    )
+                    self.report.problems.append(("too_much", "any"))
                     for _ in iter(lambda: stream.read(65536), b""):
                         pass
                     return

@@ -27,7 +27,7 @@ def record(sub: Submission, probe: str) -> dict:
         raise CheckFailed(sub.problem)
     data = sub.report.records.get(probe)
     if data is None:
-        extra = "".join(f"\n\n{p}" for p in sub.report.problems)
+        extra = "".join(f"\n\n{channel_problem(p)}" for p in sub.report.problems)
         raise CheckFailed(f"{sub.ending} The grader could not check {PROBES[probe].called}.{extra}")
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = NAMES[probe]
@@ -37,6 +37,16 @@ def record(sub: Submission, probe: str) -> dict:
     if "error" in data:
         raise CheckFailed(f"Calling {PROBES[probe].called} raised {error_text(sub, data['error'])}")
     return data
+
+
+def channel_problem(problem: tuple) -> str:
+    """What the parent noticed on the child's channel, in words (channel.py records only a code)."""
+    code, *detail = problem
+    if code == "twice":
+        return f"The grader received two answers for its call of {inline_code(detail[0])}; neither was used."
+    if code == "too_much":
+        return "The notebook's process sent more data than the grader accepts; the rest was ignored."
+    return "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."
 
 
 def error_text(sub: Submission, error: dict, with_cause: bool = True) -> str:

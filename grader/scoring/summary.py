@@ -2,6 +2,7 @@
 
 from ..markdown import inline_code, plain
 from ..version import grader_version
+from .feedback import channel_problem
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -28,7 +29,7 @@ def summary(sub: Submission) -> str:
         lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]) + more)
     notes += [n for n in (notebook or {}).get("notes", [])]
     notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"]) for n in sub.report.notes]
-    notes += sub.report.problems
+    notes += [channel_problem(p) for p in sub.report.problems]
     if notes:
         lines.append("**Notes:**\n\n" + "\n".join(f"- {note}" for note in notes[:30]))
     return "\n\n".join(lines)
