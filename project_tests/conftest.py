@@ -25,25 +25,21 @@ def sandbox_user() -> str:
     return os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox") + "-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def grade(submission: Path, results: Path, *options: str, timeout: float = 600) -> dict:
-    """Run the real run_autograder and return its results.json, checked against Gradescope's schema."""
+def run_grader(submission: Path, results: Path, *options: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real run_autograder, quiet, exit status 0 checked; `options` may pin a sandbox user or not."""
     completed = subprocess.run(
-        [
-            str(RUN_AUTOGRADER),
-            "--submission",
-            str(submission),
-            "--results",
-            str(results),
-            "--quiet",
-            "--sandbox-user",
-            sandbox_user(),
-            *options,
-        ],
+        [str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results), "--quiet", *options],
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed
+
+
+def grade(submission: Path, results: Path, *options: str, timeout: float = 600) -> dict:
+    """Run the real run_autograder and return its results.json, checked against Gradescope's schema."""
+    run_grader(submission, results, "--sandbox-user", sandbox_user(), *options, timeout=timeout)
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
     assert_inert(data)

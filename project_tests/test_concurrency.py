@@ -3,30 +3,15 @@
 import concurrent.futures
 import json
 import re
-import subprocess
 
-from conftest import FULL_MARKS, RUN_AUTOGRADER, SOURCE, cell_number, edit_cell, save, solution
+from conftest import FULL_MARKS, SOURCE, cell_number, edit_cell, run_grader, save, solution
 
 from grader.rubric import RUBRIC
 
 
 def run(submission, results, log=None):
     """run_autograder with default options: no pinned sandbox user, so each grading leases its own."""
-    done = subprocess.run(
-        [
-            str(RUN_AUTOGRADER),
-            "--submission",
-            str(submission),
-            "--results",
-            str(results),
-            "--quiet",
-            "--no-notebook-output",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_grader(submission, results, "--no-notebook-output", timeout=900)
     if log is not None:
         log.append(re.search(r"child runs as user `([^`]+)`", done.stdout).group(1))
     return json.loads(results.read_text())

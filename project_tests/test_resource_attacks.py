@@ -3,40 +3,31 @@ with a valid results.json, and the parent's own memory stays small whatever the 
 
 import json
 import re
-import subprocess
 
 import jsonschema
 import nbformat
-from conftest import FULL_MARKS, RUN_AUTOGRADER, SCHEMA, save, solution
+from conftest import FULL_MARKS, SCHEMA, assert_inert, run_grader, save, solution
 
 TIMEOUT = 90
 PARENT_MB = 300
 
 
-def grade_logged(submission, tmp_path, *options):
+def grade_logged(submission, tmp_path, *options, cell_timeout=40):
     """(results, parent's peak MB, seconds) of one grading with a whole-run limit of TIMEOUT."""
     results = tmp_path / "results" / "results.json"
-    completed = subprocess.run(
-        [
-            str(RUN_AUTOGRADER),
-            "--submission",
-            str(submission),
-            "--results",
-            str(results),
-            "--quiet",
-            "--timeout",
-            str(TIMEOUT),
-            "--cell-timeout",
-            "40",
-            *options,
-        ],
-        capture_output=True,
-        text=True,
+    completed = run_grader(
+        submission,
+        results,
+        "--timeout",
+        str(TIMEOUT),
+        "--cell-timeout",
+        str(cell_timeout),
+        *options,
         timeout=TIMEOUT + 120,
     )
-    assert completed.returncode == 0, completed.stderr[-2000:]
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
+    assert_inert(data)
     peak = int(re.search(r"parent peak memory (\d+) MB", completed.stdout).group(1))
     return data, peak
 
@@ -60,7 +51,7 @@ def test_a_quadratic_answer_and_shell_assignments_do_not_stall_grading(tmp_path)
     answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
     answer.source = "**Answer:** yes" + "*" * 1_000_000
     nb.cells.insert(3, nbformat.v4.new_code_cell("\n".join(f"x{i} = !echo {i}" for i in range(4000))))
-    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path)
+    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path, cell_timeout=10)
     assert peak < PARENT_MB
     assert results["score"] == FULL_MARKS, results["output"][:2000]
 

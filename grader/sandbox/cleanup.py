@@ -80,40 +80,30 @@ def _kill_all_of_user(uid: int):
 
 
 def kill_leftovers(uid: int | None, deadline_seconds: float = 10.0) -> int:
-    """Kill until nothing is left; returns how many processes were found. Bounded in time."""
-    seen = set()
-    end = time.monotonic() + deadline_seconds
-    while time.monotonic() < end:
-        _reap()
-        targets = set(_descendants(os.getpid()))
-        if uid is not None:
-            targets |= {pid for pid, _, puid, state in _processes() if puid == uid and state != "Z"}
-        if not targets:
-            return len(seen)
-        seen |= targets
-        if uid is not None:
-            _kill_all_of_user(uid)
-        for pid in targets:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-    return len(seen)
+    """Kill this process's descendants and, with a uid, every process of that sandbox user, until nothing is left;
+    returns how many were found. Bounded in time."""
+    return _kill_until_gone(uid, deadline_seconds, descendants=True)
 
 
 def kill_user(uid: int, deadline_seconds: float = 10.0) -> int:
     """Kill every process of a sandbox user, wherever it runs; returns how many were found. Unlike kill_leftovers
     it leaves this process's other children alone (other gradings of a batch). Never the TA's own uid."""
+    return _kill_until_gone(uid, deadline_seconds, descendants=False)
+
+
+def _kill_until_gone(uid: int | None, deadline_seconds: float, descendants: bool) -> int:
     seen = set()
     end = time.monotonic() + deadline_seconds
     while time.monotonic() < end:
         _reap()
-        targets = {pid for pid, _, puid, state in _processes() if puid == uid and state != "Z"}
+        targets = set(_descendants(os.getpid())) if descendants else set()
+        if uid is not None:
+            targets |= {pid for pid, _, puid, state in _processes() if puid == uid and state != "Z"}
         if not targets:
             break
         seen |= targets
-        _kill_all_of_user(uid)
+        if uid is not None:
+            _kill_all_of_user(uid)
         for pid in targets:
             try:
                 os.kill(pid, signal.SIGKILL)
