@@ -19,7 +19,13 @@ pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$sourc
 "${pip[@]}" ${torch_index:+--extra-index-url "$torch_index"} "$(grep '^torch==' "$source_dir/requirements.txt")"
 "${pip[@]}" -r "$source_dir/requirements.txt"
 
-# The unprivileged user that runs student code (run_autograder falls back to creating it, then to `nobody`).
+# The secret the grader's inputs derive from (with the upload's content): made once, here, so that every container of
+# this image, and so every regrade, gives a notebook the same inputs. Root-only: student code cannot read it.
+[ -s "$source_dir/.grader-secret" ] || head -c 32 /dev/urandom > "$source_dir/.grader-secret"
+chmod 600 "$source_dir/.grader-secret"
+
+# The unprivileged user that runs student code (run_autograder creates a0sandbox-1, ... on demand when several
+# gradings run at once; on Gradescope one grading runs per container).
 id -u a0sandbox >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
   --shell /usr/sbin/nologin a0sandbox
 

@@ -117,3 +117,16 @@ def test_a_huge_empty_shape_fails_the_check_without_a_grader_error():
     sub = submission({"event": "record", "probe": "forward", "data": {"calls": [tensor([2**31, 0], [])] * 3}})
     with pytest.raises(CheckFailed, match="expected a tensor of shape"):
         check("1.1", sub)
+
+
+def test_a_nine_dimensional_answer_is_a_wrong_shape_not_a_forgery():
+    sub = submission(
+        {
+            "event": "record",
+            "probe": "forward",
+            "data": {"calls": [{"value": {"other": "tensor with 9 dimensions"}}] * 3},
+        }
+    )
+    with pytest.raises(CheckFailed, match="returned a `tensor with 9 dimensions`; expected a tensor of shape"):
+        check("1.1", sub)
+    assert sub.report.problems == []

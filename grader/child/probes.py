@@ -103,6 +103,8 @@ def _call(torch, function, *args, watch_autograd=False):
 
 
 def _plain(torch, value, depth=0):
+    if isinstance(value, torch.Tensor) and value.dim() > 8:
+        return {"other": f"tensor with {value.dim()} dimensions"}
     if isinstance(value, torch.Tensor):
         return {"tensor": _tensor(torch, value)}
     if isinstance(value, (tuple, list)) and depth == 0:

@@ -136,7 +136,11 @@ def describe_value(value: dict) -> str:
     if "sequence" in value:
         return f"a tuple/list of {len(value['sequence'])} values"
     kind = value.get("other", "")
-    return "`None` (is a `return` missing?)" if kind == "NoneType" else f"a {inline_code(kind)}, not a tensor"
+    if kind == "NoneType":
+        return "`None` (is a `return` missing?)"
+    if kind.startswith("tensor with ") and kind.endswith(" dimensions"):  # the child's own words, checked
+        return f"a {inline_code(kind)}"
+    return f"a {inline_code(kind)}, not a tensor"
 
 
 def as_array(value: dict):
