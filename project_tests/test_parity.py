@@ -84,6 +84,7 @@ def prepare(root: Path, tmp_path: Path, torch_hidden_from_others: bool = False) 
         check=True,
         timeout=60,
     ).stdout.strip()
+    project_site = os.path.realpath(project_site)  # .venv may be a link out of a closed folder
     if torch_hidden_from_others:
         closed = root / "closed"
         closed.mkdir(mode=0o700)

@@ -17,6 +17,8 @@ from grader.sandbox import cleanup
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: throwaway users")
 PLACES = ("/tmp", "/var/tmp", "/dev/shm")
+# the venv's python by its real folder: other users cannot enter a checkout in a closed folder (.venv is a link)
+PYTHON = os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 DEPTH = 3000
 
 # Run as the user: what a hostile notebook could leave behind. Prints what it made.
@@ -137,7 +139,7 @@ def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
     json.loads(  # a segment of the bystander's, which must survive
         _as(
             bystander,
-            sys.executable,
+            PYTHON,
             "-c",
             "import ctypes, json; print(json.dumps(ctypes.CDLL(None).shmget(0, 4096, 0o1600)))",
         ).stdout
@@ -147,9 +149,7 @@ def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
     )
     try:
         made = json.loads(
-            _as(
-                victim, sys.executable, "-c", LEAVE_BEHIND, tag, ",".join(PLACES), str(DEPTH), str(shared / "keep")
-            ).stdout
+            _as(victim, PYTHON, "-c", LEAVE_BEHIND, tag, ",".join(PLACES), str(DEPTH), str(shared / "keep")).stdout
         )
         assert made["sleeper"] in _processes_of(victim.pw_uid)
         assert len(_ipc_of(victim.pw_uid)) == 5
@@ -224,7 +224,7 @@ print(os.path.exists(top))
 '''
     )
     try:
-        assert _as(user, sys.executable, "-c", script).stdout == "False\n"
+        assert _as(user, PYTHON, "-c", script).stdout == "False\n"
     finally:
         cleanup.remove_tree(top)
 

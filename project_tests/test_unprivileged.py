@@ -22,7 +22,7 @@ def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch():
             shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(ROOT / "run_autograder", root / "run_autograder")
         subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True, timeout=30)  # graded as root, the
-        (root / ".venv").symlink_to(ROOT / ".venv")  # checkout is root-only
+        (root / ".venv").symlink_to(os.path.realpath(ROOT / ".venv"))  # checkout is root-only
         work = root / "work"
         notebook = save(solution(), work / "submission")
         shutil.chown(work, NOBODY, NOBODY)

@@ -52,7 +52,10 @@ class Child:
         ta_files=False,
         handout_code: str | None = None,
     ):
-        self.settings, self.identity, self.workdir, self.python = settings, identity, workdir, python
+        self.settings, self.identity, self.workdir = settings, identity, workdir
+        # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
+        # cannot enter); not the interpreter's own real path, which would leave the venv
+        self.python = os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))
         self.config = {
             "workdir": str(workdir),
             "uid": identity.uid,
