@@ -126,3 +126,18 @@ def test_student_text_cannot_forge_feedback(tmp_path):
     assert "✅ Test 1.1 passed" in rendered
     before, after = rendered.split("✅ Test 1.1 passed", 1)
     assert before.count("<code>") > before.count("</code>")  # still inside the fenced traceback
+
+
+def test_the_naive_backward_is_explained_once_and_dependent_tests_point_to_it(grade_notebook):
+    nb = solution()
+    cell = next(c for c in nb.cells if c.get("source", "").startswith("def backprop("))
+    cell.source = (
+        "def backprop(x):\n    y_hat = forward(x)\n    ((y_hat - Y) ** 2).sum().backward()\n"
+        "    return W1.grad, B1.grad, W2.grad, B2.grad\n"
+    )
+    results = grade_notebook(nb)
+    first = output_of(results, "2.1")
+    assert "does not require grad" in first and "without autograd" in first and "```" in first
+    for number in ("2.2", "2.3"):
+        assert output_of(results, number).startswith("Same cause as test 2.1: `backprop(X)` raised")
+        assert "```" not in output_of(results, number)

@@ -1,6 +1,8 @@
 """The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
 verified or raises CheckFailed with what was wrong. grader/rubric.py says which check scores which line."""
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..markdown import quoted
@@ -21,6 +23,16 @@ from .submission import Submission
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
 GRADIENT_SHAPES = {"W1": [(3, 4)], "B1": BIAS_SHAPES["B1"], "W2": [(4, 2)], "B2": BIAS_SHAPES["B2"]}
+
+
+@contextmanager
+def same_cause_as(number: str):
+    """A dependent test points at the one that explains the cause instead of repeating it (tracebacks included)."""
+    try:
+        yield
+    except CheckFailed as failure:
+        headline = str(failure).split("\n\n", 1)[0]
+        raise CheckFailed(f"Same cause as test {number}: {headline}") from None
 
 
 # -- Exercise 1
@@ -154,7 +166,8 @@ def gradient_shapes(sub: Submission, line) -> str:
 def _gradient_distances(sub: Submission, line, names) -> str:
     from ..rubric import AUTOGRAD_IN_BACKPROP
 
-    grads, _ = _ordered_gradients(sub)
+    with same_cause_as("2.1"):
+        grads, _ = _ordered_gradients(sub)
     expected = _expected_gradients(sub)
     autograd = bool(record(sub, "backprop")["call"].get("autograd")) or bool(
         (sub.notebook or {}).get("autograd_in_backprop")
@@ -280,8 +293,9 @@ def toymodel_structure(sub: Submission, line) -> str:
 
 
 def toymodel_output(sub: Submission, line) -> str:
-    data = record(sub, "toymodel")["object"]
-    first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
+    with same_cause_as("4.1"):
+        data = record(sub, "toymodel")["object"]
+        first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
     x = sub.inputs["toymodel"]["x"]
     call = data["call"]
     if "error" in call:
