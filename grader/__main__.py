@@ -31,7 +31,7 @@ def _positive(kind):
     return parse
 
 
-def parse(argv=None):
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Settings()
     parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__, formatter_class=_Help)
     parser.add_argument("--gradescope-root", type=Path, help=argparse.SUPPRESS)  # set by run_autograder
@@ -145,7 +145,7 @@ def parse(argv=None):
     return args
 
 
-def _check_submission(parser, path: Path):
+def _check_submission(parser, path: Path) -> None:
     if not path.exists():
         parser.error(f"--submission {path}: no such file or folder")
     if path.is_dir():
@@ -162,7 +162,7 @@ def _under(path: Path, folder: Path) -> bool:
     return Path(os.path.realpath(path)).is_relative_to(folder)
 
 
-def main(argv=None):
+def main(argv=None) -> None:
     args = parse(argv)
     settings = Settings(
         cell_timeout=args.cell_timeout,

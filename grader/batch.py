@@ -26,6 +26,7 @@ import time
 import zipfile
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import jsonschema
 import yaml
@@ -138,7 +139,7 @@ def _export_root(folder: Path) -> Path:
 
 
 # -- one submission
-def valid_results(path: Path):
+def valid_results(path: Path) -> dict | None:
     """The results.json at `path` if it is complete and valid (whatever its grader version), else None."""
     try:
         data = json.loads(path.read_text())
@@ -171,7 +172,7 @@ def grade_one(
     running: dict,
     command=(str(RUN_AUTOGRADER),),
     cell_timeout=None,
-):
+) -> tuple:
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
@@ -226,7 +227,7 @@ def grade_one(
     return seconds, ""
 
 
-def _kill(proc, user: str):
+def _kill(proc, user: str) -> None:
     """Stop the grader, then (as root) everything its sandbox user still runs: the child is in its own session."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -266,7 +267,7 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
 
 
 # -- the whole class
-def lock(prefix: str):
+def lock(prefix: str) -> IO:
     """One batch at a time per sandbox prefix: two would kill each other's gradings and record zeros."""
     handle = open(Path(tempfile.gettempdir()) / f"a0-batch-{prefix}.lock", "a")
     try:
@@ -349,7 +350,7 @@ def run_batch(
     return ordered
 
 
-def write_outputs(out: Path, ordered: list, results_by_id: dict):
+def write_outputs(out: Path, ordered: list, results_by_id: dict) -> None:
     """grades.csv (with the identical-notebook flags, which need the whole class), answers, report, feedback pages.
     `results_by_id`: None for a submission without results; no key for one without a folder."""
     identical = flags.identical_groups(results_by_id)
@@ -365,7 +366,7 @@ def write_outputs(out: Path, ordered: list, results_by_id: dict):
             pages.write_feedback(out / entry["submission_id"], entry, results_by_id[entry["submission_id"]])
 
 
-def _write_csv(path: Path, rows: list):
+def _write_csv(path: Path, rows: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".csv.tmp")
     with open(temp, "w", newline="", encoding="utf-8") as f:
@@ -375,7 +376,7 @@ def _write_csv(path: Path, rows: list):
     os.replace(temp, path)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def grade(
     return results
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted(signum)
 
 
@@ -124,7 +125,7 @@ def _hidden(python: str, submission: Path, extra) -> list:
     return [str(p) for p in [*grader, submission.absolute(), *map(Path, extra)] if p.exists()]
 
 
-def _write_ta_files(folder: Path, files: dict):
+def _write_ta_files(folder: Path, files: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         try:
@@ -137,7 +138,7 @@ def _write_ta_files(folder: Path, files: dict):
         (folder / name).write_bytes(data)
 
 
-def _fit(results: dict, limit: int):
+def _fit(results: dict, limit: int) -> None:
     """Messages quote the student's text (errors, answers): halve the longest output until the file fits."""
     extra = results.get("extra_data", {})
     if len(str(extra)) > limit // 4:
@@ -163,7 +164,7 @@ def strict_size(results: dict) -> bytes:
     return strict_json(results).encode("utf-8")
 
 
-def _log(sub: Submission, log_output: bool):
+def _log(sub: Submission, log_output: bool) -> None:
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
     print(f"[grader] parent peak memory {_peak_mb()} MB")
     if sub.run:

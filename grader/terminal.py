@@ -24,7 +24,7 @@ def _reason(output: str) -> str:
     return (first[:97] + "...") if len(first) > 100 else first
 
 
-def print_table(results: dict, path):
+def print_table(results: dict, path) -> None:
     facts = results.get("extra_data") or {}
     notebook = facts.get("notebook")
     print(f"\nnotebook: {_line(notebook) if notebook else '(none found)'}")

@@ -11,12 +11,15 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from typing import NoReturn
 
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.text import SList
 from traitlets.config import Config
 
 from . import colab
+from .report import Reporter
 
 FULL_ERRORS = 20  # later failing cells are described briefly: the channel's budget must keep room for the checks
 CELL_FILE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")  # the file name IPython compiles cell N under
@@ -57,7 +60,7 @@ class time_limit:
 
     REPEAT = 0.5
 
-    def __init__(self, seconds: float, anywhere: bool = False):
+    def __init__(self, seconds: float, anywhere: bool = False) -> None:
         self.seconds, self.anywhere, self.armed, self.traced = seconds, anywhere, False, False
 
     active = None  # the time_limit in force (they do not nest)
@@ -76,7 +79,7 @@ class time_limit:
         if self.traced:
             sys.settrace(None)
 
-    def _interrupt(self, signum, frame):
+    def _interrupt(self, signum, frame) -> None:
         if not self.armed or (frame is not None and frame.f_code.co_filename == __file__):  # never in __exit__
             return
         if not self.anywhere and not _in_cell(frame):
@@ -107,7 +110,7 @@ def _in_cell(frame) -> bool:
 class GradingShell(InteractiveShell):
     """IPython's shell, with the grader's few differences (see the module's docstring)."""
 
-    def init_grading(self, note):
+    def init_grading(self, note) -> None:
         self.note = note
         self.kernel = _Kernel(note)
         self.cell = 0
@@ -120,7 +123,7 @@ class GradingShell(InteractiveShell):
     def _skip_magic(self, name, kind):
         prefix = "%%" if kind == "cell" else "%"
 
-        def skip(line="", cell=None):
+        def skip(line="", cell=None) -> None:
             self.note(
                 f"magic `{prefix}{name} {line.strip()}`"[:120] + " was skipped (the grader runs no shell "
                 "commands or installs; every package the assignment needs is installed)."
@@ -128,18 +131,18 @@ class GradingShell(InteractiveShell):
 
         return skip
 
-    def system(self, cmd):
+    def system(self, cmd) -> None:
         self.note(f"shell command `!{cmd.strip()}`"[:120] + " was skipped (the grader runs no shell commands).")
         self.user_ns["_exit_code"] = 0
 
-    def getoutput(self, cmd, split=True, depth=0):
+    def getoutput(self, cmd: str, split: bool = True, depth: int = 0) -> SList | str:
         self.system(cmd)
         return SList() if split else ""
 
-    def enable_gui(self, gui=None):
+    def enable_gui(self, gui=None) -> None:
         pass  # as in Jupyter's kernel: `%matplotlib inline` needs no GUI event loop
 
-    def transform_cell(self, raw_cell):
+    def transform_cell(self, raw_cell: str) -> str:
         limit = time_limit.active  # reading a cell can be slow: it counts in the cell's time, interrupted anywhere
         if limit is None:
             return super().transform_cell(raw_cell)
@@ -153,14 +156,14 @@ class GradingShell(InteractiveShell):
 class _Kernel:
     """`get_ipython().kernel`: Colab's "restart the runtime" idiom does nothing here."""
 
-    def __init__(self, note):
+    def __init__(self, note) -> None:
         self.note = note
 
-    def do_shutdown(self, restart=False):
+    def do_shutdown(self, restart=False) -> None:
         self.note("`get_ipython().kernel.do_shutdown()` was skipped (the grader runs the notebook once).")
 
 
-def _exit_cell(*args):
+def _exit_cell(*args) -> NoReturn:
     raise SystemExit(*args)
 
 
@@ -175,7 +178,7 @@ def new_shell(note) -> GradingShell:
     return shell
 
 
-def run_cells(shell: GradingShell, cells, reporter, timeout: float, defined_names):
+def run_cells(shell: GradingShell, cells: list, reporter: Reporter, timeout: float, defined_names: Callable) -> dict:
     """cells: [(number, source)]. Reports cell_start/cell_end events; failed cells carry what they define.
 
     Returns {cell number: short reason} for the cells that did not end normally."""
@@ -229,7 +232,7 @@ def first_line(source: str) -> str:
     return ""
 
 
-def leave_if_forked():
+def leave_if_forked() -> None:
     """A copy of this process forked by a cell comes back here when the cell ends: it must not go on."""
     if _getpid() != _OWNER:
         _exit(0)

@@ -5,7 +5,7 @@ import sys
 import types
 
 
-def install(note):
+def install(note) -> None:
     def skipped(name):
         def call(*args, **kwargs):
             note(f"Colab-only call `google.colab.{name}()` skipped (the grader does not run on Colab).")

@@ -112,7 +112,7 @@ def _hide(paths: list, missing: list) -> str:
         return "no mount namespace"
 
 
-def _mount(source: bytes, target: bytes, fstype, flags: int, data=None):
+def _mount(source: bytes, target: bytes, fstype, flags: int, data=None) -> None:
     if _libc.mount(source, target, fstype, flags, data) != 0:
         raise OSError(ctypes.get_errno(), f"mount {target!r} failed")
 
@@ -122,7 +122,7 @@ def _new_network_namespace() -> bool:
     return os.geteuid() == 0 and _libc is not None and _libc.unshare(CLONE_NEWNET) == 0
 
 
-def _block_sockets(namespace: bool):
+def _block_sockets(namespace: bool) -> None:
     """A seccomp filter: socket() fails with EACCES for every address family but AF_UNIX (AF_INET, AF_INET6,
     AF_VSOCK, AF_PACKET, AF_NETLINK, ...), and for AF_UNIX too without a network namespace (`namespace` False):
     abstract Unix sockets then reach listeners outside the sandbox, so Unix sockets come only from socketpair(),

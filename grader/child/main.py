@@ -10,8 +10,7 @@ from pathlib import Path
 # Everything from the grader is imported now, before the submission's folder is on sys.path (a `torch.py` in the
 # upload must not replace the grader's torch) and before the child may no longer read the grader's files.
 from ..notebook.locate import SubmissionProblem
-from ..notebook.read import read
-from ..notebook.scan import defined_names
+from ..notebook.read import cell_defines, read
 from .cells import CellTimeout, new_shell, run_cells, time_limit
 from .confine import confine
 from .probes import run_probes
@@ -20,7 +19,7 @@ from .report import Reporter
 _kill = os.kill  # kept before student code can replace it
 
 
-def main(grader_root: str, config_json: str):
+def main(grader_root: str, config_json: str) -> None:
     config = json.loads(config_json)
     reporter = Reporter(config["channel_fd"])
     isolation = confine(config)
@@ -54,13 +53,13 @@ def main(grader_root: str, config_json: str):
 
     sent = set()
 
-    def note(text):  # skipped magics and Colab calls, once each
+    def note(text) -> None:  # skipped magics and Colab calls, once each
         if text not in sent and len(sent) < 100:
             sent.add(text)
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
 
     shell = new_shell(note)
-    failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], defined_names)
+    failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], cell_defines)
     if config.get("uid") is not None:
         _stop_background_processes()
     run_probes(shell.user_ns, request["probes"], reporter, config["probe_timeout"])
@@ -69,14 +68,14 @@ def main(grader_root: str, config_json: str):
     _end(reporter)
 
 
-def _end(reporter):
+def _end(reporter) -> None:
     reporter.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
 
 
-def _send_ta_files(reporter, notebook, failed):
+def _send_ta_files(reporter, notebook, failed) -> None:
     """For the TA tools only (`--ta-files`): the notebook rendered to HTML here, where parsing it is allowed."""
     for index, (mime, data) in enumerate(notebook.images[:5], 1):
         reporter.send(
@@ -102,7 +101,7 @@ def _send_ta_files(reporter, notebook, failed):
         pass
 
 
-def _stop_background_processes():
+def _stop_background_processes() -> None:
     """What the cells left running (a fork bomb, a sleeper) would only compete with the grader's checks.
 
     kill(-1) as the sandbox user reaches all its processes except this one; never done without the user switch."""

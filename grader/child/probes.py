@@ -5,7 +5,7 @@ lying tensor subclass in this process changes nothing. Tensors are read with tor
 Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
 """
 
-from ..records import MAX_VALUES
+from ..records import MAX_VALUES, Record
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
 PARAMETERS = ("W1", "B1", "W2", "B2")
@@ -15,7 +15,7 @@ class Missing(Exception):
     """The notebook does not define what the probe needs."""
 
 
-def run_probes(namespace, probes: list, reporter, timeout: float):
+def run_probes(namespace, probes: list, reporter, timeout: float) -> None:
     """probes: [(name, inputs)] in the rubric's order."""
     import torch
 
@@ -41,19 +41,19 @@ def run_probes(namespace, probes: list, reporter, timeout: float):
         reporter.send({"event": "record", "probe": name, "data": data})
 
 
-def forward(torch, ns, inputs):
+def forward(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "forward")
     _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS})
     return {"calls": [_call(torch, function, torch.tensor(x)) for x in inputs["inputs"]]}
 
 
-def backprop(torch, ns, inputs):
+def backprop(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "backprop")
     _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")})
     return {"call": _call(torch, function, ns["X"], watch_autograd=True)}
 
 
-def toymodel(torch, ns, inputs):
+def toymodel(torch, ns: dict, inputs: dict) -> Record:
     cls = _defined(ns, "ToyModel")
     torch.manual_seed(inputs["seed"])
     try:
@@ -63,7 +63,7 @@ def toymodel(torch, ns, inputs):
     return {"object": _module_data(torch, module, torch.tensor(inputs["x"]))}
 
 
-def model(torch, ns, inputs):
+def model(torch, ns: dict, inputs: dict) -> Record:
     return {"object": _module_data(torch, _defined(ns, "model"), torch.tensor(inputs["x"]))}
 
 
@@ -76,7 +76,7 @@ def _defined(ns, name):
     return ns[name]
 
 
-def _set_globals(torch, ns, values):
+def _set_globals(torch, ns, values) -> None:
     for name, value in values.items():
         ns[name] = torch.tensor(value, dtype=torch.float32)
 

@@ -171,7 +171,7 @@ def _without_label(line: str) -> str:
 class _Next:
     """`text.find(needle, start)` for starts that never decrease, in linear time over all calls."""
 
-    def __init__(self, text: str, needle: str):
+    def __init__(self, text: str, needle: str) -> None:
         self.text, self.needle, self.at = text, needle, None
 
     def __call__(self, start: int) -> int:
@@ -227,7 +227,7 @@ def _src_attribute(tag: str) -> str:
     return ""
 
 
-def _add_image(target: str, attachments, answer: Answer, budget: list):
+def _add_image(target: str, attachments, answer: Answer, budget: list) -> None:
     lowered = target[:11].lower()
     if lowered.startswith("attachment:"):
         bundle = attachments.get(target[11:]) if isinstance(attachments, dict) else None
@@ -251,7 +251,7 @@ def _encoded(size: int) -> int:
     return size * 4 // 3 + 4
 
 
-def _add_data(mime, data: str, answer: Answer, budget: list):
+def _add_data(mime, data: str, answer: Answer, budget: list) -> None:
     mime = "image/jpeg" if mime == "image/jpg" else mime
     if mime not in _MAGIC or len(answer.images) >= MAX_IMAGES or len(data) > _encoded(budget[0]):
         answer.images_skipped += 1

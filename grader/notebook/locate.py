@@ -4,6 +4,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from ..markdown import inline_code
 from .scan import code_fingerprint
@@ -150,7 +151,7 @@ def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path
     return None
 
 
-def _nothing_to_grade(notes: list, other_files: list):
+def _nothing_to_grade(notes: list, other_files: list) -> NoReturn:
     if notes:  # only links, or a submission too large to search
         raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
     others = sorted(other_files, key=str.lower)[:5]

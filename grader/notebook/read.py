@@ -57,6 +57,16 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
     return Notebook(info, code, nb, answer.images)
 
 
+def cell_defines(source: str) -> list[str]:
+    """The names a cell defines (scan.defined_names); for a cell that does not parse, those its top-level `def`,
+    `class` and assignment lines would have defined, so a NameError can still be traced back to it."""
+    names = defined_names(source)
+    if names:
+        return names
+    found = re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*=(?!=)", source[:100_000], re.MULTILINE)
+    return list(dict.fromkeys(a or b for a, b in found))[:200]
+
+
 def _defines(source: str, name: str) -> bool:
     """At top level (blocks included, bodies of functions and classes not); a cell that does not parse (the
     handout's `def forward(x):` with only a TODO) still counts by its first lines."""

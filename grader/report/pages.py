@@ -58,7 +58,7 @@ def page(title: str, body: str) -> str:
     )
 
 
-def write(path: Path, text: str):
+def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
     temp.write_text(text, encoding="utf-8")
@@ -107,7 +107,7 @@ def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_answers(out: Path, rows: list, results_by_id: dict):
+def write_answers(out: Path, rows: list, results_by_id: dict) -> None:
     entries = []
     for row in rows:
         found = exercise3(results_by_id.get(row["submission_id"]))
@@ -184,7 +184,7 @@ def _label(row: dict, results_by_id: dict) -> str:
     return f'{name} <span class="muted">{esc(who(row))}</span>'
 
 
-def write_report(out: Path, rows: list, results_by_id: dict, version: str):
+def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> None:
     graded = [r for r in rows if results_by_id.get(r["submission_id"]) and "not_graded" not in r["flags"]]
     totals = [float(r["total"]) for r in graded]
     parts = [
@@ -253,7 +253,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str):
 
 
 # -- one student
-def write_feedback(folder: Path, row: dict, results):
+def write_feedback(folder: Path, row: dict, results) -> None:
     """What the student saw on Gradescope, and the graded notebook (notebook.html from --ta-files) if there."""
     sub_id = row["submission_id"]
     parts = [

@@ -51,7 +51,7 @@ class ChildReport:
     _used: dict = field(default_factory=dict)
     _answered: set = field(default_factory=set)
 
-    def add_line(self, line: bytes):
+    def add_line(self, line: bytes) -> None:
         try:
             event = json.loads(line)
             kind = event["event"] if isinstance(event, dict) else None
@@ -82,33 +82,33 @@ class ChildReport:
             return self.running == ("cell", event["cell"])
         return True
 
-    def _ready(self, event):
+    def _ready(self, event) -> None:
         self.isolation = event["isolation"]
         self.running = ("read", 0)
 
-    def _notebook(self, event):
+    def _notebook(self, event) -> None:
         self.notebook, self.running = event["info"], None
 
-    def _ungradable(self, event):
+    def _ungradable(self, event) -> None:
         self.ungradable, self.running = event["reason"], None
 
-    def _cell_start(self, event):
+    def _cell_start(self, event) -> None:
         self.last_cell = event["cell"]
         self.running = ("cell", event["cell"])
 
-    def _cell_end(self, event):
+    def _cell_end(self, event) -> None:
         if event["status"] != "ok":
             self.cells[event["cell"]] = event
         self.running = None
 
-    def _note(self, event):
+    def _note(self, event) -> None:
         if len(self.notes) < 100:
             self.notes.append(event)
 
-    def _probe_start(self, event):
+    def _probe_start(self, event) -> None:
         self.running = ("probe", event["probe"])
 
-    def _record(self, event):
+    def _record(self, event) -> None:
         probe = event["probe"]
         if probe in self._answered:
             self.records.pop(probe, None)
@@ -118,14 +118,14 @@ class ChildReport:
         self._answered.add(probe)
         self.running = None
 
-    def _ta_file(self, event):
+    def _ta_file(self, event) -> None:
         self.ta_files[event["name"]] = event["base64"]
 
-    def _done(self, event):
+    def _done(self, event) -> None:
         self.done = True
         self.running = None
 
-    def _problem(self, problem: tuple):
+    def _problem(self, problem: tuple) -> None:
         if problem not in self.problems and len(self.problems) < 10:
             self.problems.append(problem)
 

@@ -27,7 +27,7 @@ IPC_RMID = 0
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def become_subreaper():
+def become_subreaper() -> None:
     """Orphans of our descendants are re-parented to us instead of init, so none can slip away."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
@@ -45,7 +45,7 @@ def _processes():
             continue
 
 
-def _reap():
+def _reap() -> None:
     try:
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
@@ -66,7 +66,7 @@ def _descendants(root: int):
     return found
 
 
-def _kill_all_of_user(uid: int):
+def _kill_all_of_user(uid: int) -> None:
     """kill(-1) run as that user reaches every process it owns, in one system call."""
     pid = os.fork()
     if pid == 0:
@@ -202,7 +202,7 @@ class _Sweep:
     """Depth-first through folders with one open descriptor at a time, going back up through `..` (checked by
     device and inode), so depth costs neither recursion nor descriptors nor path length (PATH_MAX)."""
 
-    def __init__(self, uid: int | None, max_entries: int, seconds: float):
+    def __init__(self, uid: int | None, max_entries: int, seconds: float) -> None:
         self.uid, self.budget, self.end = uid, max_entries, time.monotonic() + seconds
         self.removed = 0
 
@@ -212,7 +212,7 @@ class _Sweep:
     def _owned(self, info) -> bool:
         return self.uid is None or info.st_uid == self.uid
 
-    def remove_entry(self, parent: int, name: str):
+    def remove_entry(self, parent: int, name: str) -> None:
         """Remove parent/name, with everything in it if it is a folder."""
         try:
             info = os.stat(name, dir_fd=parent, follow_symlinks=False)
@@ -223,7 +223,7 @@ class _Sweep:
         else:
             self._unlink(parent, name)
 
-    def walk(self, parent: int, name: str, remove: bool = False):
+    def walk(self, parent: int, name: str, remove: bool = False) -> None:
         """Go through parent/name: remove what is owned (all of it when `remove`), descend into the rest."""
         fd = self._open(parent, name, None, remove)
         if fd is None:
@@ -301,7 +301,7 @@ class _Sweep:
             return None
         return fd
 
-    def _unlink(self, parent: int, name: str):
+    def _unlink(self, parent: int, name: str) -> None:
         try:
             os.unlink(name, dir_fd=parent)
             self.removed += 1
@@ -315,7 +315,7 @@ class _Sweep:
         except OSError:
             pass
 
-    def _rmdir(self, parent: int, name: str):
+    def _rmdir(self, parent: int, name: str) -> None:
         try:
             os.rmdir(name, dir_fd=parent)
             self.removed += 1

@@ -51,7 +51,7 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
-    ):
+    ) -> None:
         self.settings, self.identity, self.workdir = settings, identity, workdir
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
         # cannot enter); not the interpreter's own real path, which would leave the venv
@@ -120,7 +120,7 @@ class Child:
         self._stop()
         return False
 
-    def _stop(self):
+    def _stop(self) -> None:
         if self.proc is None:
             return
         _kill_group(self.proc.pid)
@@ -133,18 +133,18 @@ class Child:
             reader.join(timeout=5)
 
     # -- the parent's side of the conversation
-    def _feed(self, request: bytes):
+    def _feed(self, request: bytes) -> None:
         try:
             self.proc.stdin.write(request)
             self.proc.stdin.close()
         except (OSError, ValueError):
             pass  # the child is already gone; _wait says why
 
-    def _read_output(self):
+    def _read_output(self) -> None:
         for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):
             self.output.add(chunk)
 
-    def _read_channel(self, fd: int):
+    def _read_channel(self, fd: int) -> None:
         budget, pending = TOTAL_BYTES, b""
         with os.fdopen(fd, "rb", buffering=0) as stream:
             for chunk in iter(lambda: stream.read(65536), b""):
@@ -159,7 +159,7 @@ class Child:
                     self.report.add_line(line)
                     self._track_running()
 
-    def _track_running(self):
+    def _track_running(self) -> None:
         running = self.report.running
         if running is None:
             self.current = None
@@ -190,7 +190,7 @@ def _isolation(identity, report: ChildReport) -> str:
     return f"{identity.description}; " + json.dumps(report.isolation or {"ready": False}, sort_keys=True)[:2000]
 
 
-def _kill_group(pid: int):
+def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -12,6 +12,7 @@ import os
 import pwd
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ class Identity:
 
 
 @contextmanager
-def lease(pool: str, pinned: str | None = None, wait_seconds: float = 900.0):
+def lease(pool: str, pinned: str | None = None, wait_seconds: float = 900.0) -> Iterator[Identity]:
     """Yields the Identity the child runs as, swept before and after."""
     if os.geteuid() != 0:
         yield Identity(

@@ -2,12 +2,12 @@
 
 
 class HeadTail:
-    def __init__(self, head: int, tail: int):
+    def __init__(self, head: int, tail: int) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head, self.tail = bytearray(), bytearray()
         self.dropped = 0
 
-    def add(self, chunk: bytes):
+    def add(self, chunk: bytes) -> None:
         room = self.head_limit - len(self.head)
         if room > 0:
             self.head += chunk[:room]

@@ -19,7 +19,7 @@ MAX_DEPTH = 20
 
 
 class Scratch:
-    def __init__(self, submission: Path, uid: int | None, gid: int | None):
+    def __init__(self, submission: Path, uid: int | None, gid: int | None) -> None:
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
         self.notes: list = []
         self.digest = hashlib.sha256()
@@ -32,7 +32,7 @@ class Scratch:
                     os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
             os.chown(self.path, uid, gid)
 
-    def _copy(self, root: Path, only: str | None):
+    def _copy(self, root: Path, only: str | None) -> None:
         total, files = 0, 0
         todo = [(Path(), 0)]
         while todo:
@@ -66,7 +66,7 @@ class Scratch:
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
 
-    def _copy_file(self, source: Path, target: Path, rel: Path):
+    def _copy_file(self, source: Path, target: Path, rel: Path) -> None:
         self.digest.update(rel.as_posix().encode("utf-8", "surrogateescape") + b"\0")
         with open(source, "rb") as src, open(target, "wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):

@@ -1,6 +1,7 @@
 """The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
 verified or raises CheckFailed with what was wrong. grader/rubric.py says which check scores which line."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,7 +27,7 @@ GRADIENT_SHAPES = {"W1": [(3, 4)], "B1": BIAS_SHAPES["B1"], "W2": [(4, 2)], "B2"
 
 
 @contextmanager
-def same_cause_as(number: str):
+def same_cause_as(number: str) -> Iterator[None]:
     """A dependent test points at the one that explains the cause instead of repeating it (tracebacks included)."""
     try:
         yield
@@ -70,7 +71,8 @@ def forward_shape(sub: Submission, line) -> str:
 
 def forward_values(sub: Submission, line) -> str:
     inputs = sub.inputs["forward"]
-    outputs, _ = _forward_outputs(sub)
+    with same_cause_as("1.1"):
+        outputs, _ = _forward_outputs(sub)
     if not outputs:
         raise CheckFailed("No output of `forward(x)` could be compared: same cause as test 1.1.")
     worst = 0.0

@@ -143,7 +143,7 @@ def describe_value(value: dict) -> str:
     return f"a {inline_code(kind)}, not a tensor"
 
 
-def as_array(value: dict):
+def as_array(value: dict) -> np.ndarray | None:
     """The tensor in a reported value as a NumPy array, or None if it is not a consistent, small enough tensor."""
     tensor = value.get("tensor")
     if not tensor or tensor.get("values") is None:

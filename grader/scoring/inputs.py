@@ -72,7 +72,7 @@ def model(rng) -> dict:
     return {"x": TOY_X}
 
 
-def to_json(value):
+def to_json(value: object) -> object:
     """The same inputs as nested lists, for the child."""
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}

@@ -10,21 +10,24 @@ TOY_X = np.array(_TOY["X"], dtype=np.float64)
 TOY_Y = np.array(_TOY["Y"], dtype=np.float64)
 
 
-def sigmoid(z):
+Array = np.ndarray | float
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def forward(x, W1, B1, W2, B2):
+def forward(x: Array, W1: Array, B1: Array, W2: Array, B2: Array) -> np.ndarray:
     """sigmoid(relu(x W1 + B1) W2 + B2), the Exercise 1 network."""
     return sigmoid(np.maximum(x @ W1 + B1, 0.0) @ W2 + B2)
 
 
-def linear_layers(x, weight1, bias1, weight2, bias2):
+def linear_layers(x: Array, weight1: Array, bias1: Array, weight2: Array, bias2: Array) -> np.ndarray:
     """sigmoid(L2(relu(L1(x)))) with nn.Linear's convention: y = x A^T + b."""
     return forward(x, weight1.T, bias1, weight2.T, bias2)
 
 
-def gradients(x, Y, W1, B1, W2, B2):
+def gradients(x: Array, Y: Array, W1: Array, B1: Array, W2: Array, B2: Array) -> dict:
     """What autograd gives for L = ((y_hat - Y)**2).sum(), each shaped like its parameter."""
     z1 = x @ W1 + B1
     h = np.maximum(z1, 0.0)
@@ -39,5 +42,5 @@ def gradients(x, Y, W1, B1, W2, B2):
     }
 
 
-def mse(y_hat, Y):
+def mse(y_hat: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean((y_hat - Y) ** 2))

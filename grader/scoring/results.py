@@ -26,11 +26,11 @@ MAX_TOP_OUTPUT = 100_000
 
 
 class _Result(JSONTestResult):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._recorded = set()
 
-    def processResult(self, test, err=None):
+    def processResult(self, test, err=None) -> None:
         if test.id() in self._recorded:
             return
         self._recorded.add(test.id())
@@ -57,11 +57,11 @@ class _Result(JSONTestResult):
             return
         super().processResult(test, err)
 
-    def addSkip(self, test, reason):
+    def addSkip(self, test, reason) -> None:
         super().addSkip(test, reason)
         self.processResult(test, (None, f"This test was skipped: {reason}", None))
 
-    def addSubTest(self, test, subtest, err):
+    def addSubTest(self, test, subtest, err) -> None:
         super().addSubTest(test, subtest, err)
         if err is not None:
             self.processResult(test, err)
@@ -84,7 +84,7 @@ def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts:
     return json.loads(stream.getvalue())
 
 
-def _finish(data: dict, summary: str, facts: dict, submission):
+def _finish(data: dict, summary: str, facts: dict, submission) -> None:
     data["execution_time"] = float(data.get("execution_time", 0))
     data["output"] = summary[:MAX_TOP_OUTPUT]
     data["extra_data"] = facts
@@ -148,7 +148,7 @@ class Reservation:
 
     SIZE = 2 * 1024 * 1024
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.temp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".json")
@@ -158,7 +158,7 @@ class Reservation:
             pass  # a filesystem without fallocate: written as usual
         os.close(fd)
 
-    def write(self, results: dict):
+    def write(self, results: dict) -> None:
         """Validate, then write into the reserved file and rename it: a reader never sees half a file."""
         jsonschema.validate(results, SCHEMA)
         data = strict_json(results).encode("utf-8")
@@ -168,14 +168,14 @@ class Reservation:
         os.chmod(self.temp, 0o644)
         os.replace(self.temp, self.path)
 
-    def release(self):
+    def release(self) -> None:
         try:
             os.unlink(self.temp)
         except FileNotFoundError:
             pass
 
 
-def write_results(path: Path, results: dict):
+def write_results(path: Path, results: dict) -> None:
     reservation = Reservation(path)
     try:
         reservation.write(results)

@@ -1,6 +1,7 @@
 """The base class of the Gradescope test cases in tests/: each test method scores one rubric line."""
 
 import unittest
+from collections.abc import Callable
 
 import timeout_decorator
 from gradescope_utils.autograder_utils.decorators import number, weight
@@ -11,7 +12,7 @@ from .feedback import CheckFailed
 CHECK_SECONDS = 60  # a check only reads plain data; one that runs this long is the grader's bug
 
 
-def rubric_line(key: str):
+def rubric_line(key: str) -> Callable:
     """Give a test method its rubric line's number, weight and name (the method body calls `self.check()`)."""
     line = RUBRIC[key]
 
@@ -27,7 +28,7 @@ class CheckCase(unittest.TestCase):
     maxDiff = None
     submission = None  # the graded Submission, set by scoring/results.py before the cases run
 
-    def check(self):
+    def check(self) -> None:
         """Pass with what the line's check verified, or fail with what was wrong (both shown to the student)."""
         line = getattr(self, self._testMethodName).rubric_line
         try:
