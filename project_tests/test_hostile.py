@@ -60,7 +60,7 @@ LIMITS = (
 SLACK = 20  # starting, scoring and cleaning up, on a busy machine
 SECRETS = {
     ROOT / "tests" / "test_1_forward.py": "class TestForward(CheckCase)",
-    ROOT / "grader" / "scoring" / "reference.py": "def gradients(x, Y, W1, B1, W2, B2)",
+    ROOT / "grader" / "scoring" / "reference.py": "def gradients(x: Array, Y: Array, W1: Array",
     SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()",
 }
 ATTACK = 56  # the number of a code cell added after the solution's 55

@@ -28,13 +28,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def become_subreaper() -> None:
-    """Orphans of our descendants are re-parented to us instead of init, so none can slip away."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    """Orphans of our descendants are re-parented to us instead of init, so none can slip away (Linux only: elsewhere
+    the child's process group is what gets killed)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
 
 
 def _processes():
-    """(pid, ppid, uid, state) of every live process."""
-    for entry in os.listdir("/proc"):
+    """(pid, ppid, uid, state) of every live process (none known without /proc, as on macOS)."""
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not entry.isdigit():
             continue
         try:

@@ -154,7 +154,7 @@ class Reservation:
         fd, self.temp = tempfile.mkstemp(dir=self.path.parent, prefix=".results-", suffix=".json")
         try:
             os.posix_fallocate(fd, 0, self.SIZE)
-        except OSError:
+        except (OSError, AttributeError):  # AttributeError: macOS has no posix_fallocate
             pass  # a filesystem without fallocate: written as usual
         os.close(fd)
 
