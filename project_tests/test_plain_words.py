@@ -1,0 +1,29 @@
+"""Common errors are explained in plain words (issue 9), whatever cell raised them."""
+
+import pytest
+
+from grader.scoring.feedback import error_text, plain_words
+from grader.scoring.submission import Submission
+from grader.settings import Settings
+
+CASES = [
+    ({"type": "MemoryError", "message": ""}, "ran out of memory: the grader allows 2048 MB"),
+    ({"type": "RuntimeError", "message": "std::bad_alloc"}, "ran out of memory"),
+    ({"type": "EOFError", "message": "EOF when reading a line"}, "`input()` cannot be answered during grading"),
+    ({"type": "Timeout", "message": "cell 5 ran longer than 300 s"}, "Use a fixed number of steps"),
+    ({"type": "URLError", "message": "<urlopen error [Errno -3] Temporary failure>"}, "The grader has no internet"),
+    ({"type": "gaierror", "message": "[Errno -2] Name or service not known"}, "The grader has no internet"),
+    ({"type": "AttributeError", "message": "'ellipsis' object has no attribute 'relu'"}, "A `...` placeholder is left"),
+    ({"type": "SyntaxError", "message": "incomplete input"}, "The cell ends in the middle of a statement"),
+]
+
+
+@pytest.mark.parametrize("error, words", CASES)
+def test_a_common_error_gets_its_plain_words(error, words):
+    sub = Submission(settings=Settings())
+    assert words in plain_words(sub, error)
+    assert words in error_text(sub, {**error, "cell": 3, "line": 1})
+
+
+def test_an_ordinary_error_gets_no_invented_advice():
+    assert plain_words(Submission(), {"type": "ValueError", "message": "bad shape"}) == ""
