@@ -92,6 +92,14 @@ def cell_number(nb, text: str) -> int:
     return next(n for n, cell in enumerate(code_cells(nb), 1) if text in cell.source)
 
 
+# The solution's exercise cells, found by content (code cells count from 1, as after Restart & Run All)
+_SOLUTION = nbformat.read(SOLUTION, as_version=4)
+FORWARD, BACKPROP, TOYMODEL, TRAINING = (
+    cell_number(_SOLUTION, text) for text in ("def forward(", "def backprop(", "class ToyModel(", "range(10000)")
+)
+SOLUTION_CELLS = len(code_cells(_SOLUTION))
+
+
 def edit_cell(nb, number: int, old: str, new: str):
     """Replace text in code cell `number` (1-based, as Jupyter counts after Restart & Run All)."""
     cell = code_cells(nb)[number - 1]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from conftest import FULL_MARKS, ROOT, SOURCE, edit_cell, sandbox_user, save, solution
+from conftest import FULL_MARKS, ROOT, SOURCE, TRAINING, edit_cell, sandbox_user, save, solution
 from test_grading import MUTANTS, SEQUENTIAL_MODEL
 
 from grader import batch
@@ -46,7 +46,7 @@ submission_999:
 def mutant(line: str):
     cell, old, new, sequential = MUTANTS[line]
     nb = edit_cell(solution(), cell, old, new)
-    return edit_cell(nb, 53, SEQUENTIAL_MODEL[1], SEQUENTIAL_MODEL[0]) if sequential else nb
+    return edit_cell(nb, TRAINING, SEQUENTIAL_MODEL[1], SEQUENTIAL_MODEL[0]) if sequential else nb
 
 
 def write(folder: Path, name: str, content) -> Path:

@@ -3,7 +3,7 @@
 import dataclasses
 
 import nbformat
-from conftest import FULL_MARKS, edit_cell, output_of, sandbox_user, save, solution
+from conftest import BACKPROP, FORWARD, FULL_MARKS, TRAINING, edit_cell, output_of, sandbox_user, save, solution
 
 from grader import rubric
 from grader.grade import grade
@@ -12,8 +12,8 @@ from grader.settings import Settings
 
 
 def test_fresh_run_that_misses_the_saved_loss_is_explained(grade_notebook):
-    nb = edit_cell(solution(), 53, "torch.manual_seed(0)\n", "")
-    edit_cell(nb, 53, "range(2000)", "range(30)")
+    nb = edit_cell(solution(), TRAINING, "torch.manual_seed(0)\n", "")
+    edit_cell(nb, TRAINING, "range(2000)", "range(30)")
     saved = nb.cells.index(next(c for c in nb.cells if "Exercise 5: Don't modify" in c.get("source", "")))
     nb.cells[saved].outputs = [
         nbformat.v4.new_output(
@@ -28,7 +28,7 @@ def test_fresh_run_that_misses_the_saved_loss_is_explained(grade_notebook):
 
 
 def test_errors_show_the_students_frames_only(grade_notebook):
-    nb = edit_cell(solution(), 33, "z1 = x @ W1 + B1", "z1 = x @ W1.T + B1")
+    nb = edit_cell(solution(), FORWARD, "z1 = x @ W1 + B1", "z1 = x @ W1.T + B1")
     message = output_of(grade_notebook(nb), "1.1")
     assert "`RuntimeError: mat1 and mat2 shapes cannot be multiplied" in message
     assert 'File "cell 33", line 3, in forward' in message and "z1 = x @ W1.T + B1" in message
@@ -36,7 +36,7 @@ def test_errors_show_the_students_frames_only(grade_notebook):
 
 
 def test_gradient_feedback_names_the_wrong_gradient(grade_notebook):
-    nb = edit_cell(solution(), 37, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.sum(0) * 2")
+    nb = edit_cell(solution(), BACKPROP, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.sum(0) * 2")
     message = output_of(grade_notebook(nb), "2.2")
     assert "`W2_grad`: distance to autograd's gradient" in message and "(ok;" in message
     assert "`B2_grad`: distance to autograd's gradient" in message and "(too far;" in message

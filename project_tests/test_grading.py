@@ -2,7 +2,23 @@
 
 import nbformat
 import pytest
-from conftest import FULL_MARKS, SOLUTION, SOURCE, code_cells, edit_cell, grade, output_of, save, scores, solution
+from conftest import (
+    BACKPROP,
+    FORWARD,
+    FULL_MARKS,
+    SOLUTION,
+    SOURCE,
+    TOYMODEL,
+    TRAINING,
+    cell_number,
+    code_cells,
+    edit_cell,
+    grade,
+    output_of,
+    save,
+    scores,
+    solution,
+)
 
 from grader.rubric import RUBRIC
 
@@ -32,29 +48,29 @@ def test_template_gets_zero_with_reasons(tmp_path):
 
 # One mutant per rubric line: (line, code cell, text replaced, replacement, Exercise 5 uses nn.Sequential)
 MUTANTS = {
-    "1.1": (33, "return torch.sigmoid(z2)", "return torch.sigmoid(z2).squeeze()", False),
-    "1.2": (33, "h = z1.relu()", "h = z1.sigmoid()", False),
+    "1.1": (FORWARD, "return torch.sigmoid(z2)", "return torch.sigmoid(z2).squeeze()", False),
+    "1.2": (FORWARD, "h = z1.relu()", "h = z1.sigmoid()", False),
     "2.1": (
-        37,
+        BACKPROP,
         "return W1_grad, B1_grad, W2_grad, B2_grad",
         "return W1_grad.flatten(), B1_grad, W2_grad, B2_grad",
         False,
     ),
-    "2.2": (37, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.mean(0)", False),
-    "2.3": (37, "z1_grad = h_grad * (z1 >= 0).float()", "z1_grad = h_grad", False),
+    "2.2": (BACKPROP, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.mean(0)", False),
+    "2.3": (BACKPROP, "z1_grad = h_grad * (z1 >= 0).float()", "z1_grad = h_grad", False),
     "4.1": (
-        50,
+        TOYMODEL,
         "self.linear2 = nn.Linear(4, 2)",
         "self.linear2 = nn.Linear(4, 2)\n        self.unused = nn.Linear(4, 4)",
         True,
     ),
     "4.2": (
-        50,
+        TOYMODEL,
         "torch.sigmoid(self.linear2(torch.relu(self.linear1(x))))",
         "torch.relu(self.linear2(torch.sigmoid(self.linear1(x))))",
         True,
     ),
-    "5.1": (53, "range(2000)", "range(50)", False),
+    "5.1": (TRAINING, "range(2000)", "range(50)", False),
 }
 
 
@@ -63,7 +79,7 @@ def test_each_mutant_loses_exactly_its_line(line, grade_notebook):
     cell, old, new, sequential = MUTANTS[line]
     nb = edit_cell(solution(), cell, old, new)
     if sequential:
-        edit_cell(nb, 53, SEQUENTIAL_MODEL[1], SEQUENTIAL_MODEL[0])
+        edit_cell(nb, TRAINING, SEQUENTIAL_MODEL[1], SEQUENTIAL_MODEL[0])
     results = grade_notebook(nb)
     lost = {number for number, score in scores(results).items() if score < RUBRIC[number].points}
     assert lost == {line}, {t["number"]: t["output"][:300] for t in results["tests"] if t["number"] in lost}
@@ -88,8 +104,13 @@ def test_exercise3_answer_is_shown(grade_notebook):
 def test_magics_and_shell_lines_do_not_break_grading(grade_notebook):
     nb = solution()
     edit_cell(nb, 1, "import torch", "%matplotlib inline\n%load_ext autoreload\n!pip install torch\nimport torch")
-    edit_cell(nb, 53, "torch.manual_seed(0)", "%%time\ntorch.manual_seed(0)")
-    edit_cell(nb, 34, "y_hat = forward(X)", "%time y_hat = forward(X)\n%timeit -n 3 forward(X)\nfiles = !ls")
+    edit_cell(nb, TRAINING, "torch.manual_seed(0)", "%%time\ntorch.manual_seed(0)")
+    edit_cell(
+        nb,
+        cell_number(nb, "y_hat = forward(X)"),
+        "y_hat = forward(X)",
+        "%time y_hat = forward(X)\n%timeit -n 3 forward(X)\nfiles = !ls",
+    )
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
     assert "magic `%matplotlib` was skipped" not in results["output"]  # they run, as in Jupyter
@@ -120,7 +141,7 @@ def test_older_nbformat_versions_are_graded(version, tmp_path):
 def test_cells_are_counted_like_jupyter(grade_notebook):
     nb = solution()
     assert code_cells(nb)[32].source.startswith("def forward")
-    edit_cell(nb, 33, "return torch.sigmoid(z2)", "return undefined_name")
+    edit_cell(nb, FORWARD, "return torch.sigmoid(z2)", "return undefined_name")
     results = grade_notebook(nb)
     assert "(cell 33, line 6)" in output_of(results, "1.1")
 

@@ -22,11 +22,14 @@ import jsonschema
 import nbformat
 import pytest
 from conftest import (
+    BACKPROP,
+    FORWARD,
     FULL_MARKS,
     ROOT,
     RUN_AUTOGRADER,
     SCHEMA,
     SOLUTION,
+    SOLUTION_CELLS,
     SOURCE,
     assert_inert,
     code_cells,
@@ -63,7 +66,7 @@ SECRETS = {
     ROOT / "grader" / "scoring" / "reference.py": "def gradients(x: Array, Y: Array, W1: Array",
     SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()",
 }
-ATTACK = 56  # the number of a code cell added after the solution's 55
+ATTACK = SOLUTION_CELLS + 1  # the number of a code cell added after the solution's
 NOTHING = {number for number, item in RUBRIC.items() if item.points}  # every line that has points
 
 
@@ -361,7 +364,10 @@ raise RuntimeError(f"LOOT from {readable} files: {found}")
 
 
 # -- lying inside its own process
-MUTANTS = ((33, "h = z1.relu()", "h = z1.sigmoid()"), (37, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.mean(0)"))
+MUTANTS = (
+    (FORWARD, "h = z1.relu()", "h = z1.sigmoid()"),
+    (BACKPROP, "B2_grad = z2_grad.sum(0)", "B2_grad = z2_grad.mean(0)"),
+)
 
 
 def test_monkeypatched_comparisons_do_not_rescue_wrong_answers(hostile):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 from browser import chromium, open_page
-from conftest import FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
+from conftest import FORWARD, FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
 from test_batch import start_batch, write
 
 from grader import batch
@@ -279,7 +279,7 @@ def make_class(export: Path) -> dict:
     save(nbformat.v4.new_notebook(), export / "submission_1008", "scratch.ipynb")
     shutil.copytree(SOURCE.parent, export / "submission_1009")  # the template: 0, many failures
     for sub_id, new in (("1010", "h = z1.sigmoid()"), ("1011", "h = z1.tanh()")):  # one cause, two numbers
-        save(edit_cell(solution(), 33, "h = z1.relu()", new), export / f"submission_{sub_id}")
+        save(edit_cell(solution(), FORWARD, "h = z1.relu()", new), export / f"submission_{sub_id}")
     nb = with_answer(insert_cells(solution(), "unused = 2"), "My plot: ![plot](attachment:plot.png)")
     answer_cell(nb)["attachments"] = {"plot.png": {"image/png": base64.b64encode(PNG).decode()}}
     save(nb, export / "submission_1012")
