@@ -22,6 +22,9 @@ _kill = os.kill  # kept before student code can replace it
 def main(grader_root: str, config_json: str) -> None:
     config = json.loads(config_json)
     reporter = Reporter(config["channel_fd"])
+    render = None
+    if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
+        from .render import render_notebook as render
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
@@ -64,7 +67,7 @@ def main(grader_root: str, config_json: str) -> None:
         _stop_background_processes()
     run_probes(shell.user_ns, request["probes"], reporter, config["probe_timeout"])
     if config.get("ta_files"):
-        _send_ta_files(reporter, notebook, failed)
+        _send_ta_files(reporter, notebook, failed, render)
     _end(reporter)
 
 
@@ -75,7 +78,7 @@ def _end(reporter) -> None:
     os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
 
 
-def _send_ta_files(reporter, notebook, failed) -> None:
+def _send_ta_files(reporter, notebook, failed, render_notebook) -> None:
     """For the TA tools only (`--ta-files`): the notebook rendered to HTML here, where parsing it is allowed."""
     for index, (mime, data) in enumerate(notebook.images[:5], 1):
         reporter.send(
@@ -86,8 +89,6 @@ def _send_ta_files(reporter, notebook, failed) -> None:
             }
         )
     try:
-        from .render import render_notebook
-
         with time_limit(120, anywhere=True):
             html = render_notebook(notebook.node, failed)
         reporter.send(

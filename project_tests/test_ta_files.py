@@ -1,0 +1,27 @@
+"""`--ta-files` (used by `make batch`): the notebook rendered in the sandboxed child and the answer's images."""
+
+import base64
+import json
+
+from conftest import FORWARD, cell_number, edit_cell, run_grader, sandbox_user, save, solution
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def test_ta_files_hold_the_rendered_notebook_and_the_answer_image(tmp_path):
+    nb = edit_cell(solution(), FORWARD, "return torch.sigmoid(z2)", "return undefined_name")
+    answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
+    answer.source = "**Answer:** see the plot\n\n![plot](attachment:plot.png)"
+    answer.attachments = {"plot.png": {"image/png": base64.b64encode(PNG).decode()}}
+    folder = save(nb, tmp_path / "submission").parent
+    ta = tmp_path / "ta"
+    run_grader(folder, tmp_path / "results.json", "--ta-files", str(ta), "--sandbox-user", sandbox_user())
+    facts = json.loads((tmp_path / "results.json").read_text())["extra_data"]
+    assert facts["exercise3"]["images"] == ["answer-1.png"]
+    assert (ta / "answer-1.png").read_bytes() == PNG
+    page = (ta / "notebook.html").read_text()
+    first_call = cell_number(nb, "y_hat = forward(X)")  # where the NameError is raised
+    assert "undefined_name" in page and f"cell {first_call} did not finish" in page
+    assert "<script" not in page.lower()
