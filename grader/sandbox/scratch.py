@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ..markdown import inline_code
+from .cleanup import remove_tree
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_FILES = 2_000
@@ -23,14 +24,20 @@ class Scratch:
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
         self.notes: list = []
         self.digest = hashlib.sha256()
+        self.owner = None if uid is None else (uid, gid)
         root = submission if submission.is_dir() else submission.parent
         only = None if submission.is_dir() else submission.name
-        self._copy(root, only)
-        if uid is not None:
-            for directory, dirnames, filenames in os.walk(self.path):  # our own copy: bounded above
-                for name in [*dirnames, *filenames]:
-                    os.chown(os.path.join(directory, name), uid, gid, follow_symlinks=False)
-            os.chown(self.path, uid, gid)
+        try:
+            self._copy(root, only)
+            self._own(self.path)
+        except BaseException:
+            remove_tree(self.path)  # a copy that failed halfway is not left behind
+            raise
+
+    def _own(self, path: Path) -> None:
+        """Each copied folder and file belongs to the sandbox user as soon as it is made."""
+        if self.owner is not None:
+            os.chown(path, *self.owner, follow_symlinks=False)
 
     def _copy(self, root: Path, only: str | None) -> None:
         total, files = 0, 0
@@ -54,10 +61,11 @@ class Scratch:
                         self.notes.append(f"Folders deeper than {MAX_DEPTH} levels were not copied.")
                         continue
                     (self.path / rel).mkdir(mode=0o700)
+                    self._own(self.path / rel)
                     todo.append((rel, depth + 1))
-                elif stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                elif stat.S_ISREG((info := entry.stat(follow_symlinks=False)).st_mode):
                     files += 1
-                    total += entry.stat(follow_symlinks=False).st_size
+                    total += info.st_size
                     if files > MAX_FILES or total > MAX_BYTES:
                         self.notes.append(
                             f"Your submission has more than {MAX_FILES} files or "
@@ -72,3 +80,4 @@ class Scratch:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 self.digest.update(chunk)
                 dst.write(chunk)
+        self._own(target)
