@@ -3,7 +3,6 @@ folders however deep; what belongs to other users stays."""
 
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import cleanup
+from grader.sandbox.lease import system_user
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: throwaway users")
 PLACES = ("/tmp", "/var/tmp", "/dev/shm")
@@ -57,30 +57,10 @@ print(json.dumps({"ipc": ids, "sleeper": sleeper.pid}))
 '''
 
 
-def _user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                name,
-            ],
-            check=True,
-        )
-        return pwd.getpwnam(name)
-
-
 @pytest.fixture
 def users():
     prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0hC")
-    victim, bystander = _user(f"{prefix}-swept"), _user(f"{prefix}-bystander")
+    victim, bystander = system_user(f"{prefix}-swept"), system_user(f"{prefix}-bystander")
     yield victim, bystander
     for user in (victim, bystander):
         cleanup.sweep_user(user.pw_uid)

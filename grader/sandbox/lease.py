@@ -54,7 +54,7 @@ def lease(pool: str, pinned: str | None = None, wait_seconds: float = 900.0) -> 
                 os.close(fd)
                 continue
             try:
-                entry = _user(name)
+                entry = system_user(name)
                 sweep_user(entry.pw_uid)
                 try:
                     yield Identity(
@@ -76,7 +76,8 @@ def lease(pool: str, pinned: str | None = None, wait_seconds: float = 900.0) -> 
         time.sleep(0.2)
 
 
-def _user(name: str):
+def system_user(name: str) -> pwd.struct_passwd:
+    """The unprivileged system account `name`, created if missing (never root)."""
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
