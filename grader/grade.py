@@ -144,7 +144,7 @@ def _fit(results: dict, limit: int) -> None:
     if len(str(extra)) > limit // 4:
         extra["exercise3"] = {"answer": (extra.get("exercise3", {}).get("answer") or "")[:20000], "images": []}
     for _ in range(64):  # each round halves one output: bounded
-        if len(strict_size(results)) <= limit:
+        if len(strict_json(results).encode("utf-8")) <= limit:
             return
         longest = max([results, *results["tests"]], key=lambda item: len(item.get("output", "")))
         text = longest["output"]
@@ -158,10 +158,6 @@ def _peak_mb() -> int:
             return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM:"))
     except (OSError, StopIteration, ValueError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-
-def strict_size(results: dict) -> bytes:
-    return strict_json(results).encode("utf-8")
 
 
 def _log(sub: Submission, log_output: bool) -> None:

@@ -74,6 +74,7 @@ class Child:
         self.output = HeadTail(settings.output_head_bytes, settings.output_tail_bytes)
         self.current = None  # (what is running, monotonic time it started), for the watchdog
         self.stopped = None
+        self.stopped_once = False
         self.leftovers = 0
 
     def __enter__(self):
@@ -121,8 +122,10 @@ class Child:
         return False
 
     def _stop(self) -> None:
-        if self.proc is None:
+        """Once: after `run`, leaving the block has nothing more to stop (and must not signal a reused id)."""
+        if self.proc is None or self.stopped_once:
             return
+        self.stopped_once = True
         _kill_group(self.proc.pid)
         try:
             self.proc.wait(timeout=10)
