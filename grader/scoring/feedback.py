@@ -66,9 +66,15 @@ def error_text(sub: Submission, error: dict, with_cause: bool = True) -> str:
     return text
 
 
+def out_of_memory(error: dict) -> bool:
+    """Python's MemoryError, or torch's C++ allocator failing (std::bad_alloc, DefaultCPUAllocator)."""
+    message = error.get("message", "")
+    return error.get("type") == "MemoryError" or "bad_alloc" in message or "can't allocate memory" in message
+
+
 def plain_words(sub: Submission, error: dict) -> str:
     kind, message = error.get("type", ""), error.get("message", "")
-    if kind == "MemoryError" or "bad_alloc" in message or "can't allocate memory" in message:
+    if out_of_memory(error):
         return (
             f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
             "that grows without bound."

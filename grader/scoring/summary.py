@@ -2,7 +2,7 @@
 
 from ..markdown import inline_code, plain
 from ..version import grader_version
-from .feedback import channel_problem
+from .feedback import channel_problem, out_of_memory
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -49,7 +49,7 @@ def facts(sub: Submission) -> dict:
         flags.append("cell_timeout")
     if sub.run and sub.run.stopped == "run_timeout":
         flags.append("run_timeout")
-    if sub.memory_killed or any(e.get("type") == "MemoryError" or "bad_alloc" in e.get("message", "") for e in errors):
+    if sub.memory_killed or any(out_of_memory(e) for e in errors):
         flags.append("memory_limit")
     if sub.problem or not notebook:
         flags.append("not_graded")
