@@ -68,13 +68,7 @@ def cell_defines(source: str) -> list[str]:
 
 
 def _defines(source: str, name: str) -> bool:
-    """At top level (blocks included, bodies of functions and classes not); a cell that does not parse (the
-    handout's `def forward(x):` with only a TODO) still counts by its first lines."""
-    if name not in source:
-        return False
-    if re.search(rf"^(def|class)\s+{name}\b|^{name}\s*=", source[:100_000], re.MULTILINE):
-        return True
-    return name in defined_names(source)
+    return name in source and name in cell_defines(source)
 
 
 def _last(code, numbers):
