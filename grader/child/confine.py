@@ -44,9 +44,7 @@ def confine(config: dict) -> dict:
     for name, key in LIMITS:
         value = limits[key] if key else 0
         _attempt(
-            lambda name=name, value=value: resource.setrlimit(getattr(resource, name), (value, value)) or True,
-            missing,
-            name,
+            lambda name=name, value=value: resource.setrlimit(getattr(resource, name), (value, value)), missing, name
         )
     os.chdir(config["workdir"])
     os.umask(0o077)
@@ -56,7 +54,7 @@ def confine(config: dict) -> dict:
         os.setuid(config["uid"])
         done["user"] = f"uid {config['uid']}"
     privileges_fixed = _attempt(_no_new_privs, missing, "no_new_privs")  # seccomp needs it
-    if _attempt(lambda: privileges_fixed and (_block_sockets(namespace) or True), missing, "seccomp network filter"):
+    if _attempt(lambda: privileges_fixed and _block_sockets(namespace), missing, "seccomp network filter"):
         done["network"] += (
             " + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
             if namespace
@@ -69,9 +67,10 @@ def confine(config: dict) -> dict:
 
 
 def _attempt(protect, missing: list, name: str) -> bool:
-    """Run one protection; a platform without it (macOS, no prctl, no seccomp, no namespaces) is noted, not fatal."""
+    """Run one protection: it fails by raising or by returning False. A platform without it (macOS, no prctl, no
+    seccomp, no namespaces) is noted, not fatal."""
     try:
-        if protect():
+        if protect() is not False:
             return True
     except (OSError, AttributeError, KeyError, ValueError):
         pass
