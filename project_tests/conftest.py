@@ -78,12 +78,31 @@ def code_cells(nb):
     return [cell for cell in nb.cells if cell.cell_type == "code"]
 
 
-def solution(fast: bool = True):
-    """The solution notebook; `fast` trains 2,000 steps instead of 10,000 (MSE 0.0011, still full marks)."""
+# The solution's weights after its 10,000 steps (MSE 4e-6), by parameter order (ToyModel or its nn.Sequential twin)
+TRAINED = [
+    [[0.9494, 1.9401, -6.7382], [-10.2692, -7.4255, 4.3281], [-3.2313, -1.6486, -2.7517], [2.3469, -8.2104, -3.3509]],
+    [0.1053, 0.2853, 5.4997, 0.7801],
+    [[-2.6745, 1.7103, -8.4258, 4.5824], [6.7622, 10.0894, -14.5901, 4.9278]],
+    [10.9161, 5.2922],
+]
+WARM_START = (
+    f"with torch.no_grad():\n    for p, v in zip(model.parameters(), {TRAINED}):\n        p.copy_(torch.tensor(v))\n"
+)
+STEPS = 50
+LOOP = f"for step in range({STEPS}):"
+
+
+def solution(fast: bool = True, warm: bool = True, steps: int = STEPS):
+    """The solution notebook. `fast` (most tests): the training cell starts from TRAINED and takes `steps` steps,
+    so grading costs a fraction of a second of training, even on a busy machine, and a cell limit of a few seconds
+    keeps a wide margin; without `warm` it trains from its seed (50 steps: MSE 0.08, 2,000: 0.0011). Not `fast`:
+    the real 10,000 steps."""
     nb = nbformat.read(SOLUTION, as_version=4)
     if fast:
         cell = next(c for c in code_cells(nb) if "range(10000)" in c.source)
-        cell.source = cell.source.replace("range(10000)", "range(2000)")
+        cell.source = cell.source.replace("range(10000)", f"range({steps})")
+        if warm:
+            cell.source = cell.source.replace("model = ToyModel()\n", "model = ToyModel()\n" + WARM_START)
     return nb
 
 

@@ -4,7 +4,18 @@ import json
 import subprocess
 
 import nbformat
-from conftest import FULL_MARKS, RUN_AUTOGRADER, SOURCE, assert_inert, cell_number, edit_cell, output_of, save, solution
+from conftest import (
+    FULL_MARKS,
+    LOOP,
+    RUN_AUTOGRADER,
+    SOURCE,
+    assert_inert,
+    cell_number,
+    edit_cell,
+    output_of,
+    save,
+    solution,
+)
 from markdown_it import MarkdownIt
 
 from grader.rubric import RUBRIC
@@ -33,7 +44,7 @@ def test_a_failed_import_cell_is_named_as_the_first_cause(grade_notebook):
 
 def test_the_training_cell_that_raised_is_said_first_without_advice(grade_notebook):
     nb = solution()
-    training = cell_number(nb, "range(2000)")
+    training = cell_number(nb, LOOP)
     edit_cell(nb, training, "optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n", "")
     nb.cells.append(nbformat.v4.new_code_cell("optimizer = None"))
     message = output_of(grade_notebook(nb), "5.1")
@@ -45,8 +56,7 @@ def test_the_training_cell_that_raised_is_said_first_without_advice(grade_notebo
 
 
 def test_seed_advice_only_when_no_seed_precedes_the_model(grade_notebook):
-    nb = solution()
-    edit_cell(nb, cell_number(nb, "range(2000)"), "range(2000)", "range(3)")
+    nb = solution(warm=False, steps=3)
     message = output_of(grade_notebook(nb), "5.1")
     assert "Train for more steps" in message and "Put `torch.manual_seed(0)`" not in message
 

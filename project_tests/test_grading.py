@@ -10,6 +10,7 @@ from conftest import (
     SOURCE,
     TOYMODEL,
     TRAINING,
+    WARM_START,
     cell_number,
     code_cells,
     edit_cell,
@@ -70,7 +71,7 @@ MUTANTS = {
         "torch.relu(self.linear2(torch.sigmoid(self.linear1(x))))",
         True,
     ),
-    "5.1": (TRAINING, "range(2000)", "range(50)", False),
+    "5.1": (TRAINING, WARM_START, "", False),  # 50 steps from the seed: MSE 0.08
 }
 
 

@@ -1,9 +1,9 @@
 """Notebooks run as they do in Jupyter (issue 8): real IPython idioms applied to the solution keep full marks."""
 
 import nbformat
-from conftest import FULL_MARKS, cell_number, edit_cell, solution
+from conftest import FULL_MARKS, LOOP, cell_number, edit_cell, solution
 
-TRAINING = "range(2000)"
+TRAINING = LOOP
 
 
 def _insert_before(nb, number: int, source: str):
@@ -15,12 +15,10 @@ def _insert_before(nb, number: int, source: str):
 def test_helper_files_written_run_and_environment_variables(grade_notebook):
     nb = solution()
     training = cell_number(nb, TRAINING)
-    edit_cell(
-        nb, training, "for step in range(2000):", "steps = int(os.environ['A0_STEPS'])\nfor step in range(steps):"
-    )
-    _insert_before(nb, training, "%%writefile steps.py\nSTEPS = 2000\n")
+    edit_cell(nb, training, LOOP, "steps = int(os.environ['A0_STEPS'])\nfor step in range(steps):")
+    _insert_before(nb, training, "%%writefile steps.py\nSTEPS = 50\n")
     _insert_before(
-        nb, training + 1, "%run steps.py\nimport os\n%env A0_STEPS={STEPS}\nassert os.environ['A0_STEPS'] == '2000'"
+        nb, training + 1, "%run steps.py\nimport os\n%env A0_STEPS={STEPS}\nassert os.environ['A0_STEPS'] == '50'"
     )
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
@@ -41,8 +39,8 @@ def test_await_tqdm_notebook_get_ipython_and_a_colab_mount(grade_notebook):
     edit_cell(
         nb,
         training,
-        "for step in range(2000):",
-        "import asyncio\nawait asyncio.sleep(0)\nfrom tqdm.notebook import tqdm\nfor step in tqdm(range(2000)):",
+        LOOP,
+        "import asyncio\nawait asyncio.sleep(0)\nfrom tqdm.notebook import tqdm\nfor step in tqdm(range(50)):",
     )
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]

@@ -197,7 +197,7 @@ def test_odd_values_never_raise():
 
 def test_long_input_is_linear():
     text = ("`*_[<&\x1b[" * 200_000) + "\n    x" * 50_000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine does not stretch it; a quadratic step would take hours
     for function in (plain, quoted, inline_code, code_block, terminal_safe):
         function(text)
-    assert time.perf_counter() - start < 3
+    assert time.process_time() - start < 6

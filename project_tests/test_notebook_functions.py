@@ -150,9 +150,9 @@ def test_no_question_gives_none_and_odd_cells_never_raise():
     ],
 )
 def test_a_hostile_answer_is_read_in_linear_time(hostile):
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time (0.3 s here), not stretched by a busy machine; quadratic would be hours
     exercise3_answer(cells(answer=hostile))
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 2
 
 
 def test_saved_loss():
