@@ -6,7 +6,6 @@ import subprocess
 import nbformat
 from conftest import (
     FULL_MARKS,
-    LOOP,
     RUN_AUTOGRADER,
     SOURCE,
     assert_inert,
@@ -43,8 +42,8 @@ def test_a_failed_import_cell_is_named_as_the_first_cause(grade_notebook):
 
 
 def test_the_training_cell_that_raised_is_said_first_without_advice(grade_notebook):
-    nb = solution()
-    training = cell_number(nb, LOOP)
+    nb = solution(steps=3)
+    training = cell_number(nb, "range(3)")
     edit_cell(nb, training, "optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n", "")
     nb.cells.append(nbformat.v4.new_code_cell("optimizer = None"))
     message = output_of(grade_notebook(nb), "5.1")

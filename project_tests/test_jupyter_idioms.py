@@ -1,7 +1,7 @@
 """Notebooks run as they do in Jupyter (issue 8): real IPython idioms applied to the solution keep full marks."""
 
 import nbformat
-from conftest import FULL_MARKS, LOOP, cell_number, edit_cell, solution
+from conftest import FULL_MARKS, LOOP, STEPS, cell_number, edit_cell, solution
 
 TRAINING = LOOP
 
@@ -13,7 +13,7 @@ def _insert_before(nb, number: int, source: str):
 
 
 def test_helper_files_written_run_and_environment_variables(grade_notebook):
-    nb = solution()
+    nb = solution(steps=STEPS)
     training = cell_number(nb, TRAINING)
     edit_cell(nb, training, LOOP, "steps = int(os.environ['A0_STEPS'])\nfor step in range(steps):")
     _insert_before(nb, training, "%%writefile steps.py\nSTEPS = 50\n")
@@ -26,7 +26,7 @@ def test_helper_files_written_run_and_environment_variables(grade_notebook):
 
 
 def test_await_tqdm_notebook_get_ipython_and_a_colab_mount(grade_notebook):
-    nb = solution()
+    nb = solution(steps=STEPS)
     edit_cell(
         nb,
         1,
