@@ -7,8 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
-# Everything from the grader is imported now, before the submission's folder is on sys.path (a `torch.py` in the
-# upload must not replace the grader's torch) and before the child may no longer read the grader's files.
+# Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
+# imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
 from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, read
 from .cells import CellTimeout, new_shell, run_cells, time_limit
@@ -28,10 +28,7 @@ def main(grader_root: str, config_json: str) -> None:
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
-    import torch
 
-    torch.set_num_threads(1)
-    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", grader_root)]
     reporter.send({"event": "ready", "isolation": isolation})
 
     request = json.loads(sys.stdin.buffer.read())
@@ -52,6 +49,10 @@ def main(grader_root: str, config_json: str) -> None:
         )
         reporter.send({"event": "ungradable", "reason": reason[:20000]})
         _end(reporter)
+    import torch  # only now: an upload without a notebook gets its message a second sooner
+
+    torch.set_num_threads(1)
+    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", grader_root)]
     reporter.send({"event": "notebook", "info": notebook.info})
 
     sent = set()
