@@ -125,20 +125,6 @@ def grade_in_layout(root: Path, nb, wrap=list):
     return results, graded.stdout, seconds
 
 
-def test_built_zip_grades_the_solution_in_gradescopes_layout(tmp_path, autograder_root):
-    root = prepare(autograder_root, tmp_path)
-    setup = run_setup(root)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    assert f"setup.sh: environment ready in {root / 'venv'}" in setup.stdout
-    assert "a test notebook graded as expected" in setup.stdout
-    for private in ("grader", "tests"):
-        assert stat.S_IMODE((root / "source" / private).stat().st_mode) & 0o077 == 0
-
-    results, _, _ = grade_in_layout(root, solution())  # the fast variant: full marks in a third of the time
-    assert results["score"] == FULL_MARKS, results["output"]
-    assert all(test["status"] == "passed" for test in results["tests"])
-
-
 def test_setup_fails_loudly_when_the_sandbox_user_cannot_import_torch(tmp_path, autograder_root):
     root = prepare(autograder_root, tmp_path, torch_hidden_from_others=True)
     setup = run_setup(root)
@@ -162,15 +148,16 @@ def _own_cgroup(controller: str) -> Path:
 
 @pytest.fixture
 def envelope():
-    """wrap(command) -> the command run inside the envelope; `.memory` is its memory cgroup folder."""
+    """(wrap, None): wrap(command) is the command run inside the envelope, `wrap.memory` its memory cgroup folder;
+    (None, why) where this machine cannot make one."""
     name = f"a0-envelope-{sandbox_user()}-{os.getpid()}"
     memory, cpu = _own_cgroup("memory") / name, _own_cgroup("cpu") / name
     try:
         memory.mkdir()
         cpu.mkdir()
     except OSError as error:
-        print(f"SKIPPED: cgroup v1 memory/cpu not writable here ({error})")
-        pytest.skip(f"cgroup v1 memory and cpu controllers not writable: {error}")
+        yield None, f"cgroup v1 memory and cpu controllers not writable here ({error})"
+        return
     (memory / "memory.limit_in_bytes").write_text(str(MEMORY_LIMIT))
     if (memory / "memory.memsw.limit_in_bytes").exists():
         (memory / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_LIMIT))  # no swapping past it either
@@ -195,7 +182,7 @@ def envelope():
         ]
 
     wrap.memory = memory
-    yield wrap
+    yield wrap, None
     for folder in (memory, cpu):
         for _ in range(100):  # the cgroup can be removed once its last process has gone
             try:
@@ -207,17 +194,28 @@ def envelope():
                 time.sleep(0.1)
 
 
-def test_gradescopes_envelope_setup_solution_and_memory_bomb(tmp_path, autograder_root, envelope):
+def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_path, autograder_root, envelope):
+    """One setup.sh and grading serve both checks (each costs seconds): the layout everywhere, the envelope where
+    this machine can make one."""
+    envelope, why_not = envelope
+    wrap = envelope or list
     root = prepare(autograder_root, tmp_path)
-    setup = run_setup(root, envelope)
+    setup = run_setup(root, wrap)
     assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert f"setup.sh: environment ready in {root / 'venv'}" in setup.stdout
     assert "a test notebook graded as expected" in setup.stdout
+    for private in ("grader", "tests"):
+        assert stat.S_IMODE((root / "source" / private).stat().st_mode) & 0o077 == 0
 
-    results, log, seconds = grade_in_layout(root, solution(), envelope)
+    results, log, seconds = grade_in_layout(root, solution(), wrap)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert all(test["status"] == "passed" for test in results["tests"])
+    if envelope is None:
+        print(f"SKIPPED the envelope (768 MB, half a CPU, no CAP_SYS_ADMIN): {why_not}")
+        return
     peak = int((envelope.memory / "memory.max_usage_in_bytes").read_text()) // 2**20
     print(f"envelope: solution {results['score']}/{FULL_MARKS} in {seconds:.1f} s, peak {peak} MiB (setup included)")
     print(next(line for line in log.splitlines() if line.startswith("[sandbox] child runs")))
-    assert results["score"] == FULL_MARKS, results["output"]
 
     bomb = solution()
     bomb.cells.insert(1, nbformat.v4.new_code_cell("hog = []\nwhile True:\n    hog.append(bytearray(50_000_000))"))
