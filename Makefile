@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 OUT ?= out
 JOBS ?= $(shell nproc)
+TEST_WORKERS ?= 3
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade zip bench batch clean lock
+.PHONY: venv run test lint grade zip bench bench-suite batch clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -60,7 +61,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 test: venv
-	$(PY) -m pytest -n 2 project_tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal project_tests $(PYTEST_ARGS)
 
 # `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1]` regrades a Gradescope "Download Submissions"
 # export (the zip or its unpacked folder) into dir/grades.csv, answers.html/.csv, report.html and
@@ -86,3 +87,7 @@ BENCH_REPEAT ?= 5
 bench: venv
 	-$(PIP) -r bench/requirements.txt
 	$(PY) bench/run.py --repeat $(BENCH_REPEAT)
+
+# `make bench-suite`: `make test`'s wall time beside two CPU-bound processes (CI shares its 2 cores), then alone.
+bench-suite: venv
+	$(PY) bench/suite_under_load.py

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+from conftest import sandbox_user
 
 from grader.sandbox import cleanup
 from grader.sandbox.lease import system_user
@@ -59,7 +60,8 @@ print(json.dumps({"ipc": ids, "sleeper": sleeper.pid}))
 
 @pytest.fixture
 def users():
-    prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0hC")
+    # the worker's own pair: two tests of this file on two pytest-xdist workers must not share (and userdel) them
+    prefix = sandbox_user()
     victim, bystander = system_user(f"{prefix}-swept"), system_user(f"{prefix}-bystander")
     yield victim, bystander
     for user in (victim, bystander):
