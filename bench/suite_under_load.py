@@ -40,7 +40,7 @@ def main() -> None:
     command = ["make", "--no-print-directory", "test", f"PYTEST_ARGS={extra}"]  # the README's command, as CI runs it
     for busy in [args.busy] if args.loaded_only else [args.busy, 0]:
         seconds, done = run_suite(command, busy)
-        summary = (re.findall(r"^=+ (.*(?:passed|failed|error).*) =+$", done.stdout, re.M) or ["(no summary)"])[-1]
+        summary = (re.findall(r"^=* ?(\d+ (?:passed|failed|error).*?) ?=*$", done.stdout, re.M) or ["(no summary)"])[-1]
         print(f"\n{busy} busy process(es): {seconds:.0f} s, exit {done.returncode}: {summary}")
         print(f"  {seconds / GOAL_SECONDS:.2f} of the {GOAL_SECONDS} s goal")
         for line in re.findall(r"^\s*\d+\.\d+s (?:call|setup|teardown) .*$", done.stdout, re.M):

@@ -19,6 +19,15 @@ SOURCE = ROOT / "source" / "A0.ipynb"
 FULL_MARKS = sum(line.points for line in RUBRIC.values())
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow(seconds): about that long on a busy machine (timeouts, installs, a class)")
+
+
+def pytest_collection_modifyitems(items):
+    """The slowest tests first: started last, one of them would be the suite's tail while the other workers idle."""
+    items.sort(key=lambda item: -(getattr(item.get_closest_marker("slow"), "args", None) or [0])[0])
+
+
 def sandbox_user() -> str:
     """One sandbox user per pytest-xdist worker: cleanup kills every process of that user, so two gradings
     running at once must not share one. A0_SANDBOX_PREFIX separates test runs that overlap."""

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 from conftest import FULL_MARKS, ROOT, SOURCE, TRAINING, edit_cell, sandbox_user, save, solution
 from test_grading import MUTANTS, SEQUENTIAL_MODEL
 
@@ -126,6 +127,7 @@ def read_csv(out: Path) -> dict:
     return {row["submission_id"].removeprefix("submission_"): row for row in rows}
 
 
+@pytest.mark.slow(45)
 def test_batch_grades_a_class_and_resumes(tmp_path):
     expected = make_export(tmp_path)
     out = tmp_path / "out"
@@ -170,6 +172,7 @@ def test_batch_grades_a_class_and_resumes(tmp_path):
     assert {k: v for k, v in rows_again.items() if k != "310"} == {k: v for k, v in rows.items() if k != "310"}
 
 
+@pytest.mark.slow(10)
 def test_batch_reads_the_zip_gradescope_gives(tmp_path):
     export = tmp_path / "assignment_42_export"  # the zip holds this folder, not its contents
     save(solution(), export / "submission_7")

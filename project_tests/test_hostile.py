@@ -477,6 +477,7 @@ def test_a_segmentation_fault_is_reported(hostile):
 
 
 # -- starving the grader
+@pytest.mark.slow(12)
 def test_an_endless_loop_and_a_long_sleep_are_interrupted_and_the_run_goes_on(hostile):
     nb = with_cell(with_cell(solution(), "while True:\n    pass"), "import time\ntime.sleep(10**6)")
     graded = hostile.grade(nb)
@@ -486,6 +487,7 @@ def test_an_endless_loop_and_a_long_sleep_are_interrupted_and_the_run_goes_on(ho
     assert graded.seconds < 2 * CELL_TIMEOUT + SLACK
 
 
+@pytest.mark.slow(12)
 def test_a_loop_that_catches_the_interrupt_is_stopped_from_outside(hostile):
     nb = with_cell(
         solution(),

@@ -125,6 +125,7 @@ def grade_in_layout(root: Path, nb, wrap=list):
     return results, graded.stdout, seconds
 
 
+@pytest.mark.slow(25)
 def test_setup_fails_loudly_when_the_sandbox_user_cannot_import_torch(tmp_path, autograder_root):
     root = prepare(autograder_root, tmp_path, torch_hidden_from_others=True)
     setup = run_setup(root)
@@ -194,6 +195,7 @@ def envelope():
                 time.sleep(0.1)
 
 
+@pytest.mark.slow(30)
 def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_path, autograder_root, envelope):
     """One setup.sh and grading serve both checks (each costs seconds): the layout everywhere, the envelope where
     this machine can make one."""

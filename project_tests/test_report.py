@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 from browser import chromium, open_page
 from conftest import FORWARD, FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
 from test_batch import start_batch, write
@@ -108,6 +109,7 @@ def forged(number_scores: dict, **facts) -> dict:
     }
 
 
+@pytest.mark.slow(15)
 def test_pages_from_forged_results(tmp_path):
     out = tmp_path / "out"
     meta = {
@@ -307,6 +309,7 @@ def run(export: Path, out: Path, *options: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow(60)
 def test_a_class_end_to_end(tmp_path):
     expected = make_class(tmp_path / "export")
     out = tmp_path / "out"

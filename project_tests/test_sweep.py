@@ -234,3 +234,19 @@ def test_remove_tree_stops_at_its_bounds_and_at_mount_points(tmp_path, monkeypat
         subprocess.run(["umount", str(tree / "mounted")], check=True)
     cleanup.remove_tree(tree)
     assert not tree.exists()
+
+
+def test_a_sweep_skips_only_folders_the_user_could_not_have_entered(users):
+    """Other people's closed trees (pytest's, a TA's) are not walked: the user could not have left anything there."""
+    victim, _ = users
+    top = Path(f"/tmp/a0hC-{uuid.uuid4().hex[:8]}")
+    try:
+        for name, mode in (("closed", 0o700), ("open", 0o755), ("group", 0o710)):
+            (top / name).mkdir(parents=True)
+            (top / name).chmod(mode)
+            (top / name / "left").write_text("x")
+            os.chown(top / name / "left", victim.pw_uid, victim.pw_gid)  # as if moved there by someone who could
+        assert cleanup.remove_files_of(victim.pw_uid, places=(str(top),)) == 2
+        assert sorted(p.parent.name for p in top.rglob("left")) == ["closed"]
+    finally:
+        shutil.rmtree(top)
