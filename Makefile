@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 OUT ?= out
 JOBS ?= $(shell nproc)
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 

@@ -652,7 +652,7 @@ raise RuntimeError("ATTACK " + ", ".join(outcomes))
 
 
 def test_the_solution_gets_full_marks_with_the_sandbox_on(hostile):
-    graded = hostile.grade(nbformat.read(SOLUTION, as_version=4), "--cell-timeout", "60")  # 10,000 steps
+    graded = hostile.grade(solution())  # its real 10,000 steps are graded in test_grading, with the default limits
     assert_score(graded)
     assert f"child runs as user `{sandbox_user()}`" in graded.log
     assert "seccomp (socket() refused for every family but AF_UNIX" in graded.log and '"processes": 32' in graded.log
