@@ -61,7 +61,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 test: venv
-	$(PY) -m pytest -n $(TEST_WORKERS) project_tests $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal project_tests $(PYTEST_ARGS)
 
 # `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1]` regrades a Gradescope "Download Submissions"
 # export (the zip or its unpacked folder) into dir/grades.csv, answers.html/.csv, report.html and

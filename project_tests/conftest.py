@@ -24,8 +24,23 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """The slowest tests first: started last, one of them would be the suite's tail while the other workers idle."""
-    items.sort(key=lambda item: -(getattr(item.get_closest_marker("slow"), "args", None) or [0])[0])
+    """Each worker starts with its share of the slow tests. `make test` uses pytest-xdist's worksteal: every worker
+    first gets an equal run of consecutive tests, and an idle one steals from the end of another's; so the slow tests
+    (longest first) are dealt to the fronts of those runs, and no worker is left with one at its end."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    seconds = {item: (getattr(item.get_closest_marker("slow"), "args", None) or [0])[0] for item in items}
+    slow = sorted((item for item in items if seconds[item]), key=lambda item: -seconds[item])
+    rest = [item for item in items if not seconds[item]]
+    runs, left = [], len(items)
+    for index in range(workers):  # the sizes of worksteal's first runs
+        runs.append(left // (workers - index))
+        left -= runs[-1]
+    piles = [slow[index::workers] for index in range(workers)]
+    for pile, size in zip(piles, runs):
+        fill = max(0, size - len(pile))
+        pile += rest[:fill]
+        del rest[:fill]
+    items[:] = [item for pile in piles for item in pile] + rest
 
 
 def sandbox_user() -> str:
