@@ -2,8 +2,12 @@
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -11,6 +15,8 @@ import nbformat
 import pytest
 from conftest import ROOT, RUN_AUTOGRADER, sandbox_user, save
 
+from grader.sandbox import cleanup
+from grader.sandbox.lease import system_user
 from grader.terminal import clean, print_table
 
 FULL_MARKS_SCRIPT = ROOT / "tools" / "full_marks.py"
@@ -141,3 +147,40 @@ def test_the_full_marks_check_of_make_run(tmp_path):
     short = verdict(2, [{"score": 1, "max_score": 1}, {"score": 1, "max_score": 2}])
     assert short.returncode == 1 and "2/3, not full marks" in short.stderr
     assert verdict(0, []).returncode == 1  # no tests at all is not a pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the notebook runs as the sandbox user")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_grading_removes_its_copy_and_processes_and_says_so(tmp_path, sig):
+    """Ctrl-C or SIGTERM while the notebook runs: the scratch copy and the notebook's processes go, and
+    results.json says the grading was interrupted."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(600)")])
+    submission = save(nb, tmp_path / "submission")
+    scratch_parent = Path(tempfile.mkdtemp(prefix="a0-interrupt-", dir="/tmp"))  # the sandbox user must enter it
+    scratch_parent.chmod(0o755)
+    uid = system_user(sandbox_user()).pw_uid
+    command = [str(RUN_AUTOGRADER), "--sandbox-user", sandbox_user(), "--submission", str(submission)]
+    command += ["--results", str(tmp_path / "results.json"), "--quiet"]
+    env = {**os.environ, "TMPDIR": str(scratch_parent)}
+    grading = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (list(scratch_parent.iterdir()) and _processes_of(uid)):
+            time.sleep(0.1)
+        assert _processes_of(uid), "the notebook never started"
+        grading.send_signal(sig)
+        stdout, stderr = grading.communicate(timeout=60)
+        assert grading.returncode == 130, stdout[-2000:] + stderr[-2000:]
+        assert "interrupted; the sandbox was cleaned up" in stderr
+        results = json.loads((tmp_path / "results.json").read_text())
+        assert results["score"] == 0 and "Grading was interrupted" in results["output"]
+        assert list(scratch_parent.iterdir()) == [] and _processes_of(uid) == []
+    finally:
+        grading.kill()
+        grading.wait()
+        cleanup.kill_user(uid)
+        cleanup.remove_tree(scratch_parent)
+
+
+def _processes_of(uid: int) -> list:
+    return [pid for pid, _, puid, state in cleanup._processes() if puid == uid and state != "Z"]
