@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from grader.rubric import RUBRIC
+from grader.sandbox import cleanup
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
@@ -116,23 +117,27 @@ STEPS = 50
 LOOP = f"for step in range({STEPS}):"
 
 
-def solution(fast: bool = True, steps: int | None = None, warm: bool = True):
-    """The solution notebook. Not `fast`: its real training, 10,000 steps. `fast` (most tests) trains nothing: its
-    training cell gives `model` the weights those steps reach (TRAINED): creating an optimizer alone costs 1.4 s (torch
-    imports torch._dynamo), and a few seconds of training would not fit a short cell limit on a busy machine.
+def solution(steps: int | None = None, warm: bool = True):
+    """The solution notebook (SOLUTION itself has the real 10,000 steps). By default its training cell trains nothing:
+    it gives `model` the weights those steps reach (TRAINED): creating an optimizer alone costs 1.4 s (torch imports
+    torch._dynamo), and a few seconds of training would not fit a short cell limit on a busy machine.
     `steps`: the cell keeps its loop, for that many steps, from TRAINED if `warm`, else from its seed (50 steps: MSE
     0.08; 2,000: 0.0011)."""
     nb = nbformat.read(SOLUTION, as_version=4)
-    if fast:
-        cell = next(c for c in code_cells(nb) if "range(10000)" in c.source)
-        start = "torch.manual_seed(0)\nmodel = ToyModel()\n"
-        assert cell.source.startswith(start)
-        if steps is None:
-            cell.source = start + WARM_START
-        else:
-            cell.source = cell.source.replace("range(10000)", f"range({steps})")
-            cell.source = cell.source.replace(start, start + WARM_START) if warm else cell.source
+    cell = next(c for c in code_cells(nb) if "range(10000)" in c.source)
+    start = "torch.manual_seed(0)\nmodel = ToyModel()\n"
+    assert cell.source.startswith(start)
+    if steps is None:
+        cell.source = start + WARM_START
+    else:
+        cell.source = cell.source.replace("range(10000)", f"range({steps})")
+        cell.source = cell.source.replace(start, start + WARM_START) if warm else cell.source
     return nb
+
+
+def processes_of(uid: int) -> list:
+    """The live (not zombie) processes of uid."""
+    return [pid for pid, _, puid, state in cleanup._processes() if puid == uid and state != "Z"]
 
 
 def cell_number(nb, text: str) -> int:

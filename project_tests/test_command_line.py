@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, RUN_AUTOGRADER, sandbox_user, save
+from conftest import ROOT, RUN_AUTOGRADER, processes_of, sandbox_user, save
 
 from grader.sandbox import cleanup
 from grader.sandbox.lease import system_user
@@ -165,22 +165,18 @@ def test_an_interrupted_grading_removes_its_copy_and_processes_and_says_so(tmp_p
     grading = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (list(scratch_parent.iterdir()) and _processes_of(uid)):
+        while time.monotonic() < deadline and not (list(scratch_parent.iterdir()) and processes_of(uid)):
             time.sleep(0.1)
-        assert _processes_of(uid), "the notebook never started"
+        assert processes_of(uid), "the notebook never started"
         grading.send_signal(sig)
         stdout, stderr = grading.communicate(timeout=60)
         assert grading.returncode == 130, stdout[-2000:] + stderr[-2000:]
         assert "interrupted; the sandbox was cleaned up" in stderr
         results = json.loads((tmp_path / "results.json").read_text())
         assert results["score"] == 0 and "Grading was interrupted" in results["output"]
-        assert list(scratch_parent.iterdir()) == [] and _processes_of(uid) == []
+        assert list(scratch_parent.iterdir()) == [] and processes_of(uid) == []
     finally:
         grading.kill()
         grading.wait()
         cleanup.kill_user(uid)
         cleanup.remove_tree(scratch_parent)
-
-
-def _processes_of(uid: int) -> list:
-    return [pid for pid, _, puid, state in cleanup._processes() if puid == uid and state != "Z"]

@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
-from conftest import sandbox_user
+from conftest import processes_of, sandbox_user
 
 from grader.sandbox import cleanup
 from grader.sandbox.lease import system_user
@@ -107,10 +107,6 @@ def _queues_of(uid: int) -> list:
         return [entry.name for entry in os.scandir(folder) if entry.stat().st_uid == uid]
 
 
-def _processes_of(uid: int) -> list:
-    return [pid for pid, _, puid, state in cleanup._processes() if puid == uid and state != "Z"]
-
-
 def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
     victim, bystander = users
     tag = f"a0hC-{uuid.uuid4().hex[:8]}"
@@ -133,13 +129,13 @@ def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
         made = json.loads(
             _as(victim, PYTHON, "-c", LEAVE_BEHIND, tag, ",".join(PLACES), str(DEPTH), str(shared / "keep")).stdout
         )
-        assert made["sleeper"] in _processes_of(victim.pw_uid)
+        assert made["sleeper"] in processes_of(victim.pw_uid)
         assert len(_ipc_of(victim.pw_uid)) == 5
         assert len(_files_of(victim.pw_uid)) > 3 * (200 + DEPTH) and _queues_of(victim.pw_uid) == [tag]
 
         counts = cleanup.sweep_user(victim.pw_uid)
 
-        assert _processes_of(victim.pw_uid) == [] and _ipc_of(victim.pw_uid) == []
+        assert processes_of(victim.pw_uid) == [] and _ipc_of(victim.pw_uid) == []
         assert _files_of(victim.pw_uid) == [] and _queues_of(victim.pw_uid) == []
         assert counts["processes"] >= 1 and counts["ipc"] == 5
         # per place: 200 files, its folder, the deep folders and the file at the bottom, locked/inner/f, fifo, link;

@@ -220,7 +220,7 @@ class _Sweep:
         """Whether uid could have reached inside this folder (not its own) to leave something: without search
         permission for others or a group (a sandbox user has only its own group), nothing below can be uid's.
         Skipping these keeps a sweep short where /tmp holds other people's trees (pytest's, a TA's)."""
-        return self.uid is None or bool(info.st_mode & (stat.S_IXOTH | stat.S_IXGRP))
+        return bool(info.st_mode & (stat.S_IXOTH | stat.S_IXGRP))
 
     def remove_entry(self, parent: int, name: str) -> None:
         """Remove parent/name, with everything in it if it is a folder."""
@@ -284,8 +284,9 @@ class _Sweep:
                     except OSError:
                         continue
                     owned = remove or self._owned(info)
-                    if stat.S_ISDIR(info.st_mode) and (owned or self._enterable(info)):
-                        pending.append((entry.name, owned))
+                    if stat.S_ISDIR(info.st_mode):
+                        if owned or self._enterable(info):
+                            pending.append((entry.name, owned))
                     elif owned:
                         self._unlink(fd, entry.name)
         except OSError:
