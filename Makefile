@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade zip bench bench-suite batch clean lock
+.PHONY: venv run test lint grade zip secret gradescope-check bench bench-suite batch clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -70,8 +70,12 @@ batch: venv
 	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1]"; exit 2; }
 	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force)
 
+# The course's secret (.grader-secret, out of git): made once, shipped in autograder.zip, used by every regrade.
 zip:
 	$(SYSTEM_PYTHON) tools/build_zip.py autograder.zip
+
+secret:
+	$(SYSTEM_PYTHON) tools/build_zip.py --secret
 
 # Regenerate constraints.txt for this machine's Python and Gradescope's 3.10 (LOCK_PY310=path/to/python3.10).
 lock:

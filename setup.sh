@@ -10,18 +10,22 @@ root="${AUTOGRADER_ROOT:-$(dirname "$source_dir")}"
 venv="$root/venv"
 torch_index="${TORCH_INDEX-https://download.pytorch.org/whl/cpu}"   # CPU-only wheels, not the multi-GB CUDA build
 fail() { echo "setup.sh: FAILED: $*" >&2; exit 1; }
+# The image's own interpreter, whatever PATH says (a pyenv or conda python3 first on PATH is not the system's).
+python3=/usr/bin/python3
+[ -x "$python3" ] || python3="$(command -v python3)" || fail "no python3 (expected /usr/bin/python3)"
 
-if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+if ! "$python3" -c "import ensurepip, venv" 2>/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
 fi
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+[ -x "$venv/bin/python" ] || "$python3" -m venv "$venv"
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$source_dir/constraints.txt")
 "${pip[@]}" ${torch_index:+--extra-index-url "$torch_index"} "$(grep '^torch==' "$source_dir/requirements.txt")"
 "${pip[@]}" -r "$source_dir/requirements.txt"
 
-# The secret the grader's inputs derive from (with the upload's content): made once, here, so that every container of
-# this image, and so every regrade, gives a notebook the same inputs. Root-only: student code cannot read it.
-[ -s "$source_dir/.grader-secret" ] || head -c 32 /dev/urandom > "$source_dir/.grader-secret"
+# The course's secret the grader's inputs derive from (with the upload's content), shipped in the zip by `make zip`
+# and used as is: every container, every re-upload and a TA's local regrade give a notebook the same inputs.
+# Root-only: student code cannot read it.
+[ -s "$source_dir/.grader-secret" ] || fail "no .grader-secret in the zip: build it with 'make zip'"
 chmod 600 "$source_dir/.grader-secret"
 
 # The unprivileged user that runs student code (run_autograder creates a0sandbox-1, ... on demand when several

@@ -16,12 +16,16 @@ import concurrent.futures
 import csv
 import fcntl
 import json
+import math
 import os
 import queue
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from functools import cache
@@ -40,16 +44,21 @@ from .version import grader_version
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
 SCHEMA = json.loads((ROOT / "grader" / "scoring" / "gradescope_schema.json").read_text())
+STOPPED = "the batch was stopped during this grading"
 GRACE = 120.0  # seconds a grading may take beyond its own --timeout before it is killed from outside
-COLUMNS = [
+COLUMNS = [  # grades.csv: one row per submitter, joining Gradescope's export on the submission id
     "submission_id",
-    "names",
-    "emails",
-    "sids",
+    "name",
+    "email",
+    "sid",
+    "submitters",
     "created_at",
+    "lateness",
+    "attempts",
     "gradescope_score",
     *RUBRIC,
     "total",
+    "differs_from_gradescope",
     "seconds",
     "problems",
     "flags",
@@ -58,9 +67,18 @@ COLUMNS = [
     "first_failing_cell",
     "grader_version",
 ]
+FIELDS = ["submission_id", "names", "emails", "sids", *COLUMNS[4:]]  # a submission's row in the pages
+CHANGES = ["submission_id", "names", "what", "compared_with", "before", "now"]
 
 
 # -- the export
+METADATA_BYTES = 64 * 1024**2  # a class of thousands with every test result is a few MB
+METADATA_NODES = 2_000_000  # YAML aliases may repeat one node many times: what _plain copies is counted
+METADATA_DEPTH = 32
+TEXT = 300  # the most kept of one name, email, student id or date (student-set; shown to staff)
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 class _Loader(yaml.SafeLoader):
     """Gradescope writes the file from Ruby: tolerate its tags, e.g. `!ruby/object:BigDecimal 18:0.15e2` (15)."""
 
@@ -80,35 +98,66 @@ def _ruby(loader, tag, node):
 _Loader.add_multi_constructor("!", _ruby)
 
 
-def _plain(value):
-    """Ruby symbol keys (`:submitters`) become plain keys (`submitters`)."""
+def _plain(value, budget: list, depth: int = 0):
+    """Ruby symbol keys (`:submitters`) become plain keys (`submitters`); bounded in depth and nodes."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > METADATA_DEPTH:
+        raise ValueError("too large or too deep")
     if isinstance(value, dict):
-        return {str(k).lstrip(":"): _plain(v) for k, v in value.items()}
+        return {str(k).lstrip(":"): _plain(v, budget, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, budget, depth + 1) for v in value]
     return value
 
 
+def _text(value) -> str:
+    """Student-set text (names, emails, ids) as one inert line of at most TEXT characters."""
+    text = " ".join(_UNSAFE.sub("", "" if value is None else str(value)).split())
+    return text if len(text) <= TEXT else text[: TEXT - 1] + "…"
+
+
 def read_metadata(export: Path) -> dict:
-    """{submission id: {"names", "emails", "sids", "created_at", "gradescope_score"}}; {} without a usable file."""
+    """{submission id: {"submitters": [{"name", "email", "sid"}], "names", "emails", "sids", "created_at",
+    "gradescope_score", "gradescope_tests" ({number: score}, {} when the export has no results), "lateness",
+    "attempts"}}; {} without a usable file. Every value is bounded, inert text."""
     path = export / "submission_metadata.yml"
     if not path.is_file():
         return {}
     try:
-        data = _plain(yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_Loader))
-    except yaml.YAMLError as error:
+        if path.stat().st_size > METADATA_BYTES:
+            raise ValueError(f"larger than {METADATA_BYTES // 1024**2} MB")
+        data = _plain(yaml.load(path.read_text(encoding="utf-8", errors="replace"), Loader=_Loader), [METADATA_NODES])
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
         print(f"batch: {path.name} could not be read ({error}); names and emails are left empty", file=sys.stderr)
         return {}
     found = {}
     for key, entry in data.items() if isinstance(data, dict) else []:
         entry = entry if isinstance(entry, dict) else {}
-        people = [p for p in entry.get("submitters") or [] if isinstance(p, dict)]
-        found[str(key)] = {
-            field + "s": _join([str(p.get(field) or "") for p in people]) for field in ("name", "email", "sid")
+        people = [
+            {field: _text(p.get(field)) for field in ("name", "email", "sid")}
+            for p in entry.get("submitters") or []
+            if isinstance(p, dict)
+        ]
+        history = entry.get("history")
+        found[_text(key)] = {
+            "submitters": people,
+            **{field + "s": _join([p[field] for p in people]) for field in ("name", "email", "sid")},
+            "created_at": _text(entry.get("created_at")),
+            "gradescope_score": _number(entry.get("score")),
+            "gradescope_tests": _gradescope_tests(entry.get("results")),
+            "lateness": _text(next((entry[k] for k in ("lateness", "late_by", "late") if k in entry), "")),
+            "attempts": str(len(history) + 1) if isinstance(history, list) else _number(entry.get("attempts")),
         }
-        found[str(key)].update(
-            created_at=str(entry.get("created_at") or ""), gradescope_score=_number(entry.get("score"))
-        )
+    return found
+
+
+def _gradescope_tests(results) -> dict:
+    """{rubric number: score as text} from the export's copy of the results.json the student saw."""
+    tests = results.get("tests") if isinstance(results, dict) else None
+    found = {}
+    for test in tests if isinstance(tests, list) else []:
+        if isinstance(test, dict) and _text(test.get("number")) in RUBRIC:
+            found[_text(test.get("number"))] = _number(test.get("score"))
     return found
 
 
@@ -119,9 +168,10 @@ def _join(values: list) -> str:
 
 def _number(value) -> str:
     try:
-        return f"{float(value):g}"
+        number = float(value)
     except (TypeError, ValueError):
         return ""
+    return f"{number:g}" if math.isfinite(number) else ""
 
 
 def _export_root(folder: Path) -> Path:
@@ -200,10 +250,13 @@ def grade_one(
         # the export (every student's work, the roster) and the output folder: out of the child's sight
         args += ["--hide", str(submission.absolute().parent), "--hide", str(out.absolute().parent)]
     with open(out / "log.txt", "w") as log:
-        proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
-        running[proc.pid] = (proc, user)
+        with _STARTING:
+            if _STOPPING.is_set():
+                return 0.0, STOPPED
+            proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+            running[proc.pid] = (proc, user)
         try:
             code = proc.wait(timeout=timeout + GRACE)
         except subprocess.TimeoutExpired:
@@ -212,6 +265,9 @@ def grade_one(
         finally:
             running.pop(proc.pid, None)
     seconds = time.monotonic() - started
+    if _STOPPING.is_set():  # stopped with the batch: what it wrote says "interrupted", not a grade to keep
+        (out / "results.json").unlink(missing_ok=True)
+        return seconds, STOPPED
     if code != 0:
         lines = [line for line in (out / "log.txt").read_text(errors="replace").splitlines() if line.strip()]
         return seconds, f"grader crashed (exit {code}): {lines[-1][:200] if lines else 'no output'}"
@@ -227,15 +283,26 @@ def grade_one(
     return seconds, ""
 
 
-def _kill(proc, user: str) -> None:
-    """Stop the grader, then (as root) everything its sandbox user still runs: the child is in its own session."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+def _kill(proc, user: str, ask_first: float = 0.0) -> None:
+    """Stop the grader, then (as root) everything its sandbox user still runs: the child is in its own session.
+    `ask_first`: seconds the grader gets to stop itself on SIGTERM (it then removes its copy of the notebook)."""
+    if ask_first:
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=ask_first)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc, signal.SIGKILL)
     proc.wait(timeout=30)
     if os.geteuid() == 0:
         subprocess.run(["pkill", "-KILL", "-u", user], timeout=30, check=False)
+
+
+def _signal_group(proc, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def problems_of(results: dict) -> str:
@@ -249,21 +316,44 @@ def problems_of(results: dict) -> str:
 
 
 def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
-    """One line of grades.csv. `seconds`: the grader's own execution_time when there are results."""
-    entry = {"submission_id": sub_id, **{c: "" for c in COLUMNS[1:]}, **meta.get(sub_id, {})}
+    """A submission's row (grades.csv has one per submitter). `seconds`: the grader's own execution_time when there
+    are results."""
+    entry = {c: "" for c in FIELDS} | {"submitters": [], "gradescope_tests": {}} | meta.get(sub_id, {})
+    entry["submission_id"] = sub_id
     if results:
         facts = flags.facts_of(results)
         for column in ("notebook", "first_failing_cell", "grader_version"):
             entry[column] = "" if facts.get(column) is None else str(facts[column])
-        scores = {t.get("number"): t.get("score", 0) for t in results["tests"]}
-        entry.update({number: f"{scores[number]:g}" for number in RUBRIC if number in scores})
-        entry["total"] = f"{results.get('score', sum(scores.values())):g}"
+        entry.update(scores_of(results))
         seconds = results.get("execution_time", seconds)
         problem = problem or problems_of(results)
     entry["seconds"] = f"{seconds:.1f}" if seconds is not None else ""
     entry["problems"] = problem
-    entry["flags"] = "; ".join(flags.flags_of(results, problem))
+    found = flags.flags_of(results, problem)
+    entry["differs_from_gradescope"] = "; ".join(
+        f"{what}: Gradescope {before}, here {now or 'none'}" for what, before, now in gradescope_differences(entry)
+    )
+    if entry["differs_from_gradescope"]:
+        found.append("differs_from_gradescope")
+    entry["flags"] = "; ".join(found)
     return entry
+
+
+def scores_of(results) -> dict:
+    """{rubric number: score, "total": score}, as text, of a results.json ({} without one)."""
+    if not results:
+        return {}
+    scores = {t.get("number"): t.get("score", 0) for t in results.get("tests", [])}
+    found = {number: f"{scores[number]:g}" for number in RUBRIC if number in scores}
+    return found | {"total": f"{results.get('score', sum(scores.values())):g}"}
+
+
+def gradescope_differences(entry: dict) -> list:
+    """[(what, Gradescope's score, this grading's)] wherever the export has a score that this grading differs from."""
+    theirs = {**entry.get("gradescope_tests", {}), "total": entry.get("gradescope_score", "")}
+    return [
+        (k if k == "total" else f"test {k}", v, entry.get(k, "")) for k, v in theirs.items() if v and v != entry.get(k)
+    ]
 
 
 # -- the whole class
@@ -280,99 +370,224 @@ def lock(prefix: str) -> IO:
     return handle
 
 
+class Stopped(Exception):
+    """SIGINT, SIGTERM or SIGHUP (the terminal closed) reached the batch."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame):
+    for each in STOP_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(each, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOPPING = threading.Event()  # set once the batch stops: no grading starts after it
+_STARTING = threading.Lock()  # held while a grading starts, so a stop sees every grading that started
+
+
+def stop_all(running: dict) -> None:
+    with _STARTING:
+        _STOPPING.set()
+        under_way = list(running.values())
+    for proc, user in under_way:
+        _kill(proc, user, ask_first=20)
+
+
 def run_batch(
-    export: Path, out: Path, jobs: int, timeout: float, prefix: str, force: bool = False, cell_timeout=None
+    export: Path,
+    out: Path,
+    jobs: int,
+    timeout: float,
+    prefix: str,
+    force: bool = False,
+    cell_timeout=None,
+    names: bool = False,
 ) -> list:
-    with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
-        if zipfile.is_zipfile(export):
-            with zipfile.ZipFile(export) as archive:
-                archive.extractall(unpacked)  # zipfile drops absolute paths and `..`
-            export = Path(unpacked)
-        if not export.is_dir():
-            raise SystemExit(f"batch: {export} is neither a zip nor a folder")
-        export = _export_root(export)
-        meta = read_metadata(export)
-        folders = {p.name: p for p in export.iterdir() if p.is_dir() and p.name.startswith("submission_")}
-        ids = sorted(set(folders) | set(meta), key=lambda s: (len(s), s))
-        rows = {
-            i: row(i, meta, None, problem="listed in submission_metadata.yml but has no folder in the export")
-            for i in ids
-            if i not in folders
-        }
-        todo = []
-        for sub_id in ids:
-            results = valid_results(out / sub_id / "results.json") if sub_id in folders else None
-            if results and current(results) and not force:
-                rows[sub_id] = row(sub_id, meta, results)
-            elif sub_id in folders:
-                todo.append(sub_id)
-        slots, running = queue.Queue(), {}
-        for slot in range(1, jobs + 1):
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {each: signal.signal(each, _on_signal) for each in STOP_SIGNALS} if in_main else {}
+    try:
+        with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
+            return _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, Path(unpacked))
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacked) -> list:
+    if zipfile.is_zipfile(export):
+        with zipfile.ZipFile(export) as archive:
+            archive.extractall(unpacked)  # zipfile drops absolute paths and `..`
+        export = unpacked
+    if not export.is_dir():
+        raise SystemExit(f"batch: {export} is neither a zip nor a folder")
+    export = _export_root(export)
+    meta = read_metadata(export)
+    folders = {p.name: p for p in export.iterdir() if p.is_dir() and p.name.startswith("submission_")}
+    ids = sorted(set(folders) | set(meta), key=lambda s: (len(s), s))
+    keep_runs(out, ids)  # before any regrading overwrites the results of another grader version
+    rows = {
+        i: row(i, meta, None, problem="listed in submission_metadata.yml but has no folder in the export")
+        for i in ids
+        if i not in folders
+    }
+    todo = []
+    for sub_id in ids:
+        results = valid_results(out / sub_id / "results.json") if sub_id in folders else None
+        if results and current(results) and not force:
+            rows[sub_id] = row(sub_id, meta, results)
+        elif sub_id in folders:
+            todo.append(sub_id)
+    slots, running = queue.Queue(), {}
+    for slot in range(1, jobs + 1):
+        slots.put(slot)
+
+    def work(sub_id):
+        slot = slots.get()
+        try:
+            return grade_one(
+                folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running, cell_timeout=cell_timeout
+            )
+        finally:
             slots.put(slot)
 
-        def work(sub_id):
-            slot = slots.get()
-            try:
-                return grade_one(
-                    folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running, cell_timeout=cell_timeout
-                )
-            finally:
-                slots.put(slot)
-
-        with (
-            concurrent.futures.ThreadPoolExecutor(jobs) as pool,
-            tqdm(total=len(todo), desc="grading", unit="submission") as bar,
-        ):
+    _STOPPING.clear()
+    pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    try:
+        with tqdm(total=len(todo), desc="grading", unit="submission") as bar:
             futures = {pool.submit(work, sub_id): sub_id for sub_id in todo}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    sub_id = futures[future]
-                    try:
-                        seconds, problem = future.result()
-                    except Exception as error:  # noqa: BLE001  -- e.g. run_autograder could not be started
-                        seconds, problem = None, f"grader crashed: {error!r}"
-                    rows[sub_id] = row(sub_id, meta, valid_results(out / sub_id / "results.json"), seconds, problem)
-                    bar.update()
-            except KeyboardInterrupt:  # stop the gradings under way too: they run in their own sessions
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc, user in list(running.values()):
-                    _kill(proc, user)
-                raise
+            for future in concurrent.futures.as_completed(futures):
+                sub_id = futures[future]
+                try:
+                    seconds, problem = future.result()
+                except Exception as error:  # noqa: BLE001  -- e.g. run_autograder could not be started
+                    seconds, problem = None, f"grader crashed: {error!r}"
+                rows[sub_id] = row(sub_id, meta, valid_results(out / sub_id / "results.json"), seconds, problem)
+                bar.update()
+    except BaseException:  # a signal, Ctrl-C: no grading may outlive the batch (they run in their own sessions)
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all(running)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     ordered = [rows[i] for i in ids]
-    write_outputs(out, ordered, {i: valid_results(out / i / "results.json") for i in ids if i in folders})
+    results_by_id = {i: valid_results(out / i / "results.json") for i in ids if i in folders}
+    changes = keep_runs(out, ids, results_by_id, ordered)
+    write_outputs(out, ordered, results_by_id, changes, names)
     problems = sum(1 for r in ordered if r["problems"])
     flagged = sum(1 for r in ordered if r["flags"])
     print(
         f"batch: {len(ids)} submissions: {len(todo)} graded now, {len(folders) - len(todo)} already graded, "
         f"{len(ids) - len(folders)} without folder; {problems} with problems; {flagged} flagged; "
-        f"{out / 'grades.csv'}, {out / 'report.html'}, {out / 'answers.html'}"
+        f"{len(changes)} changes; {out / 'grades.csv'}, {out / 'changes.csv'}, {out / 'report.html'}, "
+        f"{out / 'answers.html'}"
     )
     return ordered
 
 
-def write_outputs(out: Path, ordered: list, results_by_id: dict) -> None:
-    """grades.csv (with the identical-notebook flags, which need the whole class), answers, report, feedback pages.
-    `results_by_id`: None for a submission without results; no key for one without a folder."""
+# -- every run kept: OUT/runs/<grader version>/<submission id>.json, in the order of OUT/runs/order.txt
+def keep_runs(out: Path, ids: list, results_by_id=None, rows=()) -> list:
+    """Keep each results.json under its grader version. Without `results_by_id` (before grading): keep what is
+    there. With it (after): keep this run's, and return the changes from the previous grader version's run and
+    from Gradescope, as rows of changes.csv."""
+    runs = out / "runs"
+    order = _run_order(out)
+    found = results_by_id or {i: valid_results(out / i / "results.json") for i in ids}
+    for sub_id, results in found.items():
+        version = flags.facts_of(results).get("grader_version")
+        if not results or not isinstance(version, str) or not re.fullmatch(r"[0-9a-f]{1,64}", version):
+            continue
+        (runs / version).mkdir(parents=True, exist_ok=True)
+        if version not in order:
+            order.append(version)
+        shutil.copyfile(out / sub_id / "results.json", runs / version / f"{sub_id}.json")
+    if results_by_id is None:
+        _write_lines(runs / "order.txt", order)
+        return []
+    now = grader_version()
+    order = [v for v in order if v != now] + [now]
+    _write_lines(runs / "order.txt", order)
+    before = order[-2] if len(order) > 1 else None
+    changes = []
+    for entry in rows:
+        sub_id = entry["submission_id"]
+        if before:
+            old = scores_of(valid_results(runs / before / f"{sub_id}.json"))
+            for what in [*RUBRIC, "total"]:
+                if old.get(what, "") != entry.get(what, "") and (old or entry.get("total")):
+                    label = "total" if what == "total" else f"test {what}"
+                    changes.append([sub_id, entry["names"], label, f"grader {before}", old.get(what, ""), entry[what]])
+        for what, theirs, ours in gradescope_differences(entry):
+            changes.append([sub_id, entry["names"], what, "Gradescope", theirs, ours])
+    return changes
+
+
+def _run_order(out: Path) -> list:
+    try:
+        return [v for v in (out / "runs" / "order.txt").read_text().split() if re.fullmatch(r"[0-9a-f]{1,64}", v)]
+    except OSError:
+        return []
+
+
+def _write_lines(path: Path, lines: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text("".join(f"{line}\n" for line in lines))
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+def write_outputs(out: Path, ordered: list, results_by_id: dict, changes=(), names: bool = False) -> None:
+    """grades.csv (with the identical-notebook flags, which need the whole class), changes.csv, answers, report,
+    feedback pages. `results_by_id`: None for a submission without results; no key for one without a folder."""
     identical = flags.identical_groups(results_by_id)
     for entry in ordered:
         if entry["submission_id"] in identical:
             entry["flags"] = "; ".join(["identical", *filter(None, entry["flags"].split("; "))])
             entry["identical_to"] = "; ".join(identical[entry["submission_id"]])
-    _write_csv(out / "grades.csv", ordered)
-    pages.write_answers(out, ordered, results_by_id)
-    pages.write_report(out, ordered, results_by_id, grader_version())
+    _write_csv(out / "grades.csv", COLUMNS, [line for entry in ordered for line in _per_submitter(entry)])
+    _write_csv(out / "changes.csv", CHANGES, [dict(zip(CHANGES, [_id(c[0]), *c[1:]])) for c in changes])
+    pages.write_answers(out, ordered, results_by_id, names=names)
+    pages.write_report(out, ordered, results_by_id, grader_version(), changes)
     for entry in ordered:
         if entry["submission_id"] in results_by_id:
             pages.write_feedback(out / entry["submission_id"], entry, results_by_id[entry["submission_id"]])
 
 
-def _write_csv(path: Path, rows: list) -> None:
+def _id(sub_id: str) -> str:
+    """Gradescope's submission id (the number), as its own grade export spells it."""
+    return sub_id.removeprefix("submission_")
+
+
+def _per_submitter(entry: dict) -> list:
+    """One grades.csv row per submitter of the submission (one row without a name when none is known)."""
+    people = entry["submitters"] or [{"name": "", "email": "", "sid": ""}]
+    base = {c: entry.get(c, "") for c in COLUMNS} | {
+        "submission_id": _id(entry["submission_id"]),
+        "submitters": str(len(entry["submitters"])) if entry["submitters"] else "",
+        "identical_to": "; ".join(_id(i) for i in filter(None, entry["identical_to"].split("; "))),
+    }
+    return [base | person for person in people]
+
+
+def spreadsheet_safe(text) -> str:
+    """A cell starting with = + - @ (or a tab, a CR) is a formula to Excel and Sheets: prefix it with '.
+    Numbers stay numbers (a negative score is written as is)."""
+    text = "" if text is None else str(text)
+    if text[:1] in ("-", "+") and _number(text) == text:
+        return text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _write_csv(path: Path, columns: list, rows: list) -> None:
+    """UTF-8 with a byte-order mark (Excel on Windows reads accented names right), no field a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_suffix(".csv.tmp")
-    with open(temp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, COLUMNS)
+    with open(temp, "w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in line.items() if k in columns} for line in rows)
     os.replace(temp, path)
 
 
@@ -391,6 +606,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--cell-timeout", type=float, help="the grader's time limit for one cell (default: its own)")
     parser.add_argument(
+        "--names",
+        action="store_true",
+        help="show names beside the Exercise 3 answers (answers.html, answers.csv); by default they are anonymous",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="grade every submission again, even those already graded by this grader version",
@@ -398,10 +618,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox")
     try:
-        run_batch(args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout)
-    except KeyboardInterrupt:
-        print("\nbatch: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        run_batch(
+            args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout, args.names
+        )
+    except (KeyboardInterrupt, Stopped) as stop:
+        try:
+            print(f"\nbatch: stopped ({stop or 'SIGINT'}); run the same command again to resume", file=sys.stderr)
+        except OSError:  # the terminal is gone (SIGHUP)
+            pass
+        return 128 + getattr(stop, "signum", signal.SIGINT)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The grader's version: a hash of everything that decides a score (grader code, test cases, rubric, toy data).
+"""The grader's version: a hash of everything that decides a score (grader code, test cases, rubric, toy data, and
+the course's secret, which decides every input).
 
 The TA tools (batch, report) are left out: changing them does not change a grade."""
 
@@ -18,4 +19,7 @@ def grader_version() -> str:
             name = path.relative_to(ROOT).as_posix()
             if path.is_file() and path.suffix in (".py", ".json") and not name.startswith(NOT_SCORING):
                 digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    from .scoring import inputs  # made on first use: the secret every grading of this checkout derives from
+
+    digest.update(hashlib.sha256(b"a0 secret\0" + inputs._secret()).digest())
     return digest.hexdigest()[:16]

@@ -121,10 +121,16 @@ def run_batch(export: Path, out: Path) -> str:
 
 
 def read_csv(out: Path) -> dict:
-    with open(out / "grades.csv", newline="") as f:
+    """{submission id: its row}; a group's rows are joined back into one, names and emails as "a; b"."""
+    with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == batch.COLUMNS
-    return {row["submission_id"].removeprefix("submission_"): row for row in rows}
+    joined = {}
+    for row in rows:
+        first = joined.setdefault(row["submission_id"], {**row, "names": "", "emails": "", "sids": ""})
+        for field in ("name", "email", "sid"):
+            first[field + "s"] = "; ".join(filter(None, [first[field + "s"], row[field]]))
+    return joined
 
 
 @pytest.mark.slow(45)

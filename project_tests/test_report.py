@@ -59,7 +59,7 @@ def test_render_notebook_marks_failing_cells_and_keeps_nothing_active():
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("</style>")[0])  # nothing fetched
 
 
-# -- the README's rubric table is checked against grader/rubric.py
+# -- the README's rubric table is checked against grader/rubric.py (numbers, points, tolerances)
 def test_readme_rubric_table_matches_the_rubric():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Rubric\n", 1)[1].split("\n## ", 1)[0]
@@ -72,6 +72,13 @@ def test_readme_rubric_table_matches_the_rubric():
         "README.md's rubric table disagrees with grader/rubric.py (number, points)"
     )
     assert sum(float(row[-1]) for row in table) == FULL_MARKS
+    for row, item in zip(table, RUBRIC.values()):  # each tolerance as the rubric has it, no other threshold
+        stated = {
+            float(n)
+            for n in re.findall(r"(?<![\w.])\d+\.?\d*(?:e-?\d+)?(?![\w.])", row[1])
+            if ("e" in n or "." in n) and n not in RUBRIC
+        }
+        assert stated == ({item.tolerance} if item.tolerance else set()), (item.number, row[1])
 
 
 # -- the pages, from forged results.json (no grading): every flag and case, quickly
@@ -112,9 +119,16 @@ def forged(number_scores: dict, **facts) -> dict:
 @pytest.mark.slow(15)
 def test_pages_from_forged_results(tmp_path):
     out = tmp_path / "out"
+    people = {
+        "submission_1": [("Zoë Çelik", "z@uw.edu", "1"), ("Bob", "b@uw.edu", "2")],
+        "submission_2": [("Eve <img src=x onerror=alert(1)>", "", "3")],
+    }
     meta = {
-        "submission_1": {"names": "Zoë Çelik; Bob", "emails": "z@uw.edu; b@uw.edu", "sids": "1; 2"},
-        "submission_2": {"names": "Eve <img src=x onerror=alert(1)>", "sids": "3", "emails": ""},
+        sub_id: {
+            "submitters": [dict(zip(("name", "email", "sid"), p)) for p in who],
+            **{f"{field}s": "; ".join(p[n] for p in who) for n, field in enumerate(("name", "email", "sid"))},
+        }
+        for sub_id, who in people.items()
     }
     wrong_forward = "`forward(x)` differs from the expected output by 0.{} (allowed: 1e-05).\n\nmore"
     results = {
@@ -157,35 +171,41 @@ def test_pages_from_forged_results(tmp_path):
     rows.append(batch.row("submission_7", meta, None, problem="listed in submission_metadata.yml but has no folder"))
     batch.write_outputs(out, rows, {i: batch.valid_results(out / i / "results.json") for i in results})
 
-    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        grades = {r["submission_id"]: r for r in csv.DictReader(f)}
-    assert list(grades) == [f"submission_{n}" for n in range(1, 8)]
+    with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
+        lines = list(csv.DictReader(f))
+    assert [(r["submission_id"], r["name"]) for r in lines[:3]] == [
+        ("1", "Zoë Çelik"),
+        ("1", "Bob"),
+        ("2", "Eve <img src=x onerror=alert(1)>"),
+    ]
+    grades = {r["submission_id"]: r for r in lines}
+    assert list(grades) == [f"{n}" for n in range(1, 8)]
     assert {i: r["flags"] for i, r in grades.items()} == {
-        "submission_1": "identical",
-        "submission_2": "identical",
-        "submission_3": "cell_timeout",
-        "submission_4": "autograd_in_backprop; memory_limit; run_timeout",
-        "submission_5": "not_graded",
-        "submission_6": "not_graded",
-        "submission_7": "not_graded",
+        "1": "identical",
+        "2": "identical",
+        "3": "cell_timeout",
+        "4": "autograd_in_backprop; memory_limit; run_timeout",
+        "5": "not_graded",
+        "6": "not_graded",
+        "7": "not_graded",
     }
-    assert grades["submission_1"]["identical_to"] == "submission_2"
-    assert (
-        grades["submission_3"]["first_failing_cell"],
-        grades["submission_3"]["notebook"],
-        grades["submission_3"]["grader_version"],
-    ) == ("12", "A0.ipynb", grader_version())
+    assert grades["1"]["identical_to"] == "2"
+    assert (grades["3"]["first_failing_cell"], grades["3"]["notebook"], grades["3"]["grader_version"]) == (
+        "12",
+        "A0.ipynb",
+        grader_version(),
+    )
 
-    with open(out / "answers.csv", newline="", encoding="utf-8") as f:
-        answers = list(csv.DictReader(f))
-    assert [a["submission_id"] for a in answers] == list(grades)
-    assert answers[0]["answer"] == HOSTILE_ANSWER and answers[0]["names"] == "Zoë Çelik; Bob"
-    assert answers[1]["answer"] == "'- loss can go up"  # not a formula in a spreadsheet
-    assert answers[2]["images"] == "submission_3/answer-1.png"  # the path outside the folder is dropped
+    with open(out / "answers.csv", newline="", encoding="utf-8-sig") as f:
+        answers = {a["submission_id"]: a for a in csv.DictReader(f)}
+    assert sorted(answers) == sorted(grades) and "names" not in answers["1"]  # anonymous by default
+    assert answers["1"]["answer"] == HOSTILE_ANSWER
+    assert answers["2"]["answer"] == "'- loss can go up"  # not a formula in a spreadsheet
+    assert answers["3"]["images"] == "submission_3/answer-1.png"  # the path outside the folder is dropped
     answers_html = (out / "answers.html").read_text()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
     assert "<script" not in answers_html and "<h1>heading" not in answers_html and "<img src=x" not in answers_html
-    assert "Eve &lt;img src=x" in answers_html
+    assert "Eve" not in answers_html and "Eve &lt;img src=x" in (out / "report.html").read_text()
     assert "data:image/png;base64," + base64.b64encode(PNG).decode() in answers_html
 
     report = (out / "report.html").read_text()
@@ -318,9 +338,10 @@ def test_a_class_end_to_end(tmp_path):
     print(f"graded 12 submissions in {time.monotonic() - started:.0f} s")
     assert "13 submissions: 12 graded now, 0 already graded, 1 without folder" in printed
 
-    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        grades = {r["submission_id"].removeprefix("submission_"): r for r in csv.DictReader(f)}
-    assert list(grades) == list(expected)  # submission order
+    with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
+        lines = list(csv.DictReader(f))
+    grades = {r["submission_id"]: r for r in reversed(lines)}  # a group's first submitter
+    assert list(dict.fromkeys(r["submission_id"] for r in lines)) == list(expected)  # submission order
     facts = json.loads((out / "submission_1001" / "results.json").read_text())["extra_data"]
     core_flags = "flags" in facts and "code_hash" in facts
     if not core_flags:
@@ -333,16 +354,20 @@ def test_a_class_end_to_end(tmp_path):
             assert set(filter(None, row["flags"].split("; "))) == flags, (sub_id, row)
         if sub_id != "1099":
             assert row["grader_version"] == grader_version()
-    assert grades["1008"]["notebook"] == "A0.ipynb" and grades["1002"]["names"] == "Zoë Çelik; Grace Hopper"
+    assert grades["1008"]["notebook"] == "A0.ipynb"
+    assert [(r["name"], r["sid"]) for r in lines if r["submission_id"] == "1002"] == [
+        ("Zoë Çelik", "2001"),
+        ("Grace Hopper", "2002"),
+    ]
     if core_flags:
-        assert grades["1001"]["identical_to"] == "submission_1002"
+        assert grades["1001"]["identical_to"] == "1002"
         assert grades["1009"]["first_failing_cell"].isdigit() and grades["1001"]["first_failing_cell"] == ""
 
-    with open(out / "answers.csv", newline="", encoding="utf-8") as f:
-        answers = {r["submission_id"].removeprefix("submission_"): r for r in csv.DictReader(f)}
-    assert list(answers) == list(expected)
-    assert answers["1001"]["answer"] == HOSTILE_ANSWER and answers["1001"]["sids"] == "1815"
-    assert answers["1009"]["answer"] == "" and answers["1002"]["sids"] == "2001; 2002"
+    with open(out / "answers.csv", newline="", encoding="utf-8-sig") as f:
+        answers = {r["submission_id"]: r for r in csv.DictReader(f)}
+    assert sorted(answers) == sorted(expected)
+    assert answers["1001"]["answer"] == HOSTILE_ANSWER and "sids" not in answers["1001"]
+    assert answers["1009"]["answer"] == "" and answers["1009"]["status"] == "empty"
     answers_html = (out / "answers.html").read_text()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
     if "images" in facts.get("exercise3", {}):
@@ -388,8 +413,8 @@ def test_a_class_end_to_end(tmp_path):
     stale.write_text(json.dumps(data))
     assert "1 graded now, 11 already graded" in run(tmp_path / "export", out)
     assert json.loads(stale.read_text())["extra_data"]["grader_version"] == grader_version()
-    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
-        assert next(r for r in csv.DictReader(f) if r["submission_id"] == "submission_1010")["total"] == "13"
+    with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
+        assert next(r for r in csv.DictReader(f) if r["submission_id"] == "1010")["total"] == "13"
 
 
 def test_force_regrades_everything(tmp_path):

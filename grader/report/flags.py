@@ -9,8 +9,11 @@ LABELS = {  # code -> what the report says
     "run_timeout": "whole run stopped at its time limit",
     "memory_limit": "memory limit hit",
     "not_graded": "not graded",
+    "differs_from_gradescope": "differs from Gradescope",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `W1`
+_KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 5", "cell 7"
+_KNOCK_ON = re.compile(r"same cause as (?:test )?(\d+(?:\.\d+)?)")
 CAUSE_LENGTH = 120
 
 
@@ -53,7 +56,36 @@ def failed_tests(results) -> list:
 
 
 def cause_of(output: str) -> str:
-    """The first line of a test's output, numbers replaced by #, so that failures of one kind count together."""
+    """The first line of a test's output, measured numbers replaced by #, so that failures of one kind count
+    together; the numbers that name something (Exercise 5, cell 7, test 1.1) are kept."""
     first = next((line.strip() for line in (output or "").splitlines() if line.strip()), "(no message)")
-    cause = " ".join(_NUMBER.sub("#", first).split())
+
+    def mask(match):
+        return match.group(0) if _KEPT_AFTER.search(first[: match.start()]) else "#"
+
+    cause = " ".join(_NUMBER.sub(mask, first).split())
     return cause if len(cause) <= CAUSE_LENGTH else cause[: CAUSE_LENGTH - 1] + "…"
+
+
+TRAINING_KINDS = ("crashed", "timed out", "out of memory", "MSE too high", "not the trained model")
+
+
+def first_cause(test: dict, tests: dict, line: str) -> str:
+    """The cause a failure counts under, once: a knock-on failure ("same cause as test 1.1") counts under that
+    test's cause; Exercise 5 (`line` "5.1") under its kind (TRAINING_KINDS)."""
+    output, number = test.get("output", ""), test.get("number")
+    for _ in range(len(tests)):  # each step goes to another test: bounded
+        earlier = _KNOCK_ON.search(output or "")
+        if not earlier or earlier.group(1) not in tests or tests[earlier.group(1)] is test:
+            break
+        test = tests[earlier.group(1)]
+        output = test.get("output", "")
+    if test.get("number") != number:
+        return f"test {test.get('number')} failed first: {cause_of(output)}"
+    if line != "5.1":
+        return cause_of(output)
+    if "did not finish" in output or "time limit" in output:
+        if "time limit" in output or "Timeout" in output:
+            return "timed out"
+        return "out of memory" if "out of memory" in output or "MemoryError" in output else "crashed"
+    return "MSE too high" if "The MSE of your trained `model`" in output else "not the trained model"

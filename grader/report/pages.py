@@ -18,7 +18,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from ..rubric import RUBRIC
+from ..rubric import AUTOGRAD_IN_BACKPROP, RUBRIC
+from ..settings import Settings
 from . import flags as F
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-src 'self'"
@@ -28,6 +29,7 @@ table { border-collapse: collapse; margin: .5em 0 1em; } td, th { border: 1px so
   vertical-align: top; text-align: left; }
 th { background: #f0f0f0; } .num { text-align: right; } .muted { color: #777; }
 .answer { white-space: pre-wrap; font-family: ui-serif, Georgia, serif; max-width: 48em; }
+tr.differs td { background: #fde2b8; }
 .flag { display: inline-block; background: #fde2b8; border-radius: 3px; padding: 0 5px; margin: 1px; font-size: 12px; }
 .test { border-left: 4px solid #2a2; padding: 0 .8em; margin: .8em 0; } .test.failed { border-left-color: #c22; }
 .test h3 { font-size: 15px; margin: .4em 0; } pre { background: #f6f6f6; padding: .4em; overflow-x: auto; }
@@ -107,54 +109,79 @@ def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_answers(out: Path, rows: list, results_by_id: dict) -> None:
-    entries = []
+def answer_groups(rows: list, results_by_id: dict) -> tuple:
+    """([(group label, [(row, found)])], empty, missing): identical answers (whitespace aside) together, the
+    largest group first; answers with images are each their own group; every submission exactly once."""
+    groups, empty, missing = {}, [], []
     for row in rows:
-        found = exercise3(results_by_id.get(row["submission_id"]))
-        entries.append((row, found))
-    with open(out / "answers.csv.tmp", "w", newline="", encoding="utf-8") as f:
+        results = results_by_id.get(row["submission_id"])
+        found = exercise3(results)
+        if not results or "not_graded" in row["flags"].split("; "):
+            missing.append((row, found))
+        elif not (found["answer"] or "").strip() and not found["images"]:
+            empty.append((row, found))
+        else:
+            text = " ".join((found["answer"] or "").split())
+            groups.setdefault((text, row["submission_id"]) if found["images"] else text, []).append((row, found))
+    ordered = sorted(groups.values(), key=lambda members: (-len(members), words(members[0][1])))
+    return [(f"A{n}", members) for n, members in enumerate(ordered, 1)], empty, missing
+
+
+def words(found: dict) -> int:
+    return len((found["answer"] or "").split())
+
+
+def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = False) -> None:
+    """answers.csv (one row per submission, blank score and comment columns) and answers.html, for grading
+    Exercise 3 by hand: anonymous unless `names`, identical answers grouped, empty and missing ones apart."""
+    groups, empty, missing = answer_groups(rows, results_by_id)
+    people = ["names", "sids", "emails"] if names else []
+    with open(out / "answers.csv.tmp", "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission_id", "names", "sids", "emails", "answer", "images"])
-        for row, found in entries:
+        writer.writerow(["submission_id", *people, "group", "group_size", "status", "words", "answer", "images",
+                         "score", "comment"])  # fmt: skip
+        listed = [(label, len(m), "answered", r, fd) for label, m in groups for r, fd in m]
+        listed += [("", "", "empty", r, fd) for r, fd in empty] + [("", "", "missing", r, fd) for r, fd in missing]
+        for label, size, status, row, found in listed:
             images = "; ".join(f"{row['submission_id']}/{name}" for name in found["images"])
-            writer.writerow(
-                [
-                    row["submission_id"],
-                    row["names"],
-                    row["sids"],
-                    row["emails"],
-                    _spreadsheet_safe(found["answer"] or ""),
-                    images,
-                ]
-            )
+            cells = [row["submission_id"].removeprefix("submission_"), *(row[k] for k in people), label, size]
+            cells += [status, words(found) if status == "answered" else 0, found["answer"] or "", images, "", ""]
+            writer.writerow(_spreadsheet_safe(str(cell)) for cell in cells)
     os.replace(out / "answers.csv.tmp", out / "answers.csv")
 
+    def submitters(members):
+        return ", ".join(
+            f'<a href="{esc(r["submission_id"])}/feedback.html">{esc(r["submission_id"])}</a>'
+            + (f' <span class="muted">{esc(who(r))}</span>' if names else "")
+            for r, _ in members
+        )
+
     items = []
-    for row, found in entries:
-        sub_id = row["submission_id"]
-        if found["answer"]:
-            answer = f'<div class="answer">{esc(found["answer"])}</div>'
-        elif row["flags"] and "not_graded" in row["flags"]:
-            answer = f'<p class="muted">not graded: {esc(row["problems"])}</p>'
-        else:
-            answer = '<p class="muted">no answer</p>'
+    for label, members in groups:
+        found = members[0][1]
+        answer = f'<div class="answer">{esc(found["answer"])}</div>' if found["answer"] else ""
         for name in found["images"]:
-            uri = _png(out / sub_id / name)
+            uri = _png(out / members[0][0]["submission_id"] / name)
             answer += (
                 f'<img class="answer-image" alt="{esc(name)}" src="{uri}">'
                 if uri
                 else f'<p class="muted">image {esc(name)} is missing</p>'
             )
-        link = f'<br><a href="{esc(sub_id)}/feedback.html">feedback</a>' if sub_id in results_by_id else ""
         items.append(
-            f'<tr id="{esc(sub_id)}"><td>{esc(sub_id)}{link}'
-            f'</td><td>{esc(who(row))}<br><span class="muted">{esc(row["sids"])}</span></td>'
-            f"<td>{answer}</td></tr>"
+            f'<tr id="{label}"><td>{label}</td><td class=num>{len(members)}</td><td class=num>{words(found)}</td>'
+            f"<td>{answer}</td><td>{submitters(members)}</td></tr>"
         )
     body = (
-        f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions, in submission order. Grade them by hand on "
-        "Gradescope (the autograder gives Exercise 3 no points).</p>"
-        "<table><tr><th>submission</th><th>submitters</th><th>answer</th></tr>" + "\n".join(items) + "</table>"
+        f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions: <b>{sum(len(m) for _, m in groups)}</b> "
+        f"answered ({len(groups)} different answers), <b>{len(empty)}</b> empty, <b>{len(missing)}</b> not "
+        "graded. Identical answers (whitespace aside) are grouped, the largest group first; "
+        + ("names are shown." if names else "names are hidden (<code>--names</code> shows them).")
+        + " Grade them by hand on Gradescope (the autograder gives Exercise 3 no points); "
+        '<a href="answers.csv">answers.csv</a> has a row per submission with blank score and comment columns.</p>'
+        "<h2>Answered</h2><table><tr><th>group</th><th>count</th><th>words</th><th>answer</th>"
+        "<th>submissions</th></tr>" + "\n".join(items) + "</table>"
+        f"<h2>Empty answers ({len(empty)})</h2><p>{submitters(empty) or 'None.'}</p>"
+        f"<h2>Not graded ({len(missing)})</h2><p>{submitters(missing) or 'None.'}</p>"
     )
     write(out / "answers.html", page("Exercise 3 answers", body))
 
@@ -184,7 +211,7 @@ def _label(row: dict, results_by_id: dict) -> str:
     return f'{name} <span class="muted">{esc(who(row))}</span>'
 
 
-def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> None:
+def write_report(out: Path, rows: list, results_by_id: dict, version: str, changes=()) -> None:
     graded = [r for r in rows if results_by_id.get(r["submission_id"]) and "not_graded" not in r["flags"]]
     totals = [float(r["total"]) for r in graded]
     parts = [
@@ -201,13 +228,17 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
 
     lines, causes = [], []
     for item in RUBRIC.values():
-        tests = [
-            (row, t)
-            for row in graded
-            for t in results_by_id[row["submission_id"]]["tests"]
-            if t.get("number") == item.number
-        ]
-        failed = [(row, t) for row, t in tests if t in F.failed_tests({"tests": [t]})]
+        tests = [(row, t, _tests(results_by_id, row)) for row in graded for t in _tests(results_by_id, row).values()
+                 if t.get("number") == item.number]  # fmt: skip
+        failed = [(row, t, all_) for row, t, all_ in tests if t in F.failed_tests({"tests": [t]})]
+        if item.number == "3":  # graded by hand: what matters is whether there is an answer
+            answered = len(tests) - len(failed)
+            lines.append(
+                f"<tr><td>{esc(item.number)}</td><td>{esc(item.name)}</td><td class=num>{item.points:g}</td>"
+                f'<td class=num colspan=2>answered {answered}, empty {len(failed)} (<a href="answers.html">'
+                "answers</a>)</td></tr>"
+            )
+            continue
         rate = f"{100 * (len(tests) - len(failed)) / len(tests):.0f}%" if tests else "–"
         lines.append(
             f"<tr><td>{esc(item.number)}</td><td>{esc(item.name)}</td><td class=num>{item.points:g}</td>"
@@ -215,12 +246,12 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
         )
         if failed:
             grouped = {}
-            for row, test in failed:
-                grouped.setdefault(F.cause_of(test.get("output", "")), []).append(row)
+            for row, test, all_ in failed:
+                grouped.setdefault(F.first_cause(test, all_, item.number), []).append(row)
             ordered = sorted(grouped.items(), key=lambda kv: -len(kv[1]))
             causes.append(
                 f"<h3>{esc(item.number)} {esc(item.name)}: {len(failed)} failed</h3><table>"
-                "<tr><th>count</th><th>cause (first line of the test's output)</th><th>submissions</th></tr>"
+                "<tr><th>count</th><th>cause (each failure once, under its first cause)</th><th>submissions</th></tr>"
                 + "".join(
                     f"<tr><td class=num>{len(who_)}</td><td><code>{esc(cause)}</code></td>"
                     f"<td>{', '.join(_label(r, results_by_id) for r in who_)}</td></tr>"
@@ -233,6 +264,21 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
         "<th>pass rate</th></tr>" + "".join(lines) + "</table>"
     )
     parts.append("<h2>Most common failure causes</h2>" + ("".join(causes) or "<p>None.</p>"))
+    parts.append(
+        f"<h2>Changes ({len(changes)})</h2><p>Every score that differs from the previous grader version's run or "
+        'from Gradescope\'s (also in <a href="changes.csv">changes.csv</a>).</p>'
+        + (
+            "<table><tr><th>submission</th><th>what</th><th>compared with</th><th>before</th><th>now</th></tr>"
+            + "".join(
+                f"<tr><td>{esc(c[0])} <span class=muted>{esc(c[1])}</span></td><td>{esc(c[2])}</td>"
+                f"<td>{esc(c[3])}</td><td class=num>{esc(c[4])}</td><td class=num>{esc(c[5])}</td></tr>"
+                for c in changes
+            )
+            + "</table>"
+            if changes
+            else "<p>None.</p>"
+        )
+    )
 
     flagged = [r for r in rows if r["flags"]]
     counts = Counter(f for r in flagged for f in r["flags"].split("; "))
@@ -243,13 +289,36 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
             "<table><tr><th>submission</th><th>flags</th><th>details</th></tr>"
             + "".join(
                 f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
-                + (f"same code as {esc(r['identical_to'])}<br>" if r["identical_to"] else "")
-                + f"{esc(r['problems'])}</td></tr>"
+                + "<br>".join(esc(d) for d in flag_details(r, results_by_id.get(r["submission_id"])))
+                + "</td></tr>"
                 for r in flagged
             )
             + "</table>"
         )
     write(out / "report.html", page("A0 class report", "\n".join(parts)))
+
+
+def _tests(results_by_id: dict, row: dict) -> dict:
+    return {t.get("number"): t for t in (results_by_id.get(row["submission_id"]) or {}).get("tests", [])}
+
+
+def flag_details(row: dict, results) -> list:
+    """What each flag of a row rests on: the cell and the limit where the grader has them."""
+    facts, limits = F.facts_of(results), Settings()
+    cell = facts.get("first_failing_cell")
+    at = f" (first failing cell: {cell})" if cell else ""
+    details = {
+        "identical": f"same code as {row['identical_to']}",
+        "cell_timeout": f"a cell was stopped at the cell limit ({limits.cell_timeout:g} s){at}",
+        "run_timeout": f"the run was stopped at the whole-run limit ({limits.total_timeout:g} s){at}",
+        "memory_limit": f"the memory limit ({limits.limits.memory_bytes // 2**20} MB) was hit{at}",
+        "autograd_in_backprop": f"backprop (Exercise 2) uses autograd; 2.2 and 2.3: {AUTOGRAD_IN_BACKPROP}",
+        "not_graded": row["problems"] or "no results",
+        "differs_from_gradescope": row.get("differs_from_gradescope", ""),
+    }
+    return [f"{F.LABELS.get(f, f)}: {details.get(f, '')}" for f in row["flags"].split("; ") if f] + (
+        [row["problems"]] if row["problems"] and "not_graded" not in row["flags"] else []
+    )
 
 
 # -- one student
@@ -264,11 +333,12 @@ def write_feedback(folder: Path, row: dict, results) -> None:
         facts = F.facts_of(results)
         score = results.get("score", sum(t.get("score", 0) for t in results.get("tests", [])))
         parts.append(
-            f"<p><b>Score: {score:g} / {MAX_POINTS:g}</b> (autograder). Notebook graded: "
+            f"<p><b>Score: {score:g} / {MAX_POINTS:g}</b> (this regrade). Notebook graded: "
             f"<code>{esc(facts.get('notebook') or '–')}</code>; grader version "
             f"<code>{esc(facts.get('grader_version') or '–')}</code>.</p>"
         )
-        parts.append("<h2>What the student saw on Gradescope</h2>" + markdown(results.get("output", "")))
+        parts.append(_beside_gradescope(row, results))
+        parts.append("<h2>This regrade, as Gradescope shows it</h2>" + markdown(results.get("output", "")))
         for test in results.get("tests", []):
             failed = bool(F.failed_tests({"tests": [test]}))
             hidden = test.get("visibility", "visible")
@@ -294,3 +364,32 @@ def write_feedback(folder: Path, row: dict, results) -> None:
             "grader without --ta-files).</p>"
         )
     write(folder / "feedback.html", page(f"Feedback {sub_id}", "\n".join(parts)))
+
+
+def _beside_gradescope(row: dict, results: dict) -> str:
+    """Which result the student saw, and Gradescope's scores beside this regrade's, every difference marked."""
+    if not row.get("gradescope_score"):
+        return (
+            "<p><b>The student saw Gradescope's result</b>, which the export does not include for this submission: "
+            "this page shows the local regrade. With the same grader version and the course's secret they agree.</p>"
+        )
+    theirs = {**row.get("gradescope_tests", {}), "total": row["gradescope_score"]}
+    ours = {t.get("number"): f"{t.get('score', 0):g}" for t in results.get("tests", [])}
+    ours["total"] = row.get("total", "")
+    lines = "".join(
+        f"<tr{' class=differs' if theirs.get(k) and theirs[k] != ours.get(k) else ''}><td>{esc(k)}</td>"
+        f"<td class=num>{esc(theirs.get(k, '–'))}</td><td class=num>{esc(ours.get(k, '–'))}</td>"
+        f"<td>{'<b>differs</b>' if theirs.get(k) and theirs[k] != ours.get(k) else ''}</td></tr>"
+        for k in [*RUBRIC, "total"]
+        if k in theirs or k in ours
+    )
+    verdict = (
+        "<b>differs from this regrade</b> (marked below)"
+        if row.get("differs_from_gradescope")
+        else "agrees with this regrade"
+    )
+    return (
+        f"<p><b>The student saw Gradescope's result: {esc(row['gradescope_score'])} / {MAX_POINTS:g}</b>, which "
+        f"{verdict}.</p><table><tr><th>test</th><th>Gradescope (what the student saw)</th><th>this regrade</th>"
+        "<th></th></tr>" + lines + "</table>"
+    )
