@@ -1,9 +1,10 @@
 """The rubric: one declaration per line, holding everything about it.
 
-A Line names its number, name (where it says `{tolerance}`, the line's tolerance is written), points, visibility ("visible" (default), "hidden", "after_due_date",
-"after_published"), the probe whose record it reads, the check that scores it (grader/scoring/checks.py) and its
-tolerance. A Probe is what the child runs (grader/child/probes.py, same name) on the inputs the parent draws
-(grader/scoring/inputs.py); probes run in the order given here. README "Adding a rubric line" shows the steps.
+A Line names its number, name (`{tolerance}` in it is written as the line's tolerance, so that no title states an
+old threshold), points, visibility ("visible" (default), "hidden", "after_due_date", "after_published"), the probe
+whose record it reads, the check that scores it (grader/scoring/checks.py) and its tolerance. A Probe is what the
+child runs (grader/child/probes.py, same name) on the inputs the parent draws (grader/scoring/inputs.py); probes
+run in the order given here. README "Adding a rubric line" shows the steps.
 """
 
 from collections.abc import Callable
@@ -44,21 +45,21 @@ PROBES = {  # `model` first: the other probes overwrite notebook globals
 # fmt: off
 LINES = [
     Line("1.1", "Exercise 1: forward(x) returns a tensor of shape (N, 2)", 1, checks.forward_shape, "forward"),
-    Line("1.2", "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2) within {tolerance}", 2, checks.forward_values,
-         "forward", tolerance=1e-5),                        # largest absolute difference of outputs
+    Line("1.2", "Exercise 1: forward(x) computes sigmoid(relu(x W1 + B1) W2 + B2) within {tolerance}", 2,
+         checks.forward_values, "forward", tolerance=1e-5),  # largest absolute difference of outputs
     Line("2.1", "Exercise 2: backprop(X) returns four gradients shaped like W1, B1, W2, B2", 1,
          checks.gradient_shapes, "backprop"),
-    Line("2.2", "Exercise 2: W2 and B2 gradients match autograd within {tolerance}", 2, checks.output_layer_gradients, "backprop",
-         tolerance=1e-4),                                   # norm of the difference to autograd's gradient
-    Line("2.3", "Exercise 2: W1 and B1 gradients match autograd within {tolerance}", 2, checks.hidden_layer_gradients, "backprop",
-         tolerance=1e-4),
+    Line("2.2", "Exercise 2: W2 and B2 gradients match autograd within {tolerance}", 2,
+         checks.output_layer_gradients, "backprop", tolerance=1e-4),  # norm of the difference to autograd's
+    Line("2.3", "Exercise 2: W1 and B1 gradients match autograd within {tolerance}", 2,
+         checks.hidden_layer_gradients, "backprop", tolerance=1e-4),
     Line("3", "Exercise 3: your answer (graded by hand by the course staff)", 0, checks.exercise3_answer),
     Line("4.1", "Exercise 4: ToyModel holds two nn.Linear layers, 3->4 and 4->2", 2, checks.toymodel_structure,
          "toymodel"),
-    Line("4.2", "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x)))) within {tolerance}", 1, checks.toymodel_output, "toymodel",
-         tolerance=1e-5),
-    Line("5.1", "Exercise 5: the trained model reaches an MSE below {tolerance} on the toy data", 4, checks.trained_model,
-         "model", tolerance=0.01),                          # the MSE must be below this
+    Line("4.2", "Exercise 4: ToyModel computes sigmoid(L2(relu(L1(x)))) within {tolerance}", 1,
+         checks.toymodel_output, "toymodel", tolerance=1e-5),
+    Line("5.1", "Exercise 5: the trained model reaches an MSE below {tolerance} on the toy data", 4,
+         checks.trained_model, "model", tolerance=0.01),  # the MSE must be below this
 ]
 # fmt: on
 RUBRIC = {line.number: line for line in LINES}
