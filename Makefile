@@ -52,9 +52,10 @@ run: venv
 	./run_autograder --submission "$(SOLUTION)" --results $(OUT)/solution/results.json --no-notebook-output
 	@$(SYSTEM_PYTHON) tools/full_marks.py $(OUT)/solution/results.json
 
+# `make grade NB=path`: out/<name>-<digest of the path>/ (results.json, notebook.html, feedback.html) and the table.
 grade: venv
 	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
-	./run_autograder --submission "$(NB)" --results "$(OUT)/$(basename $(notdir $(NB)))/results.json" --no-notebook-output
+	$(PY) -m grader.report.one "$(NB)" "$(OUT)"
 
 lint: venv
 	$(VENV)/bin/ruff check .
