@@ -78,6 +78,11 @@ zip:
 secret:
 	$(SYSTEM_PYTHON) tools/build_zip.py --secret
 
+# Rehearse Gradescope's "Test Autograder": build the zip, run its setup.sh in a temporary /autograder layout (Docker
+# when usable), grade the solution and the handout with no arguments; prints both tables and the image build time.
+gradescope-check:
+	$(SYSTEM_PYTHON) tools/gradescope_check.py
+
 # Regenerate constraints.txt for this machine's Python and Gradescope's 3.10 (LOCK_PY310=path/to/python3.10).
 lock:
 	@test -n "$(LOCK_PY310)" || { echo "make lock needs a Python 3.10: make lock LOCK_PY310=path/to/python3.10"; exit 2; }
