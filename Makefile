@@ -81,7 +81,7 @@ secret:
 # Rehearse Gradescope's "Test Autograder": build the zip, run its setup.sh in a temporary /autograder layout (Docker
 # when usable), grade the solution and the handout with no arguments; prints both tables and the image build time.
 gradescope-check:
-	$(SYSTEM_PYTHON) tools/gradescope_check.py
+	TORCH_INDEX="$(TORCH_INDEX)" $(SYSTEM_PYTHON) tools/gradescope_check.py
 
 # Regenerate constraints.txt for this machine's Python and Gradescope's 3.10 (LOCK_PY310=path/to/python3.10).
 lock:

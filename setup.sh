@@ -10,6 +10,12 @@ root="${AUTOGRADER_ROOT:-$(dirname "$source_dir")}"
 venv="$root/venv"
 torch_index="${TORCH_INDEX-https://download.pytorch.org/whl/cpu}"   # CPU-only wheels, not the multi-GB CUDA build
 fail() { echo "setup.sh: FAILED: $*" >&2; exit 1; }
+
+# The course's secret the grader's inputs derive from (with the upload's content), shipped in the zip by `make zip`
+# and used as is: every container, every re-upload and a TA's local regrade give a notebook the same inputs.
+# Root-only: student code cannot read it.
+[ -s "$source_dir/.grader-secret" ] || fail "no .grader-secret in the zip: build it with 'make zip'"
+chmod 600 "$source_dir/.grader-secret"
 # The image's own interpreter, whatever PATH says (a pyenv or conda python3 first on PATH is not the system's).
 python3=/usr/bin/python3
 [ -x "$python3" ] || python3="$(command -v python3)" || fail "no python3 (expected /usr/bin/python3)"
@@ -21,12 +27,6 @@ fi
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$source_dir/constraints.txt")
 "${pip[@]}" ${torch_index:+--extra-index-url "$torch_index"} "$(grep '^torch==' "$source_dir/requirements.txt")"
 "${pip[@]}" -r "$source_dir/requirements.txt"
-
-# The course's secret the grader's inputs derive from (with the upload's content), shipped in the zip by `make zip`
-# and used as is: every container, every re-upload and a TA's local regrade give a notebook the same inputs.
-# Root-only: student code cannot read it.
-[ -s "$source_dir/.grader-secret" ] || fail "no .grader-secret in the zip: build it with 'make zip'"
-chmod 600 "$source_dir/.grader-secret"
 
 # The unprivileged user that runs student code (run_autograder creates a0sandbox-1, ... on demand when several
 # gradings run at once; on Gradescope one grading runs per container).

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, SCHEMA, sandbox_user, save, solution
+from conftest import FULL_MARKS, ROOT, SCHEMA, grade, output_of, sandbox_user, save, solution
 
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # like Gradescope's image
 
@@ -125,6 +125,24 @@ def grade_in_layout(root: Path, nb, wrap=list):
     return results, graded.stdout, seconds
 
 
+def test_setup_refuses_a_zip_without_the_course_secret(tmp_path, autograder_root):
+    root = prepare(autograder_root, tmp_path)
+    (root / "source" / ".grader-secret").unlink()
+    setup = run_setup(root)
+    assert setup.returncode != 0 and "setup.sh: FAILED: no .grader-secret in the zip" in setup.stderr
+
+
+def test_zip_carries_the_course_secret_made_once(tmp_path):
+    with (
+        zipfile.ZipFile(build_zip(tmp_path / "one.zip")) as first,
+        zipfile.ZipFile(build_zip(tmp_path / "two.zip")) as second,
+    ):
+        assert first.read(".grader-secret") == second.read(".grader-secret") == (ROOT / ".grader-secret").read_bytes()
+        assert (first.getinfo(".grader-secret").external_attr >> 16) & 0o077 == 0
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".grader-secret"], cwd=ROOT, timeout=60)
+    assert ignored.returncode == 0  # kept out of git
+
+
 @pytest.mark.slow(25)
 def test_setup_fails_loudly_when_the_sandbox_user_cannot_import_torch(tmp_path, autograder_root):
     root = prepare(autograder_root, tmp_path, torch_hidden_from_others=True)
@@ -212,6 +230,12 @@ def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_pat
     results, log, seconds = grade_in_layout(root, solution(), wrap)
     assert results["score"] == FULL_MARKS, results["output"]
     assert all(test["status"] == "passed" for test in results["tests"])
+    # The zip carries the course's secret: a local grading gives the very numbers Gradescope showed the student.
+    assert (root / "source" / ".grader-secret").read_bytes() == (ROOT / ".grader-secret").read_bytes()
+    local = grade(save(solution(), tmp_path / "local"), tmp_path / "local" / "results.json")
+    assert {t["number"]: t["output"] for t in local["tests"]} == {t["number"]: t["output"] for t in results["tests"]}
+    assert "largest difference" in output_of(local, "1.2")
+    assert local["extra_data"]["grader_version"] == results["extra_data"]["grader_version"]
     if envelope is None:
         print(f"SKIPPED the envelope (768 MB, half a CPU, no CAP_SYS_ADMIN): {why_not}")
         return

@@ -62,6 +62,7 @@ def in_folder(zip_path: Path) -> int:
         print(f"gradescope-check: no usable Docker; a temporary /autograder layout in {root}", flush=True)
         subprocess.run(["unzip", "-q", str(zip_path), "-d", str(root / "source")], check=True, timeout=120)
         env = {"PATH": CLEAN_PATH, "AUTOGRADER_ROOT": str(root), "HOME": str(root)}
+        env |= {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k == "TORCH_INDEX"}  # wheels, mirrors
         started = time.monotonic()
         setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, check=False)
         build = time.monotonic() - started
