@@ -64,12 +64,13 @@ lint: venv
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal project_tests $(PYTEST_ARGS)
 
-# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1]` regrades a Gradescope "Download Submissions"
-# export (the zip or its unpacked folder) into dir/grades.csv, answers.html/.csv, report.html and
-# dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all the same).
+# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1] [NAMES=1]` regrades a Gradescope "Download
+# Submissions" export (the zip or its unpacked folder) into dir/grades.csv, changes.csv, answers.html/.csv,
+# report.html and dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
+# the same). NAMES=1 shows names beside the Exercise 3 answers (anonymous by default).
 batch: venv
-	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force)
+	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1] [NAMES=1]"; exit 2; }
+	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force) $(if $(NAMES),--names)
 
 # The course's secret (.grader-secret, out of git): made once, shipped in autograder.zip, used by every regrade.
 zip:
