@@ -5,10 +5,13 @@ submission and, optionally, `submission_metadata.yml` naming the submitters. Eac
 ./run_autograder in its own subprocess, with the sandbox user of its job slot ($A0_SANDBOX_PREFIX-<slot>, by
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
 OUT/<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
-then OUT/grades.csv (with flags), answers.csv and answers.html (Exercise 3) and report.html (the class). A submission
+then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv (what changed since
+the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (Exercise 3, anonymous
+unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results. A submission
 whose results.json exists, is valid and comes from this grader version is not graded again: an interrupted batch
 resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force regrades all the same.
-A grading that fails or hangs gets a row saying so; the batch goes on.
+A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and SIGHUP stop it clean:
+no grading outlives it, and the unpacked export is removed.
 """
 
 import argparse
@@ -571,15 +574,6 @@ def _per_submitter(entry: dict) -> list:
     return [base | person for person in people]
 
 
-def spreadsheet_safe(text) -> str:
-    """A cell starting with = + - @ (or a tab, a CR) is a formula to Excel and Sheets: prefix it with '.
-    Numbers stay numbers (a negative score is written as is)."""
-    text = "" if text is None else str(text)
-    if text[:1] in ("-", "+") and _number(text) == text:
-        return text
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _write_csv(path: Path, columns: list, rows: list) -> None:
     """UTF-8 with a byte-order mark (Excel on Windows reads accented names right), no field a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -587,7 +581,7 @@ def _write_csv(path: Path, columns: list, rows: list) -> None:
     with open(temp, "w", newline="", encoding="utf-8-sig") as f:
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({k: spreadsheet_safe(v) for k, v in line.items() if k in columns} for line in rows)
+        writer.writerows({k: pages.spreadsheet_safe(v) for k, v in line.items() if k in columns} for line in rows)
     os.replace(temp, path)
 
 

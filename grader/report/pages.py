@@ -104,9 +104,16 @@ def _png(path: Path):
     return "data:image/png;base64," + base64.b64encode(data).decode() if data.startswith(b"\x89PNG\r\n\x1a\n") else None
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """A cell starting with = + - @ is a formula to Excel and Sheets (CSV injection): prefix it with '."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_NUMERIC = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def spreadsheet_safe(text) -> str:
+    """A cell starting with = + - @ (or a tab, a CR) is a formula to Excel and Sheets (CSV injection): prefix it
+    with '. A number stays a number (a negative score, a student id like -3)."""
+    text = "" if text is None else str(text)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _NUMERIC.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def answer_groups(rows: list, results_by_id: dict) -> tuple:
@@ -146,7 +153,7 @@ def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = Fals
             images = "; ".join(f"{row['submission_id']}/{name}" for name in found["images"])
             cells = [row["submission_id"].removeprefix("submission_"), *(row[k] for k in people), label, size]
             cells += [status, words(found) if status == "answered" else 0, found["answer"] or "", images, "", ""]
-            writer.writerow(_spreadsheet_safe(str(cell)) for cell in cells)
+            writer.writerow(spreadsheet_safe(str(cell)) for cell in cells)
     os.replace(out / "answers.csv.tmp", out / "answers.csv")
 
     def submitters(members):
