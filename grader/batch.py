@@ -76,7 +76,7 @@ CHANGES = ["submission_id", "names", "what", "compared_with", "before", "now"]
 
 # -- the export
 METADATA_BYTES = 64 * 1024**2  # a class of thousands with every test result is a few MB
-METADATA_NODES = 2_000_000  # YAML aliases may repeat one node many times: what _plain copies is counted
+METADATA_NODES = 1_000_000  # YAML aliases may repeat one node many times: what _plain copies is counted
 METADATA_DEPTH = 32
 TEXT = 300  # the most kept of one name, email, student id or date (student-set; shown to staff)
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -135,6 +135,8 @@ def read_metadata(export: Path) -> dict:
         return {}
     found = {}
     for key, entry in data.items() if isinstance(data, dict) else []:
+        if not re.fullmatch(r"submission_[\w-]{1,64}", str(key), re.ASCII):  # it names a folder under OUT
+            continue
         entry = entry if isinstance(entry, dict) else {}
         people = [
             {field: _text(p.get(field)) for field in ("name", "email", "sid")}
