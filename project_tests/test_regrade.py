@@ -248,3 +248,24 @@ def test_closing_the_terminal_stops_the_batch_clean(tmp_path):
         assert processes_of(pwd.getpwnam(user).pw_uid) == []
     assert set(Path("/tmp").glob("a0-export-*")) <= unpacked_before  # every student's notebook removed
     assert not (out / "submission_1" / "results.json").exists()  # resumed next time, not kept as "interrupted"
+
+
+def test_metadata_is_bounded_inert_text(tmp_path, monkeypatch, capsys):
+    from grader import batch as batch_module
+
+    write(
+        tmp_path, "submission_metadata.yml", "a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+    )
+    monkeypatch.setattr(batch_module, "METADATA_NODES", 50)  # the aliases make 73 nodes of 17 written
+    assert batch_module.read_metadata(tmp_path) == {} and "too large or too deep" in capsys.readouterr().err
+    names = '"\\u202eevil\\x1b[2J\\u0007 name ' + "x" * 400 + '"'
+    write(
+        tmp_path,
+        "submission_metadata.yml",
+        f"../../etc:\n  :score: 3\nsubmission_5:\n  :submitters:\n  - :name: {names}\n  :score: .nan\n",
+    )
+    found = batch_module.read_metadata(tmp_path)
+    assert list(found) == ["submission_5"]  # a key that is no submission folder's name is dropped
+    name = found["submission_5"]["names"]
+    assert name.startswith("evil[2J name xxx") and len(name) == batch_module.TEXT and name.endswith("…")
+    assert found["submission_5"]["gradescope_score"] == ""  # not a number a spreadsheet could show
