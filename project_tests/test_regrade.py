@@ -269,3 +269,24 @@ def test_metadata_is_bounded_inert_text(tmp_path, monkeypatch, capsys):
     name = found["submission_5"]["names"]
     assert name.startswith("evil[2J name xxx") and len(name) == batch_module.TEXT and name.endswith("…")
     assert found["submission_5"]["gradescope_score"] == ""  # not a number a spreadsheet could show
+
+
+def test_a_knock_on_failure_counts_under_its_first_cause_and_exercise_5_by_kind():
+    from grader.report.flags import first_cause
+
+    tests = {
+        "1.1": {"number": "1.1", "output": "`forward` is not defined when the notebook has finished running."},
+        "1.2": {"number": "1.2", "output": "Same cause as test 1.1: `forward` is not defined."},
+    }
+    assert first_cause(tests["1.2"], tests, "1.2") == "test 1.1 failed first: " + tests["1.1"]["output"]
+    kinds = {
+        "Cell 12, which trains `model` (Exercise 5), did not finish: it raised `ZeroDivisionError`": "crashed",
+        "Cell 12, which trains `model` (Exercise 5), did not finish: it raised `Timeout`: the cell time limit": (
+            "timed out"
+        ),
+        "Cell 12, which trains `model` (Exercise 5), did not finish: it raised `MemoryError`": "out of memory",
+        "The MSE of your trained `model` on the toy data is 0.3 (it must be below 0.01).": "MSE too high",
+        "The notebook's final `model` is not defined.": "not the trained model",
+    }
+    for output, kind in kinds.items():
+        assert first_cause({"number": "5.1", "output": output}, {}, "5.1") == kind, output

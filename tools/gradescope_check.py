@@ -77,8 +77,15 @@ def in_folder(zip_path: Path) -> int:
             shutil.copy(notebook, root / "submission" / "A0.ipynb")
             print(f"== {name} ({notebook.relative_to(ROOT)})", flush=True)
             started = time.monotonic()
-            graded = subprocess.run([str(root / "run_autograder")], cwd=root, env={"PATH": CLEAN_PATH}, check=False)
-            print(f"graded in {time.monotonic() - started:.1f} s", flush=True)
+            graded = subprocess.run(
+                [str(root / "run_autograder")], cwd=root, env={"PATH": CLEAN_PATH}, capture_output=True, text=True
+            )
+            log = ROOT / "out" / "gradescope-check" / f"{name}.log"  # the grader's log, as Gradescope's stdout
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(graded.stdout + graded.stderr)
+            table = graded.stdout[graded.stdout.rfind("\nnotebook: ") + 1 :] if "\nnotebook: " in graded.stdout else ""
+            print(table or graded.stdout[-3000:] + graded.stderr[-3000:], end="")
+            print(f"graded in {time.monotonic() - started:.1f} s (the grader's whole log: {log})", flush=True)
             failed |= graded.returncode != 0 or not (root / "results" / "results.json").is_file()
         print(f"image build (setup.sh) took {build:.0f} s; Gradescope's takes minutes too (it downloads torch)")
         return 1 if failed else 0

@@ -13,7 +13,7 @@ LABELS = {  # code -> what the report says
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `W1`
 _KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 5", "cell 7"
-_KNOCK_ON = re.compile(r"same cause as (?:test )?(\d+(?:\.\d+)?)")
+_KNOCK_ON = re.compile(r"same cause as (?:test )?(\d+(?:\.\d+)?)", re.I)
 CAUSE_LENGTH = 120
 
 
