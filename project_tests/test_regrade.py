@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -212,9 +213,10 @@ def own_processes(text: str) -> list:
 def test_closing_the_terminal_stops_the_batch_clean(tmp_path):
     export = tmp_path / "a0-sighup-export"
     save(insert_cells(solution(), "import time\ntime.sleep(300)"), export / "submission_1")
+    marker = f"marker-{os.getpid()}-{time.time_ns()}.txt"  # tells this batch's unpacked export from others'
+    write(export / "submission_1", marker, "")
     archive = shutil.make_archive(str(tmp_path / "submissions"), "zip", export)
     out = tmp_path / "out"
-    unpacked_before = set(Path("/tmp").glob("a0-export-*"))
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user()}
     batch_process = subprocess.Popen(
         [sys.executable, "-m", "grader.batch", archive, str(out), "--jobs", "1"],
@@ -233,6 +235,7 @@ def test_closing_the_terminal_stops_the_batch_clean(tmp_path):
         except KeyError:
             running = []
         if running and (out / "submission_1" / "log.txt").exists():
+            assert list(Path(tempfile.gettempdir()).glob(f"a0-export-*/submission_1/{marker}"))  # unpacked here
             break
         time.sleep(0.5)
     else:
@@ -246,7 +249,7 @@ def test_closing_the_terminal_stops_the_batch_clean(tmp_path):
     assert own_processes(str(out)) == [] and own_processes(archive) == []
     if os.geteuid() == 0:
         assert processes_of(pwd.getpwnam(user).pw_uid) == []
-    assert set(Path("/tmp").glob("a0-export-*")) <= unpacked_before  # every student's notebook removed
+    assert list(Path(tempfile.gettempdir()).glob(f"a0-export-*/submission_1/{marker}")) == []  # the export removed
     assert not (out / "submission_1" / "results.json").exists()  # resumed next time, not kept as "interrupted"
 
 
