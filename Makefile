@@ -66,9 +66,11 @@ test: venv
 # `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1]` regrades a Gradescope "Download Submissions"
 # export (the zip or its unpacked folder) into dir/grades.csv, answers.html/.csv, report.html and
 # dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all the same).
+# Not root and no Landlock (macOS, old kernels): refused unless RISK_MY_FILES=1 (notebooks could reach your files).
 batch: venv
 	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1]"; exit 2; }
-	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force)
+	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force) \
+	  $(if $(RISK_MY_FILES),--unconfined-notebooks-can-read-and-change-my-files)
 
 zip:
 	$(SYSTEM_PYTHON) tools/build_zip.py autograder.zip
