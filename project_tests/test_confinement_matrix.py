@@ -15,6 +15,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from conftest import FULL_MARKS, ROOT, sandbox_user, save, solution
 
 from grader.child.confine import landlock_abi
+from grader.terminal import print_table
 
 SETTINGS = ("root", "root without CAP_SYS_ADMIN", "ordinary user")
 WAIT = 180  # seconds, for each step of the two notebooks' rendezvous
@@ -307,3 +309,32 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         shutil.rmtree(base, ignore_errors=True)
         if setting == "ordinary user":
             subprocess.run(["userdel", "-r", user.pw_name], capture_output=True, timeout=60)
+
+
+NOTHING_CONFINES = (  # a batch run as if by a TA on macOS or a kernel before Landlock
+    "import os, sys; sys.path.insert(0, sys.argv[1]); from grader import batch; "
+    "batch.landlock_abi = lambda: 0; os.geteuid = lambda: 1000; sys.exit(batch.main(sys.argv[2:]))"
+)
+
+
+def test_a_batch_where_nothing_confines_files_refuses_unless_the_ta_names_the_risk(tmp_path):
+    (tmp_path / "export").mkdir()
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", NOTHING_CONFINES, str(ROOT), str(tmp_path / "export"), str(out)]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "REFUSED" in refused.stderr and "your home" in refused.stderr, refused.stderr
+    assert "--unconfined-notebooks-can-read-and-change-my-files" in refused.stderr and not out.exists()
+    risked = subprocess.run(
+        [*command, "--unconfined-notebooks-can-read-and-change-my-files"], capture_output=True, text=True, timeout=120
+    )
+    assert risked.returncode == 0, risked.stderr[-2000:]
+    assert (out / "grades.csv").exists() and _private(out) == []
+
+
+def test_a_single_grading_where_nothing_confines_files_warns(capsys):
+    results = {"score": 0, "tests": [], "extra_data": {"not_in_force": ["user switch (the grader is not root)"]}}
+    print_table(results, "r.json")
+    assert "WARNING" not in capsys.readouterr().out  # Landlock was in force
+    results["extra_data"]["not_in_force"].append("Landlock (files confined by permissions only)")
+    print_table(results, "r.json")
+    assert "WARNING: nothing confined this notebook's files" in capsys.readouterr().out
