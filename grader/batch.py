@@ -285,6 +285,9 @@ def run_batch(
     export: Path, out: Path, jobs: int, timeout: float, prefix: str, force: bool = False, cell_timeout=None
 ) -> list:
     with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
+        os.umask(0o077)  # OUT holds every student's names, ids and scores: the grading user's only
+        out.mkdir(parents=True, exist_ok=True)
+        os.chmod(out, 0o700)
         if zipfile.is_zipfile(export):
             with zipfile.ZipFile(export) as archive:
                 archive.extractall(unpacked)  # zipfile drops absolute paths and `..`
@@ -417,9 +420,6 @@ def main(argv=None) -> int:
     if os.geteuid() != 0 and not landlock_abi() and not args.risk_my_files:
         print(REFUSAL, file=sys.stderr)
         return 2
-    os.umask(0o077)  # OUT holds every student's names, ids and scores: the grading user's only
-    args.out.mkdir(parents=True, exist_ok=True)
-    os.chmod(args.out, 0o700)
     try:
         run_batch(args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout)
     except KeyboardInterrupt:

@@ -133,13 +133,14 @@ def _drop(folder: Path, name: str, text: str) -> None:
     os.replace(folder / f".{name}.tmp", folder / name)
 
 
-def _wait_for(path: Path, batch: subprocess.Popen) -> str:
+def _wait_for(path: Path, batch: subprocess.Popen, scratch: Path) -> str:
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline and batch.poll() is None:
         if path.exists():
             return path.read_text()
         time.sleep(0.2)
-    raise AssertionError(f"{path.name} never appeared: {_ended(batch)}")
+    seen = sorted(os.listdir(scratch)) if scratch.exists() else "gone"
+    raise AssertionError(f"{path.name} never appeared (the scratch folder holds {seen}): {_ended(batch)}")
 
 
 def _ended(batch: subprocess.Popen) -> str:
@@ -182,7 +183,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         attacker = nbformat.v4.new_notebook(
             cells=[
                 nbformat.v4.new_code_cell(
-                    ROLE.format(role="attacker", tag=tag, extra="", ticks=WAIT * 10, wait_for="targets.json")
+                    ROLE.format(role="attacker", tag=tag, extra="", ticks=WAIT * 20, wait_for="targets.json")
                 ),
                 nbformat.v4.new_code_cell(ATTACK),
             ]
@@ -267,7 +268,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
             ["list", str(victim)],
         ]
         _drop(attack, "targets.json", json.dumps(targets))
-        report = json.loads(_wait_for(attack / "attack-report.json", batch))
+        report = json.loads(_wait_for(attack / "attack-report.json", batch, attack))
         _drop(victim, "go-on", "")
         output = batch.communicate(timeout=600)[0].decode(errors="replace")
         assert batch.returncode == 0, output[-3000:]

@@ -51,6 +51,7 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
+        writable=(),
     ) -> None:
         self.settings, self.identity, self.workdir = settings, identity, workdir
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
@@ -67,7 +68,7 @@ class Child:
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
-            "landlock": file_policy(self.python, workdir, identity.uid is not None),
+            "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
         }
         self.proc = None
         self.readers = []
@@ -200,12 +201,12 @@ SYSTEM_READ = (
 SYSTEM_WRITE = ("/dev/null", "/dev/zero", "/dev/full")
 
 
-def file_policy(python: str, workdir: Path, user_switch: bool) -> dict:
+def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> dict:
     """The child's Landlock allowlists. Read: the venv and the interpreter's own folders, by their real paths as the
     child resolves them (a checkout's plain `.venv`, never the checkout around it), and SYSTEM_READ. Write: its
     scratch folder (also its HOME and TMPDIR), and /dev/shm (multiprocessing's semaphores) only for a sandbox user,
-    whose files there the sweep removes. A path holding the grader's folder, or inside it but outside the venv, is
-    never allowed."""
+    whose files there the sweep removes; and `writable` (`--writable`, for tests). A path holding the grader's
+    folder, or inside it but outside the venv, is never allowed to be read."""
     venv = Path(os.path.realpath(Path(python).parent.parent))
     grader = Path(os.path.realpath(ROOT))
 
@@ -219,7 +220,8 @@ def file_policy(python: str, workdir: Path, user_switch: bool) -> dict:
     for path in sorted({os.path.realpath(p) for p in [*python_paths, *SYSTEM_READ] if p and allowed(p)}):
         if not any(Path(path).is_relative_to(kept) for kept in read):  # a folder's rule covers all below it
             read.append(path)
-    return {"read": read, "write": [str(workdir), *SYSTEM_WRITE, *(["/dev/shm"] if user_switch else [])]}
+    shm = ["/dev/shm"] if user_switch else []
+    return {"read": read, "write": [str(workdir), *SYSTEM_WRITE, *shm, *map(str, writable)]}
 
 
 def _isolation(identity, report: ChildReport) -> str:
