@@ -68,9 +68,11 @@ test: venv
 # Submissions" export (the zip or its unpacked folder) into dir/grades.csv, changes.csv, answers.html/.csv,
 # report.html and dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
 # the same). NAMES=1 shows names beside the Exercise 3 answers (anonymous by default).
+# Not root and no Landlock (macOS, old kernels): refused unless RISK_MY_FILES=1 (notebooks could reach your files).
 batch: venv
 	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1] [NAMES=1]"; exit 2; }
-	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force) $(if $(NAMES),--names)
+	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force) $(if $(NAMES),--names) \
+	  $(if $(RISK_MY_FILES),--unconfined-notebooks-can-read-and-change-my-files)
 
 # The course's secret (.grader-secret, out of git): made once, shipped in autograder.zip, used by every regrade.
 zip:

@@ -66,5 +66,8 @@ passed = sorted(t["number"] for t in results["tests"] if t["status"] == "passed"
 if passed != ["1.1", "1.2"]:
     sys.exit("setup.sh: FAILED: a notebook with only a correct forward() should pass tests 1.1 and 1.2 and no "
              f"other, but passed {passed or 'none'}; the grader's verdict:\n{results.get('output', '')[:3000]}")
+facts = results.get("extra_data", {})
+print("setup.sh: sandbox layers in force: " + (", ".join(facts.get("in_force") or []) or "none") +
+      "; NOT in force here: " + (", ".join(facts.get("not_in_force") or []) or "nothing"))
 PY
 echo "setup.sh: environment ready in $venv (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'), CPU only; a test notebook graded as expected)"

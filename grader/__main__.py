@@ -119,6 +119,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="a folder student code must not see (repeatable; the batch passes its export and output)",
     )
+    parser.add_argument(
+        "--writable",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder student code may also write under Landlock (repeatable; for the project's own tests)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the summary table")
     parser.add_argument(
         "--no-notebook-output",
@@ -181,6 +189,7 @@ def main(argv=None) -> None:
             log_output=not args.no_notebook_output,
             ta_dir=args.ta_files,
             hide=args.hide,
+            writable=args.writable,
         )
     except Interrupted:
         print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)

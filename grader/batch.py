@@ -39,6 +39,7 @@ import jsonschema
 import yaml
 from tqdm import tqdm
 
+from .child.confine import landlock_abi
 from .report import flags, pages
 from .rubric import RUBRIC
 from .settings import Settings
@@ -416,6 +417,9 @@ def run_batch(
     previous = {each: signal.signal(each, _on_signal) for each in STOP_SIGNALS} if in_main else {}
     try:
         with lock(prefix), tempfile.TemporaryDirectory(prefix="a0-export-") as unpacked:
+            os.umask(0o077)  # OUT holds every student's names, ids and scores: the grading user's only
+            out.mkdir(parents=True, exist_ok=True)
+            os.chmod(out, 0o700)
             return _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, Path(unpacked))
     finally:
         for each, handler in previous.items():
@@ -587,6 +591,15 @@ def _write_csv(path: Path, columns: list, rows: list) -> None:
     os.replace(temp, path)
 
 
+RISK_FLAG = "--unconfined-notebooks-can-read-and-change-my-files"
+REFUSAL = (
+    "batch: REFUSED: nothing here confines the notebooks' files: the grader is not root (no sandbox user) and this "
+    "kernel has no Landlock (macOS, Linux before 5.13). Every student's notebook could read and change every file "
+    "you can (this checkout, your home, ~/.ssh, the other students' work and grades). Grade the class on Linux "
+    f"5.13+ or as root; or accept the risk with {RISK_FLAG} (make batch ... RISK_MY_FILES=1)."
+)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -611,8 +624,18 @@ def main(argv=None) -> int:
         action="store_true",
         help="grade every submission again, even those already graded by this grader version",
     )
+    parser.add_argument(
+        RISK_FLAG,
+        dest="risk_my_files",
+        action="store_true",
+        help="grade even where nothing confines the notebooks' files (not root, no Landlock: macOS, an old kernel): "
+        "every notebook can then read and change every file you can",
+    )
     args = parser.parse_args(argv)
     prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox")
+    if os.geteuid() != 0 and not landlock_abi() and not args.risk_my_files:
+        print(REFUSAL, file=sys.stderr)
+        return 2
     try:
         run_batch(
             args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout, args.names

@@ -45,13 +45,14 @@ def grade(
     log_output=True,
     ta_dir: Path | None = None,
     hide=(),
+    writable=(),
 ) -> dict:
     started = time.monotonic()
     reservation = Reservation(results_path)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     interrupted = None
     try:
-        sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent])
+        sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent], writable)
         results = run_tests(TESTS, ROOT, sub, summary(sub), facts(sub))
         results["execution_time"] = round(time.monotonic() - started, 2)
         _fit(results, MAX_RESULTS_BYTES)
@@ -83,7 +84,7 @@ def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted(signum)
 
 
-def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
+def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> Submission:
     sub = Submission(settings=settings)
     if not submission.exists():
         sub.problem = "No submission was found (the grader was given a path that does not exist)."
@@ -106,6 +107,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
                 hide=_hidden(python, submission, hide),
                 ta_files=ta_dir is not None,
                 handout_code=HANDOUT_CODE,
+                writable=writable,
             ) as child:
                 sub.run = child.run(request)
         finally:

@@ -36,6 +36,11 @@ def print_table(results: dict, path) -> None:
     missing = facts.get("not_in_force") or []
     if missing:
         print("sandbox:  NOT in force on this machine: " + ", ".join(_line(m) for m in missing))
+    if files_unconfined(missing):
+        print(
+            "sandbox:  WARNING: nothing confined this notebook's files (no sandbox user, no Landlock): it could read "
+            "and change every file you can. Grade students' work on Linux 5.13+ or as root."
+        )
     failed = facts.get("failed_cells") or []
     if failed:
         print("cells that failed: " + ", ".join(_line(n) for n in failed))
@@ -51,3 +56,9 @@ def print_table(results: dict, path) -> None:
     total = sum(t.get("max_score", 0) for t in results.get("tests", []))
     print(f"total  {results.get('score', 0):g}/{total:g}   ({results.get('execution_time', 0)} s)")
     print(f"results: {path}")
+
+
+def files_unconfined(missing: list) -> bool:
+    """Neither a user switch nor Landlock was in force (the child's `not_in_force`)."""
+    names = [str(m) for m in missing]
+    return any(m.startswith("user switch") for m in names) and any(m.startswith("Landlock (") for m in names)

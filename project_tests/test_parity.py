@@ -16,6 +16,8 @@ import nbformat
 import pytest
 from conftest import FULL_MARKS, ROOT, SCHEMA, grade, output_of, sandbox_user, save, solution
 
+from grader.child.confine import landlock_abi
+
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # like Gradescope's image
 
 
@@ -224,6 +226,8 @@ def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_pat
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert f"setup.sh: environment ready in {root / 'venv'}" in setup.stdout
     assert "a test notebook graded as expected" in setup.stdout
+    layers = next(line for line in setup.stdout.splitlines() if line.startswith("setup.sh: sandbox layers in force"))
+    assert "user switch" in layers and ("Landlock ABI" in layers) == bool(landlock_abi()), layers
     for private in ("grader", "tests"):
         assert stat.S_IMODE((root / "source" / private).stat().st_mode) & 0o077 == 0
 

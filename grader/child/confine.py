@@ -1,8 +1,9 @@
-"""Runs inside the child, before it reads any student code: resource limits, no network, unprivileged user, and
-the grader's own files out of sight.
+"""Runs inside the child, before it reads any student code: resource limits, no network, unprivileged user, a
+Landlock file policy, and the grader's own files out of sight.
 
 Each protection is applied where the platform offers it (Linux as root: all of them; a TA's laptop, macOS or a
-container without CAP_SYS_ADMIN: fewer), and what was not in force is said in the report, for the log.
+container without CAP_SYS_ADMIN: fewer), and the report names every layer in force and every one missing, for the
+log and results.json's `not_in_force`.
 """
 
 import ctypes
@@ -10,6 +11,7 @@ import ctypes.util
 import os
 import platform
 import resource
+import stat
 import struct
 
 try:
@@ -23,6 +25,14 @@ SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 # arch: (AUDIT_ARCH value, seccomp syscall, blocked syscalls: socket, io_uring_setup)
 _ARCH = {"x86_64": (0xC000003E, 317, (41, 425)), "aarch64": (0xC00000B7, 277, (198, 425))}
 AF_UNIX, EACCES = 1, 13
+# Landlock (Linux 5.13+): the same syscall numbers on every architecture; rights by the ABI that brought them
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+LANDLOCK_CREATE_RULESET_VERSION, LANDLOCK_RULE_PATH_BENEATH = 1, 1
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
+FS_ALL = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}  # by ABI
+FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | (1 << 14) | (1 << 15)  # + TRUNCATE, IOCTL_DEV
+NET_BIND_TCP, NET_CONNECT_TCP = 1, 2  # ABI 4
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2  # ABI 6
 LIMITS = (
     ("RLIMIT_CPU", "cpu_seconds"),
     ("RLIMIT_AS", "memory_bytes"),
@@ -53,7 +63,8 @@ def confine(config: dict) -> dict:
         os.setgid(config["gid"])
         os.setuid(config["uid"])
         done["user"] = f"uid {config['uid']}"
-    privileges_fixed = _attempt(_no_new_privs, missing, "no_new_privs")  # seccomp needs it
+    privileges_fixed = _attempt(_no_new_privs, missing, "no_new_privs")  # seccomp and Landlock need it
+    done["files"] = _landlock(config.get("landlock"), privileges_fixed, missing)
     if _attempt(lambda: privileges_fixed and _block_sockets(namespace), missing, "seccomp network filter"):
         done["network"] += (
             " + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
@@ -63,7 +74,99 @@ def confine(config: dict) -> dict:
         )
     done["limits"] = dict(limits)
     done["not_in_force"] = missing
+    done["in_force"] = _layers(done, missing)
     return done
+
+
+def _layers(done: dict, missing: list) -> list:
+    """The layers by name, for the log; `missing` gets the user switch when there is none."""
+    layers = []
+    if done["user"].startswith("uid"):
+        layers.append("user switch")
+    else:
+        missing.insert(0, "user switch" + (" (the grader is not root)" if os.geteuid() else ""))
+    if done["files"].startswith("Landlock"):
+        layers.append(done["files"].split(":")[0])
+    if done["network"].startswith("namespace"):
+        layers.append("network namespace")
+    if "by a mount namespace" in done["hidden"]:
+        layers.append("mount namespace")
+    if "seccomp" in done["network"]:
+        layers.append("seccomp")
+    if not any(m.startswith("RLIMIT") for m in missing):
+        layers.append("rlimits")
+    return layers
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI this kernel offers, 0 without Landlock (another OS, a kernel before 5.13, disabled)."""
+    if _libc is None or not platform.system() == "Linux":
+        return 0
+    version = _libc.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION)
+    return max(version, 0)
+
+
+def _landlock(policy: dict | None, privileges_fixed: bool, missing: list) -> str:
+    """Linux Landlock: this process and all it starts may read only `policy["read"]` (the Python installation, the
+    venv, the few system paths torch and IPython use) and write only `policy["write"]` (its scratch folder), and
+    reach nothing else: not the grader's checkout, the batch's folders, the TA's home or another grading's scratch.
+    Paths that do not exist or this user cannot open are skipped. Needs no privilege, only no_new_privs. Where the
+    ABI allows (4, 6), TCP bind/connect are refused too and abstract Unix sockets and signals stay in the sandbox."""
+    abi = landlock_abi() if policy is not None else 0
+    if not abi or not privileges_fixed or _threads() != 1:
+        missing.append("Landlock (files confined by permissions only)" if policy is not None else "Landlock")
+        return "no Landlock"
+    fs_all = FS_ALL[min(abi, 5)]
+    net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = struct.pack("QQQ", fs_all, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
+    ruleset = _libc.syscall(LANDLOCK_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)), 0)
+    if ruleset < 0:
+        missing.append("Landlock (files confined by permissions only)")
+        return "no Landlock"
+    try:
+        read = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+        rules = [(path, read) for path in policy.get("read", [])] + [(path, fs_all) for path in policy["write"]]
+        for path, access in rules:
+            _allow(ruleset, path, access)
+        if _libc.syscall(LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    except OSError:
+        missing.append("Landlock (files confined by permissions only)")
+        return "no Landlock"
+    finally:
+        os.close(ruleset)
+    if abi < 6:
+        missing.append("Landlock scoping of abstract Unix sockets and signals (ABI < 6)")
+    return (
+        f"Landlock ABI {abi}: reads only {len(policy.get('read', []))} system and Python paths, writes only "
+        f"{', '.join(policy['write'])}"
+        + ("; TCP refused" if net else "")
+        + ("; signals, abstract sockets scoped" if scoped else "")
+    )
+
+
+def _allow(ruleset: int, path: str, access: int) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return  # missing, or closed to this user: nothing to allow
+    try:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            access &= FS_FILE_ONLY
+        rule = struct.pack("=Qi", access, fd)
+        if _libc.syscall(LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"landlock_add_rule {path!r} failed")
+    finally:
+        os.close(fd)
+
+
+def _threads() -> int:
+    """landlock_restrict_self confines the calling thread only (and what it starts): there must be no other."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
 
 
 def _attempt(protect, missing: list, name: str) -> bool:

@@ -51,6 +51,7 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
+        writable=(),
     ) -> None:
         self.settings, self.identity, self.workdir = settings, identity, workdir
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
@@ -67,6 +68,7 @@ class Child:
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
+            "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
         }
         self.proc = None
         self.readers = []
@@ -186,6 +188,40 @@ class Child:
                 limit = limits[running[0][0]]
                 if now - running[1] > limit + min(WATCHDOG_GRACE, limit):
                     return "watchdog"
+
+
+# What the child may read and write under Landlock, besides the Python installation (grader/child/confine.py)
+SYSTEM_READ = (
+    *("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin"),
+    *(f"/etc/{name}" for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "passwd")),
+    *(f"/etc/{name}" for name in ("group", "nsswitch.conf", "mime.types", "ssl", "fonts", "os-release", "hosts")),
+    *("/proc", "/sys/devices/system/cpu", "/sys/devices/system/node", "/sys/fs/cgroup"),
+    *("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"),
+)
+SYSTEM_WRITE = ("/dev/null", "/dev/zero", "/dev/full")
+
+
+def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> dict:
+    """The child's Landlock allowlists. Read: the venv and the interpreter's own folders, by their real paths as the
+    child resolves them (a checkout's plain `.venv`, never the checkout around it), and SYSTEM_READ. Write: its
+    scratch folder (also its HOME and TMPDIR), and /dev/shm (multiprocessing's semaphores) only for a sandbox user,
+    whose files there the sweep removes; and `writable` (`--writable`, for tests). A path holding the grader's
+    folder, or inside it but outside the venv, is never allowed to be read."""
+    venv = Path(os.path.realpath(Path(python).parent.parent))
+    grader = Path(os.path.realpath(ROOT))
+
+    def allowed(path: str) -> bool:
+        real = Path(os.path.realpath(path))
+        inside = real.is_relative_to(grader) and not real.is_relative_to(venv)
+        return os.path.exists(real) and not grader.is_relative_to(real) and not inside
+
+    python_paths = [str(venv), sys.base_prefix, sys.base_exec_prefix, *sys.path]
+    read = []
+    for path in sorted({os.path.realpath(p) for p in [*python_paths, *SYSTEM_READ] if p and allowed(p)}):
+        if not any(Path(path).is_relative_to(kept) for kept in read):  # a folder's rule covers all below it
+            read.append(path)
+    shm = ["/dev/shm"] if user_switch else []
+    return {"read": read, "write": [str(workdir), *SYSTEM_WRITE, *shm, *map(str, writable)]}
 
 
 def _isolation(identity, report: ChildReport) -> str:

@@ -165,7 +165,9 @@ class Reservation:
         with open(self.temp, "r+b") as f:
             f.write(data)
             f.truncate(len(data))
-        os.chmod(self.temp, 0o644)
+        umask = os.umask(0o077)
+        os.umask(umask)
+        os.chmod(self.temp, 0o644 & ~umask)  # readable as a file made here would be (a batch's umask is 077)
         os.replace(self.temp, self.path)
 
     def release(self) -> None:

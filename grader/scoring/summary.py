@@ -65,6 +65,7 @@ def facts(sub: Submission) -> dict:
         "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None),
         "flags": flags,
         "not_in_force": _not_in_force(sub),
+        "in_force": _not_in_force(sub, "in_force"),
         "code_hash": notebook.get("code_hash"),
         "exercise3": {
             "answer": answer.get("text"),
@@ -94,7 +95,8 @@ def _intended(end: dict) -> bool:
     return end.get("first_line", "").startswith(INTENDED) and end.get("error", {}).get("type") == "ValueError"
 
 
-def _not_in_force(sub: Submission) -> list:
-    """The protections the child could not apply here (from its ready event, sent before any student code ran)."""
-    missing = (sub.report.isolation or {}).get("not_in_force", [])
+def _not_in_force(sub: Submission, key: str = "not_in_force") -> list:
+    """The protections the child could not apply here, or (`key` "in_force") the layers it did (from its ready
+    event, sent before any student code ran)."""
+    missing = (sub.report.isolation or {}).get(key, [])
     return [str(m)[:100] for m in missing[:20]] if isinstance(missing, list) else []
