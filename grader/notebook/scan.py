@@ -9,8 +9,6 @@ MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function an
 MAX_NAMES = 200
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # code_fingerprint of a path
 
-_AUTOGRAD_WORDS = (".backward(", "autograd", "enable_grad", "set_grad_enabled", "requires_grad")
-_AUTOGRAD_NAMES = {"backward", "autograd", "enable_grad", "set_grad_enabled", "requires_grad", "requires_grad_"}
 _SEED_CALLS = {"manual_seed", "manual_seed_all", "seed", "seed_everything", "set_seed"}
 _BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -107,33 +105,6 @@ def defined_names(source: str) -> list[str]:
             if len(names) >= MAX_NAMES:
                 return list(names)
     return list(names)
-
-
-def uses_autograd(source: str) -> bool:
-    """Whether a function's source uses autograd: `.backward(`, `autograd`, `enable_grad`, `set_grad_enabled`,
-    `requires_grad`. Read from the syntax tree when the code parses, so comments and docstrings ("without
-    autograd") do not count; otherwise the text is searched as it is."""
-    if not isinstance(source, str):
-        return False
-    source = source[:MAX_SOURCE_CHARS]
-    tree = _parse(source)
-    if tree is None:
-        return any(word in source for word in _AUTOGRAD_WORDS)
-    for node in ast.walk(tree):
-        word = (
-            node.attr
-            if isinstance(node, ast.Attribute)
-            else node.id
-            if isinstance(node, ast.Name)
-            else node.arg
-            if isinstance(node, ast.keyword)
-            else node.name
-            if isinstance(node, ast.alias)
-            else None
-        )
-        if isinstance(word, str) and any(part in _AUTOGRAD_NAMES for part in word.split(".")):
-            return True
-    return False
 
 
 def _is_seed_call(node) -> bool:

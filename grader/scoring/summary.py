@@ -68,7 +68,7 @@ def facts(sub: Submission) -> dict:
         "code_hash": notebook.get("code_hash"),
         "exercise3": {
             "answer": answer.get("text"),
-            "images": sorted(n for n in sub.report.ta_files if n.startswith("answer-")),
+            "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
         },
     }
 
