@@ -111,13 +111,13 @@ class Sigmoid:
     ],
 }
 
+LOSS = "    loss = ((forward(x) - Y)**2).sum()\n"
 AUTOGRAD = {
-    "dot_backward": "def backprop(x):\n    loss = ((forward(x) - Y)**2).sum()\n    loss.backward()\n    return W1.grad\n",
-    "autograd_grad": "def backprop(x):\n    return torch.autograd.grad(((forward(x) - Y)**2).sum(), [W1, B1, W2, B2])\n",
+    "dot_backward": "def backprop(x):\n" + LOSS + "    loss.backward()\n    return W1.grad\n",
+    "autograd_grad": "def backprop(x):\n" + LOSS + "    return torch.autograd.grad(loss, [W1, B1, W2, B2])\n",
     "autograd_grad_imported": "from torch.autograd import grad as g\n"
     "def backprop(x):\n    with torch.enable_grad():\n        return g(((forward(x) - Y)**2).sum(), [W1])\n",
-    "torch_func": "from torch.func import grad\n"
-    "def backprop(x):\n    return grad(lambda w: ((x @ w).sum()))(W1)\n",
+    "torch_func": "from torch.func import grad\ndef backprop(x):\n    return grad(lambda w: ((x @ w).sum()))(W1)\n",
     "engine_entry_point_in_helper": "from torch.autograd import Variable\n"
     "run = Variable._execution_engine.run_backward\n"
     "def helper(loss):\n    run((loss,), (torch.ones(()),), False, False, (W1,), False, False)\n",
@@ -131,8 +131,9 @@ AUTOGRAD = {
     "getattr_engine": "def backprop(x):\n    e = getattr(torch.autograd.Variable, '_execution_engine')\n    return e\n",
     "enable_grad_decorator": "@torch.enable_grad()\ndef backprop(x):\n    return helper2(x)\n",
     "tensor_backward_own_classes_present": "class L:\n    def backward(self, g):\n        return g\n"
-    "def backprop(x):\n    loss = ((forward(x) - Y)**2).sum()\n    loss.backward()\n    return W1.grad\n",
-    "own_class_method_uses_autograd": "class Net:\n    def grads(self, x):\n        return torch.autograd.grad(x.sum(), [W1])\n"
+    "def backprop(x):\n" + LOSS + "    loss.backward()\n    return W1.grad\n",
+    "own_class_method_uses_autograd": "class Net:\n    def grads(self, x):\n"
+    "        return torch.autograd.grad(x.sum(), [W1])\n"
     "def backprop(x):\n    return Net().grads(x)\n",
     "exec": "def backprop(x):\n    exec('import torch; loss.backward()')\n",
 }
@@ -170,7 +171,9 @@ def test_the_last_definition_is_the_one_that_runs():
 def test_nested_definitions_and_conditional_definitions_count():
     nested = "if True:\n    def backprop(x):\n        def inner():\n            loss.backward()\n        inner()\n"
     assert backprop_autograd([IMPORTS, nested])
-    assert backprop_autograd([IMPORTS, "def helper2(x): pass\n", "backprop_impl = 1\n", "def b(x):\n    loss.backward()\nbackprop = b\n"])
+    assert backprop_autograd(
+        [IMPORTS, "def helper2(x): pass\n", "backprop_impl = 1\n", "def b(x):\n    loss.backward()\nbackprop = b\n"]
+    )
 
 
 def test_no_backprop_and_odd_input():
