@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,7 @@ COLUMNS = [
     "seconds",
     "problems",
     "flags",
+    "flags_seen_by",  # parent (the grader itself), reader (the notebook's text) or runner (the notebook's report)
     "identical_to",
     "notebook",
     "first_failing_cell",
@@ -176,9 +178,11 @@ def grade_one(
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [out / "results.json", out / "notebook.html", *out.glob("answer-*.png")]:
-        if stale.is_file():  # a failed regrading must not leave the old version's files looking current
-            stale.unlink()
+    for stale in out.iterdir():  # a regrading leaves only what it writes: nothing old looks current
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     started = time.monotonic()
     args = [
         *command,
@@ -263,6 +267,7 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
     entry["seconds"] = f"{seconds:.1f}" if seconds is not None else ""
     entry["problems"] = problem
     entry["flags"] = "; ".join(flags.flags_of(results, problem))
+    entry["flags_seen_by"] = flags.seen_by_of(results, flags.flags_of(results, problem))
     return entry
 
 
@@ -357,6 +362,7 @@ def write_outputs(out: Path, ordered: list, results_by_id: dict) -> None:
     for entry in ordered:
         if entry["submission_id"] in identical:
             entry["flags"] = "; ".join(["identical", *filter(None, entry["flags"].split("; "))])
+            entry["flags_seen_by"] = "; ".join(["identical: parent", *filter(None, entry["flags_seen_by"].split("; "))])
             entry["identical_to"] = "; ".join(identical[entry["submission_id"]])
     _write_csv(out / "grades.csv", ordered)
     pages.write_answers(out, ordered, results_by_id)

@@ -70,7 +70,14 @@ def who(row: dict) -> str:
 
 
 def flag_chips(row: dict) -> str:
-    return "".join(f'<span class="flag">{esc(F.LABELS.get(f, f))}</span>' for f in row["flags"].split("; ") if f)
+    """Each flag, with who saw it: the grader itself, the notebook's code, or the notebook's own report."""
+    seen = dict(part.split(": ", 1) for part in row.get("flags_seen_by", "").split("; ") if ": " in part)
+    return "".join(
+        f'<span class="flag">{esc(F.LABELS.get(f, f))} '
+        f"<small>({esc(F.SEEN_BY.get(seen.get(f), F.SEEN_BY['parent']))})</small></span>"
+        for f in row["flags"].split("; ")
+        if f
+    )
 
 
 # -- Exercise 3
@@ -244,12 +251,20 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
             + "".join(
                 f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
                 + (f"same code as {esc(r['identical_to'])}<br>" if r["identical_to"] else "")
-                + f"{esc(r['problems'])}</td></tr>"
+                + f"{esc(r['problems'])}"
+                + _evidence(results_by_id.get(r["submission_id"]))
+                + "</td></tr>"
                 for r in flagged
             )
             + "</table>"
         )
     write(out / "report.html", page("A0 class report", "\n".join(parts)))
+
+
+def _evidence(results) -> str:
+    """The lines of the notebook on which the reader found autograd in `backprop`."""
+    lines = [str(line) for line in F.facts_of(results).get("autograd_evidence") or []][:5]
+    return f"<br>autograd in backprop: <code>{'<br>'.join(map(esc, lines))}</code>" if lines else ""
 
 
 # -- one student
@@ -284,8 +299,8 @@ def write_feedback(folder: Path, row: dict, results) -> None:
     if notebook.is_file():
         srcdoc = notebook.read_text(encoding="utf-8", errors="replace")
         parts.append(
-            '<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally are marked '
-            'in red. <a href="notebook.html">Open it alone</a>.</p>'
+            '<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally, as the notebook\'s '
+            'own process reported them, are marked in red. <a href="notebook.html">Open it alone</a>.</p>'
             f'<iframe sandbox title="graded notebook" srcdoc="{html.escape(srcdoc, quote=True)}"></iframe>'
         )
     else:
