@@ -31,13 +31,8 @@ def main(config: dict) -> None:
     torch.set_num_threads(1)
     reporter.send({"event": "ready", "isolation": isolation})
     if requests.readline().strip() == b"":  # the parent says go once the reader has read the notebook
-        _end(reporter)  # nothing to run (the reader found no notebook to grade)
-    try:
-        with time_limit(config["read_timeout"], anywhere=True):
-            cells = code_cells(Path(config["workdir"]), config.get("handout_code"))
-    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send({"event": "ungradable", "reason": unreadable(problem)})
-        _end(reporter)
+        end(reporter)  # nothing to run (the reader found no notebook to grade)
+    cells = read_or_end(reporter, config, code_cells)
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", config["root"])]
     reporter.send({"event": "cells", "count": len(cells)})
 
@@ -56,10 +51,21 @@ def main(config: dict) -> None:
         _stop_background_processes()
     if line.strip():
         run_probes(shell.user_ns, json.loads(line)["probes"], reporter, config["probe_timeout"])
-    _end(reporter)
+    end(reporter)
 
 
-def unreadable(problem) -> str:
+def read_or_end(reporter, config: dict, read_notebook):
+    """`read_notebook(workdir, handout_code)` under the reading time limit; a notebook that cannot be read is
+    reported as ungradable, and the child ends."""
+    try:
+        with time_limit(config["read_timeout"], anywhere=True):
+            return read_notebook(Path(config["workdir"]), config.get("handout_code"))
+    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
+        reporter.send({"event": "ungradable", "reason": _unreadable(problem)})
+        end(reporter)
+
+
+def _unreadable(problem) -> str:
     """Why the notebook could not be read, for the student."""
     reason = (
         str(problem)
@@ -80,7 +86,7 @@ def _private_stdin():
     return requests
 
 
-def _end(reporter) -> None:
+def end(reporter) -> None:
     reporter.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()

@@ -7,14 +7,11 @@ fingerprint. The cells are run by the runner (grader/child/main.py), side by sid
 
 import base64
 import os
-import sys
-from pathlib import Path
 
-from ..notebook.locate import SubmissionProblem
 from ..notebook.read import read
 from .cells import CellTimeout, time_limit
 from .confine import confine
-from .main import unreadable
+from .main import end, read_or_end
 from .report import Reporter
 
 MAX_IMAGES = 5
@@ -31,16 +28,11 @@ def main(config: dict) -> None:
     import nbformat  # noqa: F401
 
     reporter.send({"event": "ready", "isolation": isolation})
-    try:
-        with time_limit(config["read_timeout"], anywhere=True):
-            notebook = read(Path(config["workdir"]), config.get("handout_code"))
-    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send({"event": "ungradable", "reason": unreadable(problem)})
-        _end(reporter)
+    notebook = read_or_end(reporter, config, read)
     reporter.send({"event": "notebook", "info": notebook.info})
     if render:
         _send_ta_files(reporter, notebook, render)
-    _end(reporter)
+    end(reporter)
 
 
 def _send_ta_files(reporter, notebook, render_notebook) -> None:
@@ -55,10 +47,3 @@ def _send_ta_files(reporter, notebook, render_notebook) -> None:
         reporter.send({"event": "ta_file", "name": "notebook.html", "base64": data})
     except (ImportError, CellTimeout, Exception):  # noqa: BLE001  -- a TA convenience: the grade does not depend on it
         pass
-
-
-def _end(reporter) -> None:
-    reporter.send({"event": "done"})
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)

@@ -43,7 +43,7 @@ class ChildRun:
     report: ChildReport
     output: str  # head and tail of what the notebook printed (instructor log only)
     seconds: float
-    stopped: str | None  # None: the child ended by itself; else "run_timeout" or "watchdog"
+    stopped: str | None  # None: the child ended by itself; else "run_timeout", "watchdog" or "cancelled" (not needed)
     running: tuple | None  # what was running when it ended or was stopped
     exit_code: int | None
     isolation: str  # what was in force, for the instructor log
@@ -90,6 +90,7 @@ class Child:
         self.report = ChildReport(role=role)
         self.changed = threading.Condition()  # notified on every accepted line and when the run has ended
         self.ended = False
+        self.cancelled = False
         self.input_lock = threading.Lock()
         self.output = HeadTail(settings.output_head_bytes, settings.output_tail_bytes)
         self.current = None  # (what is running, monotonic time it started), for the watchdog
@@ -170,6 +171,11 @@ class Child:
             except (OSError, ValueError):
                 pass  # the child is already gone; _wait says why
 
+    def cancel(self) -> None:
+        """Stop the child: it is not needed (its run says "cancelled")."""
+        self.cancelled = True
+        _kill_group(self.proc.pid)
+
     def close_input(self) -> None:
         with self.input_lock:
             try:
@@ -229,7 +235,7 @@ class Child:
         while True:
             try:
                 self.proc.wait(timeout=0.1)
-                return None
+                return "cancelled" if self.cancelled else None
             except subprocess.TimeoutExpired:
                 pass
             now, running = time.monotonic(), self.current
@@ -261,7 +267,7 @@ def _conduct(reader: Child, runner: Child, request: dict) -> None:
     if not reader.wait_for(lambda r: r.notebook is not None or r.ungradable is not None) or not (
         reader.report.notebook
     ):
-        return runner.close_input()  # nothing to run: the runner stops at end of input
+        return runner.cancel()  # nothing to run: the runner need not finish importing torch
     runner.send({"go": True})
     if runner.wait_for(lambda r: r.cells_done):
         reader.wait_for(lambda r: False)  # until the reader's run has ended

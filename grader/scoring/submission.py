@@ -38,7 +38,7 @@ class Submission:
     def ending(self) -> str:
         """How the notebook's process ended, in words a student understands."""
         run = self.run
-        if run is None:
+        if run is None or run.stopped == "cancelled":
             return "The notebook was not run."
         if run.stopped == "run_timeout":
             return (
