@@ -18,7 +18,6 @@ import fcntl
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -178,10 +177,8 @@ def grade_one(
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.iterdir():  # a regrading leaves only what it writes: nothing old looks current
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
+    for stale in out.iterdir():  # a regrading leaves only the files it writes: nothing old looks current
+        if stale.is_symlink() or not stale.is_dir():
             stale.unlink(missing_ok=True)
     started = time.monotonic()
     args = [

@@ -119,6 +119,12 @@ def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
 def _unreadable(sub: Submission) -> str | None:
     """Why the notebook could not be graded, from the reader: it alone reads the notebook for the parent."""
     reading = sub.reading_report
+    if reading.isolation is None:  # no student code runs before a child reports it is ready
+        code = sub.reading.exit_code if sub.reading else None
+        return (
+            f"The grader could not start the process that runs notebooks (exit code {code}); this is a problem of "
+            "the autograder, not of your notebook. Please tell the course staff."
+        )
     if reading.ungradable:
         return reading.ungradable
     if reading.notebook is None:

@@ -3,9 +3,12 @@
 Fairness: correct hand-written styles students write are never flagged. Autograd styles, including the ones
 written to hide from a word search, are flagged with the lines as evidence."""
 
+import json
+from pathlib import Path
+
 import pytest
 
-from grader.notebook.scan import backprop_autograd
+from grader.notebook.scan import backprop_autograd, grader_probing
 
 IMPORTS = "import torch\nimport torch.nn as nn\n"
 BY_HAND = """def backprop(x):
@@ -181,3 +184,35 @@ def test_no_backprop_and_odd_input():
     assert backprop_autograd([None, 3, "def backprop(:"]) == []
     deep = "def backprop(x):\n    return " + "(" * 5000 + "x" + ")" * 5000 + "\n"
     assert backprop_autograd([deep]) == []
+
+
+def _notebook_code(path: Path) -> list:
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def test_reaching_into_the_grader_is_read_in_the_code_not_in_words():
+    root = Path(__file__).resolve().parents[1]
+    honest = [
+        *_notebook_code(root / "solution" / "A0.ipynb"),
+        *_notebook_code(root / "source" / "A0.ipynb"),
+        *(cells for style in HONEST.values() for cells in style),
+        "import torch, random, sys\nimport numpy as np\ntorch.backends.cudnn.deterministic = True\n"
+        "np.random.seed(0)\nrandom.seed(0)\nclass Net:\n    pass\nnet = Net()\nnet.lr = 0.1\n"
+        "sys.stdout = open('log.txt', 'w')\nprint('the grader. uses gc.get_objects and Reporter')\n"
+        "# gc.get_objects()\n",
+    ]
+    assert grader_probing(honest) == []
+    attacks = {
+        "import gc\nR = [o for o in gc.get_objects() if 1]\n": "gc.get_objects()",
+        "import sys\nf = sys._getframe(1)\n": "sys._getframe",
+        "import torch\ntorch.Tensor.__matmul__ = lambda a, b: a\n": "__matmul__",
+        "import json\njson.loads = print\n": "json.loads",
+        "import torch\nsetattr(torch.autograd, 'grad', print)\n": "setattr",
+        "import os\nos.write(5, b'{}\\n')\n": "os.write",
+        "from grader.child import report\n": "grader.child",
+        "import ctypes\nctypes.pythonapi.PyFrame_LocalsToFast\n": "ctypes",
+        "x = open('/proc/self/fd/5')\n": "/proc/self/fd",
+    }
+    for code, word in attacks.items():
+        evidence = grader_probing(["import torch\n", code])
+        assert evidence and word in evidence[0] and evidence[0].startswith("cell 2, line "), (code, evidence)

@@ -109,6 +109,7 @@ print("leaked:", LEAKED, "config seen:", CONFIG_SEEN)
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS - RUBRIC["2.2"].points - RUBRIC["2.3"].points
     assert "autograd_in_backprop" not in results["extra_data"]["flags"]
+    assert any("gc.get_objects()" in line for line in results["extra_data"]["grader_evidence"])
 
 
 WRAP_REPORTER = (
@@ -146,6 +147,8 @@ def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook)
     assert honest["extra_data"]["failed_cells"]  # the handout's deliberate error: the notebook's own report
     assert attacked["extra_data"]["failed_cells_reported_by"] == "runner"
     assert "the notebook wrote to the grader's channel" in attacked["output"]
+    assert attacked["extra_data"]["flag_sources"]["reaches_into_grader"] == "reader"
+    assert "reaches_into_grader" not in honest["extra_data"]["flags"]
 
 
 def test_forged_files_for_the_staff_are_dropped(grade_notebook, tmp_path):
@@ -221,5 +224,5 @@ def test_a_regrade_leaves_only_the_graders_files(tmp_path):
         (out / name).write_text("old")
     os.symlink("/etc/passwd", out / "link.html")
     batch.grade_one(tmp_path / "sub", out, "nobody", 60, {}, command=(sys.executable, "-c", "pass"))
-    assert sorted(p.name for p in out.iterdir()) == ["log.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["dir", "log.txt"]  # the grader writes no folders
     assert subprocess.run(["test", "-e", "/etc/passwd"]).returncode == 0

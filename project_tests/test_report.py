@@ -211,7 +211,11 @@ def test_pages_from_forged_results(tmp_path):
     feedback = (out / "submission_1" / "feedback.html").read_text()
     assert "<strong>Run:</strong> fine" in feedback and "Score: 15 / 15" in feedback
     srcdoc = re.search(r'<iframe sandbox title="graded notebook" srcdoc="([^"]*)"></iframe>', feedback)
-    assert srcdoc and "a0-failed-cell" in srcdoc.group(1) and "&amp;lt;expected&amp;gt;" in srcdoc.group(1)
+    assert (
+        srcdoc
+        and "a0-failed&quot; id=&quot;a0-cell-" in srcdoc.group(1)
+        and "&amp;lt;expected&amp;gt;" in srcdoc.group(1)
+    )
     assert "<script" not in feedback
     assert "Not available" in (out / "submission_6" / "feedback.html").read_text()
     assert not (out / "submission_7").exists()

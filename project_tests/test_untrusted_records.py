@@ -24,6 +24,7 @@ NOTEBOOK = {
     "seeded": True,
     "autograd_in_backprop": False,
     "autograd_evidence": [],
+    "grader_evidence": [],
     "code_hash": "x",
 }
 READY = {"event": "ready", "isolation": {}}

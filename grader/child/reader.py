@@ -28,7 +28,9 @@ def main(config: dict) -> None:
     import nbformat  # noqa: F401
 
     reporter.send({"event": "ready", "isolation": isolation})
-    notebook = read_or_end(reporter, config, read)
+    notebook = read_or_end(
+        reporter, config, lambda *where: read(*where, loaded=lambda: reporter.send({"event": "loaded"}))
+    )
     reporter.send({"event": "notebook", "info": notebook.info})
     if render:
         _send_ta_files(reporter, notebook, render)

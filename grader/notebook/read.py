@@ -13,7 +13,7 @@ from pathlib import Path
 from ..markdown import inline_code
 from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
-from .scan import backprop_autograd, code_fingerprint, defined_names, seeds_before
+from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")  # what the probes call; their defining cells
@@ -27,12 +27,15 @@ class Notebook:
     images: list  # the Exercise 3 answer's images: [(mime, bytes)]
 
 
-def read(workdir: Path, handout_code: str | None = None) -> Notebook:
+def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None) -> Notebook:
+    """`loaded()` is called once the notebook's text is read and parsed, before it is analysed."""
     located = locate(workdir, handout_code)
     nb = _parse(located.path)
+    loaded()
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
     code = _code(cells)
-    evidence = backprop_autograd([source for _, source in code])
+    parsed = CodeCells([source for _, source in code])
+    evidence = backprop_autograd(parsed)
     answer = exercise3_answer(cells)
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in CHECKED_NAMES}
     training = _last(code, definitions["model"])
@@ -51,6 +54,7 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
         "seeded": bool(training and seeds_before(training, "model")),
         "autograd_in_backprop": bool(evidence),
         "autograd_evidence": [line[:500] for line in evidence][:20],
+        "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
         "code_hash": code_fingerprint(cells),
     }
     return Notebook(info, code, nb, answer.images)

@@ -200,6 +200,22 @@ _AUTOGRAD_CALLS = (  # dotted names (after the notebook's imports are resolved) 
 )
 _GRAD_SWITCHES = {"set_grad_enabled", "_set_grad_enabled"}  # autograd only when turned on
 _DYNAMIC = {"eval", "exec", "compile", "__import__"}
+# A cell holding none of these binds no name, calls nothing and names nothing of the grader: nothing to analyse.
+_CAN_MATTER = (
+    "def",
+    "class",
+    "import",
+    "=",
+    "for",
+    "with",
+    "except",
+    "(",
+    "@",
+    "ctypes",
+    "Reporter",
+    "grader",
+    "/proc",
+)
 
 
 def backprop_autograd(sources: list, name: str = "backprop") -> list[str]:
@@ -211,7 +227,7 @@ def backprop_autograd(sources: list, name: str = "backprop") -> list[str]:
     nodes, turning autograd on (`enable_grad`, `set_grad_enabled(True)`), `eval`/`exec`; in `backprop`, its nested
     functions, and the notebook's own functions and methods it reaches. Words never count: comments, docstrings,
     strings, turning autograd off, `requires_grad`, imports, checks in other cells."""
-    notebook = _Notebook(sources)
+    notebook = sources if isinstance(sources, CodeCells) else CodeCells(sources)
     target = notebook.functions.get(name)
     if target is None:
         return []
@@ -228,16 +244,19 @@ def backprop_autograd(sources: list, name: str = "backprop") -> list[str]:
     return evidence[:MAX_EVIDENCE]
 
 
-class _Notebook:
-    """The top-level names of a notebook's code cells, as they stand after the last cell: functions, classes,
-    import aliases (`ag` -> `torch.autograd`) and names bound to autograd's own objects."""
+class CodeCells:
+    """A notebook's code cells, each parsed once, and their top-level names as they stand after the last cell:
+    functions, classes, import aliases (`ag` -> `torch.autograd`) and names bound to autograd's own objects."""
 
     def __init__(self, sources) -> None:
-        self.lines, self.functions, self.classes, self.aliases, self.bound = {}, {}, {}, {}, {}
+        self.lines, self.trees, self.functions, self.classes, self.aliases, self.bound = {}, {}, {}, {}, {}, {}
         for cell, source in enumerate(sources, 1):
+            if not isinstance(source, str) or not any(token in source for token in _CAN_MATTER):
+                continue  # `pass`, `x`, `%matplotlib inline`: binds nothing, calls nothing (80,000 of them: 6 s)
             tree = _parse(source)
             if tree is None:
                 continue  # a cell that does not parse defines nothing when it runs
+            self.trees[cell] = tree
             self.lines[cell] = source.split("\n")
             for statement in _top_level(tree):
                 self._bind(cell, statement)
@@ -380,3 +399,71 @@ def _tensor_receiver(receiver, function) -> bool:
             if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id[:1].isupper()):
                 return True
     return False
+
+
+# -- code that reaches into the grader (its memory, its channel, torch's or the standard library's functions)
+_PROBING_CALLS = {
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys._getframe",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.addaudithook",
+    "threading.settrace",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.getouterframes",
+    "os.write",
+    "os.read",
+    "os.fdopen",
+    "os.dup",
+    "os.dup2",
+}
+_PATCHED_MODULES = ("torch", "json", "os", "sys", "builtins", "gc", "io", "threading", "numpy", "grader")
+_PATCH_ALLOWED = ("torch.backends.", "sys.stdout", "sys.stderr", "numpy.random.seed")
+_GRADER_WORDS = ("grader.child", "grader.sandbox", "/proc/self/fd", "channel_fd")
+
+
+def grader_probing(sources: list) -> list[str]:
+    """Evidence that the notebook's code reaches into the grader rather than doing the assignment: it walks the
+    process's memory or frames (`gc.get_objects`, `sys._getframe`, tracing), writes to descriptors by number,
+    replaces functions of torch or the standard library (`torch.Tensor.__matmul__ = ...`, `json.loads = ...`), or
+    names the grader's own parts. ["cell 1, line 2: ...", ...]; flagged for the staff, never scored."""
+    notebook = sources if isinstance(sources, CodeCells) else CodeCells(sources)
+    found = []
+    for cell, tree in notebook.trees.items():
+        for node in ast.walk(tree):
+            if _probes_grader(notebook, node):
+                line = notebook._line(cell, node)
+                if line not in found:
+                    found.append(line)
+                if len(found) >= MAX_EVIDENCE:
+                    return found
+    return found
+
+
+def _probes_grader(notebook, node) -> bool:
+    if isinstance(node, ast.Call):
+        name = notebook.dotted(node.func)
+        if name in _PROBING_CALLS or name.startswith("ctypes."):
+            return True
+        if name in ("setattr", "builtins.setattr") and node.args:
+            return _patched(notebook.dotted(node.args[0]) + ".attribute")
+        return False
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(isinstance(t, ast.Attribute) and _patched(notebook.dotted(t)) for t in targets)
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        return any(module == "grader" or module.startswith("grader.") for module in modules)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return any(word in node.value for word in _GRADER_WORDS)
+    if isinstance(node, ast.Attribute) and notebook.dotted(node).startswith("ctypes."):
+        return True
+    return isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or node.attr) == "Reporter"
+
+
+def _patched(name: str) -> bool:
+    module = name.split(".", 1)[0]
+    return module in _PATCHED_MODULES and "." in name.strip(".") and not name.startswith(_PATCH_ALLOWED)

@@ -5,6 +5,7 @@ import re
 LABELS = {  # code -> what the report says
     "identical": "identical notebook",
     "autograd_in_backprop": "autograd in backprop",
+    "reaches_into_grader": "code reaching into the grader",
     "cell_timeout": "cell stopped at its time limit",
     "run_timeout": "whole run stopped at its time limit",
     "memory_limit": "memory limit hit",

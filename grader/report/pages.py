@@ -262,9 +262,13 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str) -> No
 
 
 def _evidence(results) -> str:
-    """The lines of the notebook on which the reader found autograd in `backprop`."""
-    lines = [str(line) for line in F.facts_of(results).get("autograd_evidence") or []][:5]
-    return f"<br>autograd in backprop: <code>{'<br>'.join(map(esc, lines))}</code>" if lines else ""
+    """The lines of the notebook on which the reader based its flags."""
+    parts = []
+    for key, label in (("autograd_evidence", "autograd in backprop"), ("grader_evidence", "reaching into the grader")):
+        lines = [str(line) for line in F.facts_of(results).get(key) or []][:5]
+        if lines:
+            parts.append(f"<br>{label}: <code>{'<br>'.join(map(esc, lines))}</code>")
+    return "".join(parts)
 
 
 # -- one student

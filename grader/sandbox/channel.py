@@ -27,6 +27,7 @@ SHARES = {
     R.NOTEBOOK: 1 * MIB,
     R.CELLS: 1024,
     R.CELLS_DONE: 1024,
+    R.LOADED: 1024,
     R.UNGRADABLE: 64 * 1024,
     R.TA_FILE: 40 * MIB,
     R.READY: 64 * 1024,
@@ -67,6 +68,7 @@ class ChildReport:
     notebook: dict | None = None  # records.NotebookInfo (from the reader)
     cell_count: int | None = None  # the code cells the runner will run
     cells_done: bool = False  # the runner says its last cell has ended
+    loaded: bool = False  # the reader holds the notebook's text
     ungradable: str | None = None  # why the notebook could not be read (the child's words)
     cells: dict = field(default_factory=dict)  # cell number -> cell_end event, for cells that did not end ok
     last_cell: int = 0  # the last cell that started
@@ -104,6 +106,8 @@ class ChildReport:
             return self.isolation is None and not self._used.keys() - {R.READY}
         if self.isolation is None or self.done:
             return False
+        if kind == R.LOADED:
+            return not self.loaded and self.notebook is None and self.ungradable is None
         if kind in (R.NOTEBOOK, R.CELLS, R.UNGRADABLE):
             return self.notebook is None and self.cell_count is None and self.ungradable is None
         if kind == R.CELL_START:
@@ -126,6 +130,9 @@ class ChildReport:
 
     def _notebook(self, event) -> None:
         self.notebook, self.running = event["info"], None
+
+    def _loaded(self, event) -> None:
+        self.loaded = True
 
     def _cells(self, event) -> None:
         self.cell_count, self.running = event["count"], None

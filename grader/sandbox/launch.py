@@ -219,7 +219,8 @@ class Child:
                     else:
                         self.report.add_line(line)
                     self._track_running()
-                    self.changed.notify_all()
+                    if not (line or b"").startswith(b'{"event": "cell_'):  # the one event of every cell wakes no one
+                        self.changed.notify_all()
 
     def _track_running(self) -> None:
         running = self.report.running
@@ -261,12 +262,10 @@ def run_pair(reader: Child, runner: Child, request: dict) -> tuple:
 
 
 def _conduct(reader: Child, runner: Child, request: dict) -> None:
-    """The runner reads the notebook once the reader has (no student code can have changed it yet); it gets the
+    """The runner reads the notebook once the reader holds it (no student code can have changed it yet); it gets the
     probes' inputs once its last cell has ended and the reader has ended (the runner then stops whatever the
     notebook left running, as the sandbox user, which would include a reader still rendering)."""
-    if not reader.wait_for(lambda r: r.notebook is not None or r.ungradable is not None) or not (
-        reader.report.notebook
-    ):
+    if not reader.wait_for(lambda r: r.loaded or r.ungradable is not None) or not reader.report.loaded:
         return runner.cancel()  # nothing to run: the runner need not finish importing torch
     runner.send({"go": True})
     if runner.wait_for(lambda r: r.cells_done):

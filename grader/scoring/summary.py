@@ -51,6 +51,8 @@ def facts(sub: Submission) -> dict:
         flag("autograd_in_backprop", "reader")
     elif backprop.get("autograd"):
         flag("autograd_in_backprop", "runner")  # a hint: the runner's own account
+    if notebook.get("grader_evidence"):
+        flag("reaches_into_grader", "reader")
     if sub.run and sub.run.stopped == "watchdog":
         flag("cell_timeout", "parent")
     if "timeout" in statuses:
@@ -77,6 +79,7 @@ def facts(sub: Submission) -> dict:
         "flags": flags,
         "flag_sources": seen_by,
         "autograd_evidence": [str(line)[:500] for line in notebook.get("autograd_evidence") or []][:20],
+        "grader_evidence": [str(line)[:500] for line in notebook.get("grader_evidence") or []][:20],
         "failed_cells_reported_by": "runner",  # the notebook's own process: its report, not the grader's finding
         "not_in_force": _not_in_force(sub),
         "code_hash": notebook.get("code_hash"),
