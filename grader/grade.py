@@ -110,9 +110,10 @@ def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
     sub.problem = _unreadable(sub)
     if ta_dir is not None:
         dropped = write_ta_files(Path(ta_dir), sub.reading_report.ta_files, failed_cells(sub.report.cells))
-        sub.notes += [
-            f"A file for the course staff, {name!r}, was not written (not one the grader makes)." for name in dropped
-        ]
+        for name in dropped:  # for the instructor's log: a reader's file that did not pass the parent's checks
+            print(
+                f"[grader] file for the staff {terminal_safe(name)!r} dropped (not one the grader writes, or not valid)"
+            )
     return sub
 
 
