@@ -80,7 +80,7 @@ def _unreadable(problem) -> str:
 
 def _private_stdin():
     """The parent's requests move to a descriptor of their own; the notebook's `input()` and stdin reads get EOF."""
-    requests = os.fdopen(os.dup(0), "rb", buffering=0)
+    requests = os.fdopen(os.dup(0), "rb")  # its only reader: buffering cannot take bytes from anyone
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(0, closefd=False)
     return requests
