@@ -66,6 +66,7 @@ COLUMNS = [  # grades.csv: one row per submitter, joining Gradescope's export on
     "seconds",
     "problems",
     "flags",
+    "flags_seen_by",  # parent (the grader itself), reader (the notebook's text) or runner (the notebook's report)
     "identical_to",
     "notebook",
     "first_failing_cell",
@@ -232,9 +233,9 @@ def grade_one(
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
     subprocess while it runs, so an interrupted batch can stop it."""
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [out / "results.json", out / "notebook.html", *out.glob("answer-*.png")]:
-        if stale.is_file():  # a failed regrading must not leave the old version's files looking current
-            stale.unlink()
+    for stale in out.iterdir():  # a regrading leaves only the files it writes: nothing old looks current
+        if stale.is_symlink() or not stale.is_dir():
+            stale.unlink(missing_ok=True)
     started = time.monotonic()
     args = [
         *command,
@@ -342,6 +343,7 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
     if entry["differs_from_gradescope"]:
         found.append("differs_from_gradescope")
     entry["flags"] = "; ".join(found)
+    entry["flags_seen_by"] = flags.seen_by_of(results, found)
     return entry
 
 
@@ -554,6 +556,7 @@ def write_outputs(out: Path, ordered: list, results_by_id: dict, changes=(), nam
     for entry in ordered:
         if entry["submission_id"] in identical:
             entry["flags"] = "; ".join(["identical", *filter(None, entry["flags"].split("; "))])
+            entry["flags_seen_by"] = "; ".join(["identical: parent", *filter(None, entry["flags_seen_by"].split("; "))])
             entry["identical_to"] = "; ".join(identical[entry["submission_id"]])
     _write_csv(out / "grades.csv", COLUMNS, [line for entry in ordered for line in _per_submitter(entry)])
     _write_csv(out / "changes.csv", CHANGES, [dict(zip(CHANGES, [_id(c[0]), *c[1:]])) for c in changes])

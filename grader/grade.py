@@ -5,7 +5,6 @@ processes are killed, the sandbox user swept, the scratch copy removed; results.
 room reserved before the child started.
 """
 
-import base64
 import resource
 import signal
 import sys
@@ -20,9 +19,10 @@ from . import rubric
 from .markdown import terminal_safe
 from .notebook.handout import HANDOUT_CODE
 from .sandbox.cleanup import remove_tree
-from .sandbox.launch import ROOT, Child
+from .sandbox.launch import ROOT, Child, run_pair
 from .sandbox.lease import lease
 from .sandbox.scratch import Scratch
+from .sandbox.ta_files import failed_cells, write_ta_files
 from .scoring import inputs
 from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
@@ -30,7 +30,6 @@ from .scoring.summary import facts, summary
 
 TESTS = ROOT / "tests"
 MAX_RESULTS_BYTES = 1_000_000
-IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF8"}
 
 
 class Interrupted(BaseException):
@@ -99,24 +98,46 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 for index, (name, probe) in enumerate(rubric.PROBES.items())
             }
             request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
-            with Child(
-                settings,
-                identity,
-                scratch.path,
-                python,
+            options = dict(
                 hide=_hidden(python, submission, hide),
                 ta_files=ta_dir is not None,
                 handout_code=HANDOUT_CODE,
                 writable=writable,
-            ) as child:
-                sub.run = child.run(request)
+            )
+            with (
+                Child(settings, identity, scratch.path, python, role="reader", **options) as reader,
+                Child(settings, identity, scratch.path, python, **options) as runner,
+            ):
+                sub.reading, sub.run = run_pair(reader, runner, request)
         finally:
             remove_tree(scratch.path)
-    if sub.report.ungradable:
-        sub.problem = sub.report.ungradable
+    sub.problem = _unreadable(sub)
     if ta_dir is not None:
-        _write_ta_files(Path(ta_dir), sub.report.ta_files)
+        dropped = write_ta_files(Path(ta_dir), sub.reading_report.ta_files, failed_cells(sub.report.cells))
+        for name in dropped:  # for the instructor's log: a reader's file that did not pass the parent's checks
+            print(
+                f"[grader] file for the staff {terminal_safe(name)!r} dropped (not one the grader writes, or not valid)"
+            )
     return sub
+
+
+def _unreadable(sub: Submission) -> str | None:
+    """Why the notebook could not be graded, from the reader: it alone reads the notebook for the parent."""
+    reading = sub.reading_report
+    if reading.isolation is None:  # no student code runs before a child reports it is ready
+        code = sub.reading.exit_code if sub.reading else None
+        return (
+            f"The grader could not start the process that runs notebooks (exit code {code}); this is a problem of "
+            "the autograder, not of your notebook. Please tell the course staff."
+        )
+    if reading.ungradable:
+        return reading.ungradable
+    if reading.notebook is None:
+        return (
+            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
+        )
+    return None
 
 
 def _hidden(python: str, submission: Path, extra) -> list:
@@ -125,19 +146,6 @@ def _hidden(python: str, submission: Path, extra) -> list:
     keep = {*Path(python).absolute().parents, *Path(sys.prefix).absolute().parents, Path(sys.prefix).absolute()}
     grader = [entry for entry in ROOT.iterdir() if entry not in keep and not entry.is_symlink()]
     return [str(p) for p in [*grader, submission.absolute(), *map(Path, extra)] if p.exists()]
-
-
-def _write_ta_files(folder: Path, files: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        try:
-            data = base64.b64decode(text, validate=True)
-        except ValueError:
-            continue
-        kind = name.rsplit(".", 1)[-1]
-        if kind in IMAGE_MAGIC and not data.startswith(IMAGE_MAGIC[kind]):
-            continue  # not the image it claims to be
-        (folder / name).write_bytes(data)
 
 
 def _fit(results: dict, limit: int) -> None:

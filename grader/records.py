@@ -76,7 +76,9 @@ class NotebookInfo(TypedDict):
     answer: Answer
     saved_loss: float | None  # the loss the student's own run printed in Exercise 5, if saved
     seeded: bool  # the training cell seeds torch before creating `model`
-    autograd_in_backprop: bool  # the cell defining `backprop` uses autograd
+    autograd_in_backprop: bool  # the reader found autograd in what the `backprop` that runs calls
+    autograd_evidence: list[str]  # its lines: "cell 5, line 3: loss.backward()" (scan.backprop_autograd)
+    grader_evidence: list[str]  # lines reaching into the grader: its memory, its channel, patched torch (scan)
     code_hash: str  # the code cells without whitespace: equal for identical notebooks
 
 
@@ -93,6 +95,13 @@ READY, NOTEBOOK, UNGRADABLE, CELL_START, CELL_END, NOTE, PROBE_START, RECORD, TA
     "ta_file",
     "done",
 )
+CELLS, CELLS_DONE = "cells", "cells_done"  # the runner: how many code cells it will run; the last one has ended
+LOADED = "loaded"  # the reader holds the notebook's text (the runner may now read it and run it)
+# Who may say what: the reader (never runs student code) and the runner (runs it, so it may say anything).
+ROLE_EVENTS = {
+    "reader": {READY, LOADED, NOTEBOOK, UNGRADABLE, TA_FILE, DONE},
+    "runner": {READY, CELLS, UNGRADABLE, CELL_START, CELL_END, NOTE, CELLS_DONE, PROBE_START, RECORD, DONE},
+}
 CELL_STATUSES = ("ok", "error", "timeout", "exit")
 MAX_CELLS = 100_000
 MAX_TEXT = 20_000
@@ -205,6 +214,8 @@ _DEFS = {
             "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
             "seeded": {"type": "boolean"},
             "autograd_in_backprop": {"type": "boolean"},
+            "autograd_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
+            "grader_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
             "code_hash": _SHORT,
         }
     ),
@@ -213,6 +224,9 @@ _DEFS = {
 EVENTS = {  # the schema of each event, by its "event" field
     READY: _event(READY, {"isolation": {"type": "object", "maxProperties": 16}}),
     NOTEBOOK: _event(NOTEBOOK, {"info": {"$ref": "#/$defs/notebook"}}),
+    CELLS: _event(CELLS, {"count": {"type": "integer", "minimum": 0, "maximum": MAX_CELLS}}),
+    CELLS_DONE: _event(CELLS_DONE),
+    LOADED: _event(LOADED),
     UNGRADABLE: _event(UNGRADABLE, {"reason": _STR}, {"path": _SHORT}),
     CELL_START: _event(CELL_START, {"cell": _CELL}),
     CELL_END: _event(
@@ -230,7 +244,7 @@ EVENTS = {  # the schema of each event, by its "event" field
     TA_FILE: _event(
         TA_FILE,
         {
-            "name": {"type": "string", "pattern": r"^[a-z0-9-]{1,40}\.(html|png|jpeg|gif)$"},
+            "name": {"type": "string", "pattern": r"^(notebook\.html|answer-[1-5]\.(png|jpeg|gif))$"},
             "base64": {"type": "string", "maxLength": 32 * 2**20},
         },
     ),

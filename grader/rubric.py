@@ -66,4 +66,7 @@ RUBRIC = {line.number: line for line in LINES}
 
 STDOUT_VISIBILITY = "hidden"  # the grader's own log; Gradescope shows it to instructors only
 LEADERBOARD = None  # checks.final_mse adds a leaderboard column "MSE" (lowest first); None: no leaderboard
-AUTOGRAD_IN_BACKPROP = "zero"  # a backprop that uses autograd: "zero" scores 2.2 and 2.3 at 0; "flag" only flags it
+# A backprop the reader finds using autograd (its lines are the evidence): "flag" (default) flags it for the course
+# staff and tells the student it will be reviewed; "zero" scores 2.2 and 2.3 at 0. Only the reader's verdict (read
+# from the notebook, never from the process that runs it) can cost points; the runner's own account is a hint.
+AUTOGRAD_IN_BACKPROP = "flag"

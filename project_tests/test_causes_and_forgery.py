@@ -60,16 +60,23 @@ def test_seed_advice_only_when_no_seed_precedes_the_model(grade_notebook):
     assert "Train for more steps" in message and "Put `torch.manual_seed(0)`" not in message
 
 
-def test_autograd_in_backprop_scores_no_points_and_says_why(grade_notebook):
+def test_autograd_in_backprop_is_flagged_for_the_staff_with_its_lines(grade_notebook):
+    """Default policy (rubric.AUTOGRAD_IN_BACKPROP = "flag"): no points lost on a verdict; the student is told it
+    will be reviewed, the staff get the lines, and the flag says the reader found it in the notebook's code."""
     nb = solution()
     cell = nb.cells[
         [c for c in nb.cells].index(next(c for c in nb.cells if c.get("source", "").startswith("def backprop(")))
     ]
     cell.source = AUTOGRAD_BACKPROP
     results = grade_notebook(nb)
-    assert results["score"] == FULL_MARKS - RUBRIC["2.2"].points - RUBRIC["2.3"].points
-    assert "Your `backprop` uses autograd" in output_of(results, "2.2")
-    assert "autograd_in_backprop" in results["extra_data"]["flags"]
+    assert results["score"] == FULL_MARKS
+    for line in ("2.2", "2.3"):
+        message = output_of(results, line)
+        assert "Your `backprop` appears to use autograd" in message and "reviewed by the course staff" in message
+        assert "torch.autograd.grad(((y_hat - Y) ** 2).sum(), params)" in message
+    facts = results["extra_data"]
+    assert "autograd_in_backprop" in facts["flags"] and facts["flag_sources"]["autograd_in_backprop"] == "reader"
+    assert any("with torch.enable_grad():" in line for line in facts["autograd_evidence"])
 
 
 def test_gradients_in_another_order_are_named_as_such(grade_notebook):

@@ -329,7 +329,8 @@ def test_the_graders_files_cannot_be_read(hostile):
         template,
         hostile.code('''
 import os, subprocess, sys, zlib
-root = sys.argv[1]   # the child's own command line names the grader's folder
+import gc   # the child's command line no longer names the grader's folder: its configuration, in memory, does
+root = next(o["root"] for o in gc.get_objects() if isinstance(o, dict) and "root" in o and "entry" in o)
 loot, readable = [], 0
 for base in (root, "/autograder", f"/proc/{os.getppid()}/cwd"):
     for folder, subfolders, files in os.walk(base):

@@ -15,7 +15,7 @@ from grader.notebook import answer as answer_module
 from grader.notebook.answer import exercise3_answer, saved_exercise5_loss
 from grader.notebook.handout import HANDOUT_CODE
 from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
-from grader.notebook.scan import code_fingerprint, defined_names, seeds_before, uses_autograd
+from grader.notebook.scan import code_fingerprint, defined_names, seeds_before
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "A0.ipynb"
@@ -234,18 +234,6 @@ def test_defined_names():
     assert len(defined_names("\n".join(f"v{i} = {i}" for i in range(1000)))) == 200
     assert defined_names("(" * 100_000 + ")" * 100_000) == []
     assert defined_names("%%time\nmodel = ToyModel()") == ["model"]
-
-
-def test_uses_autograd():
-    assert not uses_autograd(
-        'def backprop(x):\n    """Gradients by hand, without autograd."""\n    # no .backward( here\n    return x'
-    )
-    assert uses_autograd("def backprop(x):\n    with torch.enable_grad():\n        return torch.autograd.grad(l, w)")
-    assert uses_autograd("def backprop(x):\n    loss.backward()")
-    assert uses_autograd("def backprop(x):\n    w = torch.zeros(3, requires_grad=True)")
-    assert uses_autograd("def backprop(x):\n    torch.set_grad_enabled(True)")
-    assert uses_autograd("def backprop(x:\n    loss.backward()")  # does not parse: the text is searched
-    assert not uses_autograd(None)
 
 
 def test_seeds_before():

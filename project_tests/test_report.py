@@ -19,6 +19,7 @@ from grader import batch
 from grader.child.render import render_notebook
 from grader.report import pages
 from grader.rubric import RUBRIC
+from grader.sandbox.ta_files import notebook_page
 from grader.version import grader_version
 
 SCREENSHOTS = ROOT / "out" / "report-screenshots"
@@ -28,7 +29,12 @@ PNG = base64.b64decode(
 )
 
 
-# -- the notebook renderer (runs in the child; tested here on a notebook object)
+def page_of(nb, failed: dict) -> str:
+    """notebook.html as the grader writes it: the reader's body in the parent's page, failed cells marked."""
+    return notebook_page(render_notebook(nb), failed)
+
+
+# -- the notebook renderer (runs in the reader; tested here on a notebook object)
 def test_render_notebook_marks_failing_cells_and_keeps_nothing_active():
     nb = nbformat.v4.new_notebook(
         cells=[
@@ -47,15 +53,16 @@ def test_render_notebook_marks_failing_cells_and_keeps_nothing_active():
         nbformat.v4.new_output("display_data", data={"application/javascript": "alert(2)"}),
         nbformat.v4.new_output("display_data", data={"text/html": "<b>bold</b><script>alert(3)</script>"}),
     ]
-    page = render_notebook(nb, {2: "ZeroDivisionError: division by <zero>"})
+    page = page_of(nb, {2: "ZeroDivisionError: division by <zero>"})
     assert page.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in page
     assert "<h1" in page and "<b>bold</b>" in page  # Markdown and safe HTML still render
     assert not re.search(r"<script|alert\(2\)|src=\S*example.com|\son\w+=", page)
     assert '<img alt="remote"' in page  # the remote image is not loaded
     assert "&lt;script&gt;" in page
     assert re.search(r'<img[^>]+src="data:image/png;base64,', page)
-    assert "cell 2 did not finish\nnormally: ZeroDivisionError: division by &lt;zero&gt;" in page
-    assert page.count('class="a0-cell a0-failed-cell"') == 1 and "forged by the student" not in page
+    assert "cell 2 did not finish normally: ZeroDivisionError: division by &lt;zero&gt;" in page
+    assert page.count('<div class="a0-failed" id="a0-cell-2">') == 1 and "forged by the student" not in page
+    assert "as the notebook's own process reported them" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("</style>")[0])  # nothing fetched
 
 
@@ -158,7 +165,7 @@ def test_pages_from_forged_results(tmp_path):
             write(out / sub_id, "results.json", json.dumps(data))
     write(out / "submission_3", "answer-1.png", PNG)
     nb = solution()
-    write(out / "submission_1", "notebook.html", render_notebook(nb, {4: "ValueError: <expected>"}))
+    write(out / "submission_1", "notebook.html", page_of(nb, {4: "ValueError: <expected>"}))
     rows = [
         batch.row(
             i,
@@ -224,7 +231,11 @@ def test_pages_from_forged_results(tmp_path):
     feedback = (out / "submission_1" / "feedback.html").read_text()
     assert "<strong>Run:</strong> fine" in feedback and "Score: 15 / 15" in feedback
     srcdoc = re.search(r'<iframe sandbox title="graded notebook" srcdoc="([^"]*)"></iframe>', feedback)
-    assert srcdoc and "a0-failed-cell" in srcdoc.group(1) and "&amp;lt;expected&amp;gt;" in srcdoc.group(1)
+    assert (
+        srcdoc
+        and "a0-failed&quot; id=&quot;a0-cell-" in srcdoc.group(1)
+        and "&amp;lt;expected&amp;gt;" in srcdoc.group(1)
+    )
     assert "<script" not in feedback
     assert "Not available" in (out / "submission_6" / "feedback.html").read_text()
     assert not (out / "submission_7").exists()
@@ -386,13 +397,13 @@ def test_a_class_end_to_end(tmp_path):
     if not (out / "submission_1010" / "notebook.html").is_file():
         print("NOTE: this grader has no --ta-files yet: the test renders notebook.html itself")
         nb = nbformat.read(str(tmp_path / "export" / "submission_1010" / "A0.ipynb"), as_version=4)
-        write(out / "submission_1010", "notebook.html", render_notebook(nb, {33: "(as the grader would say)"}))
+        write(out / "submission_1010", "notebook.html", page_of(nb, {33: "(as the grader would say)"}))
         row = batch.row("submission_1010", {}, batch.valid_results(out / "submission_1010" / "results.json"))
         pages.write_feedback(
             out / "submission_1010", row, batch.valid_results(out / "submission_1010" / "results.json")
         )
     text = feedback.read_text()
-    assert "1.2 Exercise 1" in text and "0 / 2" in text and "<iframe sandbox" in text and "a0-failed-cell" in text
+    assert "1.2 Exercise 1" in text and "0 / 2" in text and "<iframe sandbox" in text and "a0-failed" in text
 
     binary, why = chromium()
     if not binary:

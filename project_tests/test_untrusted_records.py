@@ -11,6 +11,7 @@ from grader.sandbox.channel import ChildReport
 from grader.sandbox.launch import ChildRun
 from grader.scoring.feedback import CheckFailed
 from grader.scoring.submission import Submission
+from grader.scoring.summary import summary
 
 NOTEBOOK = {
     "path": "A0.ipynb",
@@ -22,18 +23,32 @@ NOTEBOOK = {
     "saved_loss": None,
     "seeded": True,
     "autograd_in_backprop": False,
+    "autograd_evidence": [],
+    "grader_evidence": [],
     "code_hash": "x",
 }
+READY = {"event": "ready", "isolation": {}}
 
 
-def submission(*events) -> Submission:
-    """A submission whose child sent `events` after a normal start (ready, notebook)."""
-    report = ChildReport()
-    for event in [{"event": "ready", "isolation": {}}, {"event": "notebook", "info": NOTEBOOK}, *events]:
+def child_run(role: str, events) -> ChildRun:
+    report = ChildReport(role=role)
+    for event in events:
         report.add_line(event if isinstance(event, bytes) else json.dumps(event).encode())
-    run = ChildRun(report, "", 1.0, None, None, 0, "", 0)
+    return ChildRun(report, "", 1.0, None, None, 0, "", 0)
+
+
+def submission(*events, cells_done=True) -> Submission:
+    """A submission whose reader read the notebook (NOTEBOOK) and whose runner sent `events` after a normal start
+    (ready, cells); its `cells_done` comes before the first probe's event or odd line."""
+    runner = [READY, {"event": "cells", "count": 3}]
+    for event in events:
+        probe = isinstance(event, bytes) or event["event"] in ("probe_start", "record")
+        if cells_done and probe and {"event": "cells_done"} not in runner:
+            runner.append({"event": "cells_done"})
+        runner.append(event)
+    reading = child_run("reader", [READY, {"event": "notebook", "info": NOTEBOOK}, {"event": "done"}])
     inputs = {name: probe.draw(np.random.default_rng(3)) for name, probe in PROBES.items()}
-    return Submission(run=run, inputs=inputs)
+    return Submission(run=child_run("runner", runner), reading=reading, inputs=inputs)
 
 
 def check(number: str, sub: Submission) -> str:
@@ -81,6 +96,27 @@ def test_cells_out_of_order_cannot_hide_a_failed_cell():
         {"event": "cell_end", "cell": 2, "status": "ok", "seconds": 1},
     )
     assert sub.report.cells[2]["error"]["message"] == "real"
+
+
+def test_records_before_the_last_cell_has_ended_are_refused():
+    record = {"event": "record", "probe": "backprop", "data": {"missing": "backprop"}}
+    sub = submission(record, cells_done=False)
+    assert sub.report.records == {} and ("tampered",) in sub.report.problems
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": "ta_file", "name": "notebook.html", "base64": "PGI+"},
+        {"event": "notebook", "info": {**NOTEBOOK, "autograd_in_backprop": False}},
+    ],
+)
+def test_the_runner_cannot_speak_for_the_reader(event):
+    """The notebook's process may send what only the reader sends: it is dropped and noted."""
+    sub = submission({"event": "cell_start", "cell": 1}, event)
+    assert sub.report.ta_files == {} and sub.report.notebook is None
+    assert ("unexpected", event["event"]) in sub.report.problems
+    assert "the notebook wrote to the grader's channel" in summary(sub)
 
 
 def test_a_probe_answered_twice_gets_no_record():

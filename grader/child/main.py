@@ -1,6 +1,7 @@
-"""The child's entry point: confine itself, read the notebook, run its cells, call the student's objects, report."""
+"""The runner's entry point: confine itself, read the notebook's code cells, run them, call the student's objects,
+report. What it says about the notebook itself comes from the reader (grader/child/reader.py), not from here: once
+the first cell has run, this process is the notebook's."""
 
-import base64
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ from pathlib import Path
 # Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
 # imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
 from ..notebook.locate import SubmissionProblem
-from ..notebook.read import cell_defines, read
+from ..notebook.read import cell_defines, code_cells
 from .cells import CellTimeout, new_shell, run_cells, time_limit
 from .confine import confine
 from .probes import run_probes
@@ -19,41 +20,21 @@ from .report import Reporter
 _kill = os.kill  # kept before student code can replace it
 
 
-def main(grader_root: str, config_json: str) -> None:
-    config = json.loads(config_json)
+def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
-    render = None
-    if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
-        from .render import render_notebook as render
+    requests = _private_stdin()
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
-
-    reporter.send({"event": "ready", "isolation": isolation})
-
-    request = json.loads(sys.stdin.buffer.read())
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # input() and stdin reads get EOF
-    sys.stdin = open(0, closefd=False)
-
-    try:
-        with time_limit(config["read_timeout"], anywhere=True):
-            notebook = read(Path(config["workdir"]), config.get("handout_code"))
-    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reason = (
-            str(problem)
-            if isinstance(problem, SubmissionProblem)
-            else (
-                "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
-                "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
-            )
-        )
-        reporter.send({"event": "ungradable", "reason": reason[:20000]})
-        _end(reporter)
-    import torch  # only now: an upload without a notebook gets its message a second sooner
+    import torch
 
     torch.set_num_threads(1)
-    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", grader_root)]
-    reporter.send({"event": "notebook", "info": notebook.info})
+    reporter.send({"event": "ready", "isolation": isolation})
+    if requests.readline().strip() == b"":  # the parent says go once the reader has read the notebook
+        end(reporter)  # nothing to run (the reader found no notebook to grade)
+    cells = read_or_end(reporter, config, code_cells)
+    sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", config["root"])]
+    reporter.send({"event": "cells", "count": len(cells)})
 
     sent = set()
 
@@ -63,44 +44,53 @@ def main(grader_root: str, config_json: str) -> None:
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
 
     shell = new_shell(note)
-    failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], cell_defines)
+    run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines)
+    reporter.send({"event": "cells_done"})
+    line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
     if config.get("uid") is not None:
         _stop_background_processes()
-    run_probes(shell.user_ns, request["probes"], reporter, config["probe_timeout"])
-    if config.get("ta_files"):
-        _send_ta_files(reporter, notebook, failed, render)
-    _end(reporter)
+    if line.strip():
+        run_probes(shell.user_ns, json.loads(line)["probes"], reporter, config["probe_timeout"])
+    end(reporter)
 
 
-def _end(reporter) -> None:
+def read_or_end(reporter, config: dict, read_notebook):
+    """`read_notebook(workdir, handout_code)` under the reading time limit; a notebook that cannot be read is
+    reported as ungradable, and the child ends."""
+    try:
+        with time_limit(config["read_timeout"], anywhere=True):
+            return read_notebook(Path(config["workdir"]), config.get("handout_code"))
+    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
+        reporter.send({"event": "ungradable", "reason": _unreadable(problem)})
+        end(reporter)
+
+
+def _unreadable(problem) -> str:
+    """Why the notebook could not be read, for the student."""
+    reason = (
+        str(problem)
+        if isinstance(problem, SubmissionProblem)
+        else (
+            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
+        )
+    )
+    return reason[:20000]
+
+
+def _private_stdin():
+    """The parent's requests move to a descriptor of their own; the notebook's `input()` and stdin reads get EOF."""
+    requests = os.fdopen(os.dup(0), "rb")  # its only reader: buffering cannot take bytes from anyone
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(0, closefd=False)
+    return requests
+
+
+def end(reporter) -> None:
     reporter.send({"event": "done"})
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
-
-
-def _send_ta_files(reporter, notebook, failed, render_notebook) -> None:
-    """For the TA tools only (`--ta-files`): the notebook rendered to HTML here, where parsing it is allowed."""
-    for index, (mime, data) in enumerate(notebook.images[:5], 1):
-        reporter.send(
-            {
-                "event": "ta_file",
-                "name": f"answer-{index}.{mime.split('/')[-1]}",
-                "base64": base64.b64encode(data).decode(),
-            }
-        )
-    try:
-        with time_limit(120, anywhere=True):
-            html = render_notebook(notebook.node, failed)
-        reporter.send(
-            {
-                "event": "ta_file",
-                "name": "notebook.html",
-                "base64": base64.b64encode(html.encode("utf-8", "replace")).decode(),
-            }
-        )
-    except (ImportError, CellTimeout, Exception):  # noqa: BLE001  -- a TA convenience: the grade does not depend on it
-        pass
 
 
 def _stop_background_processes() -> None:

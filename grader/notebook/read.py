@@ -5,7 +5,6 @@ Finds the notebook in the scratch copy of the submission, parses it with nbforma
 grader/child/cells.py.
 """
 
-import ast
 import json
 import re
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 from ..markdown import inline_code
 from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
-from .scan import code_fingerprint, defined_names, seeds_before, uses_autograd
+from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")  # what the probes call; their defining cells
@@ -28,13 +27,15 @@ class Notebook:
     images: list  # the Exercise 3 answer's images: [(mime, bytes)]
 
 
-def read(workdir: Path, handout_code: str | None = None) -> Notebook:
+def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None) -> Notebook:
+    """`loaded()` is called once the notebook's text is read and parsed, before it is analysed."""
     located = locate(workdir, handout_code)
     nb = _parse(located.path)
+    loaded()
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
-    code = [
-        (n, _text(cell.get("source"))) for n, cell in enumerate((c for c in cells if c.get("cell_type") == "code"), 1)
-    ]
+    code = _code(cells)
+    parsed = CodeCells([source for _, source in code])
+    evidence = backprop_autograd(parsed)
     answer = exercise3_answer(cells)
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in CHECKED_NAMES}
     training = _last(code, definitions["model"])
@@ -51,10 +52,22 @@ def read(workdir: Path, handout_code: str | None = None) -> Notebook:
         },
         "saved_loss": _finite(saved_exercise5_loss(cells)),
         "seeded": bool(training and seeds_before(training, "model")),
-        "autograd_in_backprop": uses_autograd(_function_source(_last(code, definitions["backprop"]), "backprop")),
+        "autograd_in_backprop": bool(evidence),
+        "autograd_evidence": [line[:500] for line in evidence][:20],
+        "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
         "code_hash": code_fingerprint(cells),
     }
     return Notebook(info, code, nb, answer.images)
+
+
+def code_cells(workdir: Path, handout_code: str | None = None) -> list:
+    """The runner's part of reading: the same notebook's code cells, [(number, source)]."""
+    nb = _parse(locate(workdir, handout_code).path)
+    return _code([cell for cell in nb.cells if isinstance(cell, dict)])
+
+
+def _code(cells: list) -> list:
+    return [(n, _text(c.get("source"))) for n, c in enumerate((c for c in cells if c.get("cell_type") == "code"), 1)]
 
 
 def cell_defines(source: str) -> list[str]:
@@ -73,16 +86,6 @@ def _defines(source: str, name: str) -> bool:
 
 def _last(code, numbers):
     return dict(code)[numbers[-1]] if numbers else ""
-
-
-def _function_source(cell: str, name: str) -> str:
-    try:
-        for node in ast.parse(cell).body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                return ast.get_source_segment(cell, node) or ""
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    return cell
 
 
 def _finite(value):

@@ -9,8 +9,6 @@ MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function an
 MAX_NAMES = 200
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # code_fingerprint of a path
 
-_AUTOGRAD_WORDS = (".backward(", "autograd", "enable_grad", "set_grad_enabled", "requires_grad")
-_AUTOGRAD_NAMES = {"backward", "autograd", "enable_grad", "set_grad_enabled", "requires_grad", "requires_grad_"}
 _SEED_CALLS = {"manual_seed", "manual_seed_all", "seed", "seed_everything", "set_seed"}
 _BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -109,33 +107,6 @@ def defined_names(source: str) -> list[str]:
     return list(names)
 
 
-def uses_autograd(source: str) -> bool:
-    """Whether a function's source uses autograd: `.backward(`, `autograd`, `enable_grad`, `set_grad_enabled`,
-    `requires_grad`. Read from the syntax tree when the code parses, so comments and docstrings ("without
-    autograd") do not count; otherwise the text is searched as it is."""
-    if not isinstance(source, str):
-        return False
-    source = source[:MAX_SOURCE_CHARS]
-    tree = _parse(source)
-    if tree is None:
-        return any(word in source for word in _AUTOGRAD_WORDS)
-    for node in ast.walk(tree):
-        word = (
-            node.attr
-            if isinstance(node, ast.Attribute)
-            else node.id
-            if isinstance(node, ast.Name)
-            else node.arg
-            if isinstance(node, ast.keyword)
-            else node.name
-            if isinstance(node, ast.alias)
-            else None
-        )
-        if isinstance(word, str) and any(part in _AUTOGRAD_NAMES for part in word.split(".")):
-            return True
-    return False
-
-
 def _is_seed_call(node) -> bool:
     if not isinstance(node, ast.Call):
         return False
@@ -210,3 +181,289 @@ def code_fingerprint(cells_or_path) -> str:
     for source in _cell_sources(cells):
         digest.update("".join(source.split()).encode("utf-8", "surrogatepass") + b"\x00")
     return digest.hexdigest()
+
+
+# -- autograd in the `backprop` that runs: what its code calls, followed into the notebook's own helpers
+MAX_EVIDENCE = 12
+MAX_FOLLOWED = 500  # functions and methods followed from `backprop`
+_ENGINE_ATTRIBUTES = {"_execution_engine", "run_backward", "_engine_run_backward", "grad_fn", "next_functions"}
+_AUTOGRAD_CALLS = (  # dotted names (after the notebook's imports are resolved) that compute gradients
+    "torch.autograd.grad",
+    "torch.autograd.backward",
+    "torch.autograd.functional.",
+    "torch.autograd.forward_ad.",
+    "torch.func.",
+    "functorch.",
+    "torch.enable_grad",
+    "torch.autograd.enable_grad",
+    "torch.autograd.grad_mode.enable_grad",
+)
+_GRAD_SWITCHES = {"set_grad_enabled", "_set_grad_enabled"}  # autograd only when turned on
+_DYNAMIC = {"eval", "exec", "compile", "__import__"}
+# A cell holding none of these binds no name, calls nothing and names nothing of the grader: nothing to analyse.
+_CAN_MATTER = (
+    "def",
+    "class",
+    "import",
+    "=",
+    "for",
+    "with",
+    "except",
+    "(",
+    "@",
+    "ctypes",
+    "Reporter",
+    "grader",
+    "/proc",
+)
+
+
+def backprop_autograd(sources: list, name: str = "backprop") -> list[str]:
+    """Evidence that the `name` that runs (its last top-level definition in the code cells `sources`) computes
+    gradients with autograd: ["cell 5, line 3: loss.backward()", ...]; [] when nothing was found.
+
+    What counts is what the code calls, read from the syntax tree: `.backward()` on a tensor, `torch.autograd.grad`
+    and its relatives, `torch.func`, autograd's engine (`_execution_engine.run_backward`), walking `grad_fn`
+    nodes, turning autograd on (`enable_grad`, `set_grad_enabled(True)`), `eval`/`exec`; in `backprop`, its nested
+    functions, and the notebook's own functions and methods it reaches. Words never count: comments, docstrings,
+    strings, turning autograd off, `requires_grad`, imports, checks in other cells."""
+    notebook = sources if isinstance(sources, CodeCells) else CodeCells(sources)
+    target = notebook.functions.get(name)
+    if target is None:
+        return []
+    evidence, seen, queue = [], set(), [target]
+    while queue and len(seen) < MAX_FOLLOWED and len(evidence) < MAX_EVIDENCE:
+        cell, node = queue.pop(0)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for found in notebook.evidence(cell, node):
+            if found not in evidence:
+                evidence.append(found)
+        queue.extend(notebook.reached(node))
+    return evidence[:MAX_EVIDENCE]
+
+
+class CodeCells:
+    """A notebook's code cells, each parsed once, and their top-level names as they stand after the last cell:
+    functions, classes, import aliases (`ag` -> `torch.autograd`) and names bound to autograd's own objects."""
+
+    def __init__(self, sources) -> None:
+        self.lines, self.trees, self.functions, self.classes, self.aliases, self.bound = {}, {}, {}, {}, {}, {}
+        for cell, source in enumerate(sources, 1):
+            if not isinstance(source, str) or not any(token in source for token in _CAN_MATTER):
+                continue  # `pass`, `x`, `%matplotlib inline`: binds nothing, calls nothing (80,000 of them: 6 s)
+            tree = _parse(source)
+            if tree is None:
+                continue  # a cell that does not parse defines nothing when it runs
+            self.trees[cell] = tree
+            self.lines[cell] = source.split("\n")
+            for statement in _top_level(tree):
+                self._bind(cell, statement)
+
+    def _bind(self, cell, statement) -> None:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            module = "" if isinstance(statement, ast.Import) else (statement.module or "") + "."
+            for alias in statement.names:
+                if alias.name == "*":
+                    continue
+                full = module + alias.name
+                local = alias.asname or (alias.name if module else alias.name.split(".")[0])
+                self._forget(local)
+                self.aliases[local] = full if (alias.asname or module) else local
+            return
+        for bound, node in _bindings(statement):
+            self._forget(bound)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions[bound] = (cell, node)
+            elif isinstance(node, ast.ClassDef):
+                self.classes[bound] = (cell, node)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = node.value
+                if isinstance(value, ast.Name) and value.id in self.functions:  # backprop = my_backprop
+                    self.functions[bound] = self.functions[value.id]
+                elif isinstance(value, (ast.Name, ast.Attribute)) and self.dotted(value):
+                    self.aliases[bound] = self.dotted(value)
+                if self._findings(value, self.dotted):
+                    self.bound[bound] = (cell, node)  # run = Variable._execution_engine.run_backward
+
+    def _forget(self, name) -> None:
+        for table in (self.functions, self.classes, self.aliases, self.bound):
+            table.pop(name, None)
+
+    def dotted(self, node) -> str:
+        """`ag.grad` -> "torch.autograd.grad" through the notebook's imports; "" for anything else."""
+        parts = []
+        for _ in range(50):
+            if isinstance(node, ast.Attribute):
+                parts.append(node.attr)
+                node = node.value
+            elif _constant_getattr(node):
+                parts.append(node.args[1].value)
+                node = node.args[0]
+            else:
+                break
+        if not isinstance(node, ast.Name):
+            return ""
+        return ".".join([self.aliases.get(node.id, node.id), *reversed(parts)])
+
+    def own_backward_methods(self) -> bool:
+        return any(_methods(cls, "backward") for _, cls in self.classes.values())
+
+    def evidence(self, cell, function) -> list[str]:
+        found = self._findings(function, self.dotted, self.own_backward_methods(), function)
+        found += [node for node in ast.walk(function) if isinstance(node, ast.Name) and node.id in self.bound]
+        return [self._line(cell, node) for node in sorted(found, key=lambda n: (n.lineno, n.col_offset))]
+
+    def _line(self, cell, node) -> str:
+        if isinstance(node, ast.Name) and node.id in self.bound:
+            cell, node = self.bound[node.id]
+        lines = self.lines.get(cell, [])
+        text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+        return f"cell {cell}, line {node.lineno}: {text[:200]}"
+
+    def reached(self, function):
+        """The notebook's own functions and methods this code refers to (called or passed along)."""
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and node.id in self.functions:
+                yield self.functions[node.id]
+            elif isinstance(node, ast.Name) and node.id in self.classes:
+                cell, cls = self.classes[node.id]
+                yield from ((cell, method) for method in _methods(cls, None))
+            elif isinstance(node, ast.Attribute):
+                for cell, cls in self.classes.values():
+                    yield from ((cell, method) for method in _methods(cls, node.attr))
+
+    def _findings(self, tree, dotted, own_backward=False, function=None) -> list:
+        found = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in _ENGINE_ATTRIBUTES:
+                found.append(node)
+            elif _constant_getattr(node) and node.args[1].value in _ENGINE_ATTRIBUTES:
+                found.append(node)
+            elif isinstance(node, ast.Call):
+                name = dotted(node.func)
+                last = name.rsplit(".", 1)[-1]
+                if _autograd_call(name) or (name and name in _DYNAMIC):
+                    found.append(node)
+                elif last in _GRAD_SWITCHES and not _turns_off(node):
+                    found.append(node)
+                elif isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
+                    if name.startswith("torch.") or not own_backward or _tensor_receiver(node.func.value, function):
+                        found.append(node)
+        return found
+
+
+def _autograd_call(name: str) -> bool:
+    return any(name == entry or (entry.endswith(".") and name.startswith(entry)) for entry in _AUTOGRAD_CALLS)
+
+
+def _methods(cls, name):
+    return [
+        node
+        for node in cls.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and (name is None or node.name == name)
+    ]
+
+
+def _constant_getattr(node) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
+    )
+
+
+def _turns_off(call) -> bool:
+    """`set_grad_enabled(False)`: autograd off is never autograd."""
+    value = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    return isinstance(value, ast.Constant) and not value.value
+
+
+def _tensor_receiver(receiver, function) -> bool:
+    """When the notebook has its own `backward` methods: whether `receiver.backward(...)` is a tensor's. A name
+    assigned in the function from anything but a constructor call is taken for a tensor (`loss = ...sum()`);
+    `self.layer`, parameters, loop variables and objects the notebook built are its own objects."""
+    if isinstance(receiver, (ast.BinOp, ast.Subscript)):
+        return True
+    if isinstance(receiver, ast.Call):
+        return isinstance(receiver.func, ast.Attribute)  # `(...).sum().backward()`
+    if not isinstance(receiver, ast.Name) or function is None:
+        return False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and any(receiver.id in _target_names(target) for target in node.targets):
+            value = node.value
+            if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id[:1].isupper()):
+                return True
+    return False
+
+
+# -- code that reaches into the grader (its memory, its channel, torch's or the standard library's functions)
+_PROBING_CALLS = {
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys._getframe",
+    "sys.settrace",
+    "sys.setprofile",
+    "sys.addaudithook",
+    "threading.settrace",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.getouterframes",
+    "os.write",
+    "os.read",
+    "os.fdopen",
+    "os.dup",
+    "os.dup2",
+}
+_PATCHED_MODULES = ("torch", "json", "os", "sys", "builtins", "gc", "io", "threading", "numpy", "grader")
+_PATCH_ALLOWED = ("torch.backends.", "sys.stdout", "sys.stderr", "numpy.random.seed")
+_GRADER_WORDS = ("grader.child", "grader.sandbox", "/proc/self/fd", "channel_fd")
+
+
+def grader_probing(sources: list) -> list[str]:
+    """Evidence that the notebook's code reaches into the grader rather than doing the assignment: it walks the
+    process's memory or frames (`gc.get_objects`, `sys._getframe`, tracing), writes to descriptors by number,
+    replaces functions of torch or the standard library (`torch.Tensor.__matmul__ = ...`, `json.loads = ...`), or
+    names the grader's own parts. ["cell 1, line 2: ...", ...]; flagged for the staff, never scored."""
+    notebook = sources if isinstance(sources, CodeCells) else CodeCells(sources)
+    found = []
+    for cell, tree in notebook.trees.items():
+        for node in ast.walk(tree):
+            if _probes_grader(notebook, node):
+                line = notebook._line(cell, node)
+                if line not in found:
+                    found.append(line)
+                if len(found) >= MAX_EVIDENCE:
+                    return found
+    return found
+
+
+def _probes_grader(notebook, node) -> bool:
+    if isinstance(node, ast.Call):
+        name = notebook.dotted(node.func)
+        if name in _PROBING_CALLS or name.startswith("ctypes."):
+            return True
+        if name in ("setattr", "builtins.setattr") and node.args:
+            return _patched(notebook.dotted(node.args[0]) + ".attribute")
+        return False
+    if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(isinstance(t, ast.Attribute) and _patched(notebook.dotted(t)) for t in targets)
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        return any(module == "grader" or module.startswith("grader.") for module in modules)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return any(word in node.value for word in _GRADER_WORDS)
+    if isinstance(node, ast.Attribute) and notebook.dotted(node).startswith("ctypes."):
+        return True
+    return isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or node.attr) == "Reporter"
+
+
+def _patched(name: str) -> bool:
+    module = name.split(".", 1)[0]
+    return module in _PATCHED_MODULES and "." in name.strip(".") and not name.startswith(_PATCH_ALLOWED)

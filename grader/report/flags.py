@@ -5,11 +5,17 @@ import re
 LABELS = {  # code -> what the report says
     "identical": "identical notebook",
     "autograd_in_backprop": "autograd in backprop",
+    "reaches_into_grader": "code reaching into the grader",
     "cell_timeout": "cell stopped at its time limit",
     "run_timeout": "whole run stopped at its time limit",
     "memory_limit": "memory limit hit",
     "not_graded": "not graded",
     "differs_from_gradescope": "differs from Gradescope",
+}
+SEEN_BY = {  # who saw a flag -> what the pages say
+    "parent": "observed by the grader",
+    "reader": "read in the notebook's code",
+    "runner": "reported by the notebook's own process",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `W1`
 _KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 5", "cell 7"
@@ -29,6 +35,14 @@ def flags_of(results, problem: str) -> list:
     if (not results or facts.get("problem") or (problem and not results)) and "not_graded" not in flags:
         flags.append("not_graded")
     return flags
+
+
+def seen_by_of(results, flag_list: list) -> str:
+    """grades.csv's flags_seen_by: "flag: who" for each flag; the grader's own flags (not_graded, identical)
+    and any a results.json does not attribute are the parent's only when it could have seen them."""
+    sources = facts_of(results).get("flag_sources")
+    sources = sources if isinstance(sources, dict) else {}
+    return "; ".join(f"{flag}: {sources.get(flag) if sources.get(flag) in SEEN_BY else 'parent'}" for flag in flag_list)
 
 
 def identical_groups(results_by_id: dict) -> dict:

@@ -72,7 +72,14 @@ def who(row: dict) -> str:
 
 
 def flag_chips(row: dict) -> str:
-    return "".join(f'<span class="flag">{esc(F.LABELS.get(f, f))}</span>' for f in row["flags"].split("; ") if f)
+    """Each flag, with who saw it: the grader itself, the notebook's code, or the notebook's own report."""
+    seen = dict(part.split(": ", 1) for part in row.get("flags_seen_by", "").split("; ") if ": " in part)
+    return "".join(
+        f'<span class="flag">{esc(F.LABELS.get(f, f))} '
+        f"<small>({esc(F.SEEN_BY.get(seen.get(f), F.SEEN_BY['parent']))})</small></span>"
+        for f in row["flags"].split("; ")
+        if f
+    )
 
 
 # -- Exercise 3
@@ -297,6 +304,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
             + "".join(
                 f"<tr><td>{_label(r, results_by_id)}</td><td>{flag_chips(r)}</td><td>"
                 + "<br>".join(esc(d) for d in flag_details(r, results_by_id.get(r["submission_id"])))
+                + _evidence(results_by_id.get(r["submission_id"]))
                 + "</td></tr>"
                 for r in flagged
             )
@@ -319,13 +327,24 @@ def flag_details(row: dict, results) -> list:
         "cell_timeout": f"a cell was stopped at the cell limit ({limits.cell_timeout:g} s){at}",
         "run_timeout": f"the run was stopped at the whole-run limit ({limits.total_timeout:g} s){at}",
         "memory_limit": f"the memory limit ({limits.limits.memory_bytes // 2**20} MB) was hit{at}",
-        "autograd_in_backprop": f"backprop (Exercise 2) uses autograd; 2.2 and 2.3: {AUTOGRAD_IN_BACKPROP}",
+        "autograd_in_backprop": "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
+        + ("scored 0" if AUTOGRAD_IN_BACKPROP == "zero" else "kept their points, for the course staff to review"),
         "not_graded": row["problems"] or "no results",
         "differs_from_gradescope": row.get("differs_from_gradescope", ""),
     }
     return [f"{F.LABELS.get(f, f)}: {details.get(f, '')}" for f in row["flags"].split("; ") if f] + (
         [row["problems"]] if row["problems"] and "not_graded" not in row["flags"] else []
     )
+
+
+def _evidence(results) -> str:
+    """The lines of the notebook on which the reader based its flags."""
+    parts = []
+    for key, label in (("autograd_evidence", "autograd in backprop"), ("grader_evidence", "reaching into the grader")):
+        lines = [str(line) for line in F.facts_of(results).get(key) or []][:5]
+        if lines:
+            parts.append(f"<br>{label}: <code>{'<br>'.join(map(esc, lines))}</code>")
+    return "".join(parts)
 
 
 # -- one student
@@ -361,8 +380,8 @@ def write_feedback(folder: Path, row: dict, results) -> None:
     if notebook.is_file():
         srcdoc = notebook.read_text(encoding="utf-8", errors="replace")
         parts.append(
-            '<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally are marked '
-            'in red. <a href="notebook.html">Open it alone</a>.</p>'
+            '<h2>The graded notebook</h2><p class="muted">Cells that did not finish normally, as the notebook\'s '
+            'own process reported them, are marked in red. <a href="notebook.html">Open it alone</a>.</p>'
             f'<iframe sandbox title="graded notebook" srcdoc="{html.escape(srcdoc, quote=True)}"></iframe>'
         )
     else:

@@ -25,6 +25,9 @@ SHARES = {
     R.PROBE_START: 64 * 1024,
     R.RECORD: 16 * MIB,
     R.NOTEBOOK: 1 * MIB,
+    R.CELLS: 1024,
+    R.CELLS_DONE: 1024,
+    R.LOADED: 1024,
     R.UNGRADABLE: 64 * 1024,
     R.TA_FILE: 40 * MIB,
     R.READY: 64 * 1024,
@@ -33,12 +36,39 @@ SHARES = {
 TOTAL_BYTES = sum(SHARES.values())
 
 
+def line_cap(role: str) -> int:
+    """The longest line a child of this role can need: its largest event kind's share."""
+    return max(SHARES[kind] for kind in R.ROLE_EVENTS[role]) + 1024
+
+
+def split_lines(chunks, cap: int):
+    """The lines of a stream of byte chunks, in time and memory linear in its bytes: a line's pieces are joined
+    once, at its newline. A line longer than `cap` is skipped to its end and yielded as None."""
+    pending, size = [], 0
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if size <= cap:
+                pending.append(piece)
+            size += len(piece)
+            if end < 0:
+                break
+            yield b"".join(pending) if size <= cap else None
+            pending, size, start = [], 0, end + 1
+
+
 @dataclass
 class ChildReport:
-    """Everything the parent learned from the child, as plain data."""
+    """Everything the parent learned from one child (a reader or a runner, records.ROLE_EVENTS), as plain data."""
 
+    role: str = "runner"
     isolation: dict | None = None
-    notebook: dict | None = None  # records.NotebookInfo
+    notebook: dict | None = None  # records.NotebookInfo (from the reader)
+    cell_count: int | None = None  # the code cells the runner will run
+    cells_done: bool = False  # the runner says its last cell has ended
+    loaded: bool = False  # the reader holds the notebook's text
     ungradable: str | None = None  # why the notebook could not be read (the child's words)
     cells: dict = field(default_factory=dict)  # cell number -> cell_end event, for cells that did not end ok
     last_cell: int = 0  # the last cell that started
@@ -57,6 +87,8 @@ class ChildReport:
             kind = event["event"] if isinstance(event, dict) else None
             if kind not in SHARES:
                 raise ValueError(kind)
+            if kind not in R.ROLE_EVENTS[self.role]:
+                return self._problem(("unexpected", kind))
             self._used[kind] = self._used.get(kind, 0) + len(line)
             if self._used[kind] > SHARES[kind]:
                 return self._problem(("too_much", kind))
@@ -74,12 +106,22 @@ class ChildReport:
             return self.isolation is None and not self._used.keys() - {R.READY}
         if self.isolation is None or self.done:
             return False
-        if kind in (R.NOTEBOOK, R.UNGRADABLE):
-            return self.notebook is None and self.ungradable is None
+        if kind == R.LOADED:
+            return not self.loaded and self.notebook is None and self.ungradable is None
+        if kind in (R.NOTEBOOK, R.CELLS, R.UNGRADABLE):
+            return self.notebook is None and self.cell_count is None and self.ungradable is None
         if kind == R.CELL_START:
-            return self.notebook is not None and self.last_cell < event["cell"] <= self.notebook["cells"]
+            return (
+                not self.cells_done
+                and self.cell_count is not None
+                and self.last_cell < event["cell"] <= (self.cell_count)
+            )
         if kind == R.CELL_END:
             return self.running == ("cell", event["cell"])
+        if kind == R.CELLS_DONE:
+            return not self.cells_done and self.cell_count is not None and self.running is None
+        if kind in (R.PROBE_START, R.RECORD):
+            return self.cells_done
         return True
 
     def _ready(self, event) -> None:
@@ -88,6 +130,15 @@ class ChildReport:
 
     def _notebook(self, event) -> None:
         self.notebook, self.running = event["info"], None
+
+    def _loaded(self, event) -> None:
+        self.loaded = True
+
+    def _cells(self, event) -> None:
+        self.cell_count, self.running = event["count"], None
+
+    def _cells_done(self, event) -> None:
+        self.cells_done = True
 
     def _ungradable(self, event) -> None:
         self.ungradable, self.running = event["reason"], None

@@ -1,7 +1,12 @@
-"""Parent side of the sandbox: start the child, give it its request, collect its reports, enforce the timeouts.
+"""Parent side of the sandbox: start the children, give them their requests, collect their reports, enforce the
+timeouts.
 
-`with Child(...) as child: run = child.run(request)`: leaving the block, however it is left, kills the child's
-process group and whatever it left behind, and joins the readers.
+Two children, confined alike: a *reader* that reads the notebook and never runs its code (its records are as
+trustworthy as the notebook's text), and a *runner* that runs the cells and the grader's probes (its records are
+trusted only for numbers the parent re-computes). `with Child(..., role="reader") as reader, Child(...) as runner:
+reading, run = run_pair(reader, runner, request)`: leaving the blocks, however they are left, kills the children's
+process groups and whatever they left behind, and joins the readers. A child's configuration comes on its stdin,
+never in its argv or environment; the probes' inputs reach the runner only once its last cell has ended.
 """
 
 import json
@@ -15,11 +20,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import cleanup
-from .channel import TOTAL_BYTES, ChildReport
+from .channel import TOTAL_BYTES, ChildReport, line_cap, split_lines
 from .output import HeadTail
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.child.main import main; main(sys.argv[1], sys.argv[2])"
+# The configuration is the first line of stdin, read unbuffered (the runner's later requests stay in the pipe).
+BOOT = (
+    "import json, sys\n"
+    "def boot():\n"
+    "    config = json.loads(sys.stdin.buffer.raw.readline())\n"
+    "    sys.path.insert(0, config['root'])\n"
+    "    __import__(config['entry'], fromlist=['main']).main(config)\n"
+    "boot()\n"
+)
+ENTRIES = {"runner": "grader.child.main", "reader": "grader.child.reader"}
 WATCHDOG_GRACE = 10.0  # a cell or call that ignores its interrupt this long (at most its own limit) is killed
 READ_TIMEOUT = 60.0  # reading and parsing the notebook, in the child
 
@@ -29,7 +43,7 @@ class ChildRun:
     report: ChildReport
     output: str  # head and tail of what the notebook printed (instructor log only)
     seconds: float
-    stopped: str | None  # None: the child ended by itself; else "run_timeout" or "watchdog"
+    stopped: str | None  # None: the child ended by itself; else "run_timeout", "watchdog" or "cancelled" (not needed)
     running: tuple | None  # what was running when it ended or was stopped
     exit_code: int | None
     isolation: str  # what was in force, for the instructor log
@@ -52,8 +66,9 @@ class Child:
         ta_files=False,
         handout_code: str | None = None,
         writable=(),
+        role: str = "runner",
     ) -> None:
-        self.settings, self.identity, self.workdir = settings, identity, workdir
+        self.settings, self.identity, self.workdir, self.role = settings, identity, workdir, role
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
         # cannot enter); not the interpreter's own real path, which would leave the venv
         self.python = os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))
@@ -69,10 +84,16 @@ class Child:
             "ta_files": ta_files,
             "handout_code": handout_code,
             "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
+            "root": str(ROOT),
+            "entry": ENTRIES[role],
         }
         self.proc = None
         self.readers = []
-        self.report = ChildReport()
+        self.report = ChildReport(role=role)
+        self.changed = threading.Condition()  # notified on every accepted line and when the run has ended
+        self.ended = False
+        self.cancelled = False
+        self.input_lock = threading.Lock()
         self.output = HeadTail(settings.output_head_bytes, settings.output_tail_bytes)
         self.current = None  # (what is running, monotonic time it started), for the watchdog
         self.stopped = None
@@ -85,7 +106,7 @@ class Child:
         self.started_at = time.monotonic()
         try:
             self.proc = subprocess.Popen(
-                [self.python, "-I", "-c", BOOT, str(ROOT), json.dumps({**self.config, "channel_fd": write_fd})],
+                [self.python, "-I", "-c", BOOT],
                 cwd=self.workdir,
                 env=_clean_env(self.workdir),
                 stdin=subprocess.PIPE,
@@ -96,6 +117,7 @@ class Child:
             )
         finally:
             os.close(write_fd)
+        self.send({**self.config, "channel_fd": write_fd})
         self.readers = [
             threading.Thread(target=self._read_output, daemon=True),
             threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True),
@@ -104,10 +126,13 @@ class Child:
             reader.start()
         return self
 
-    def run(self, request: dict) -> ChildRun:
-        threading.Thread(target=self._feed, args=(json.dumps(request).encode(),), daemon=True).start()
+    def run(self) -> ChildRun:
+        """Wait until the child ends or is stopped (its requests come from another thread: `send`)."""
         self.stopped = self._wait()
         self._stop()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
         return ChildRun(
             self.report,
             self.output.text(),
@@ -133,25 +158,52 @@ class Child:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass  # stuck in the kernel; the run says it did not end normally
-        self.leftovers += cleanup.kill_leftovers(self.identity.uid)
+        if self.role == "runner":  # the sweep of the sandbox user would also stop a reader still rendering
+            self.leftovers += cleanup.kill_leftovers(self.identity.uid)
         for reader in self.readers:
             reader.join(timeout=5)
 
     # -- the parent's side of the conversation
-    def _feed(self, request: bytes) -> None:
-        try:
-            self.proc.stdin.write(request)
-            self.proc.stdin.close()
-        except (OSError, ValueError):
-            pass  # the child is already gone; _wait says why
+    def send(self, message: dict) -> None:
+        """One JSON line on the child's stdin (a pipe: the child reads it when it is ready to)."""
+        with self.input_lock:
+            try:
+                self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                pass  # the child is already gone; _wait says why
+
+    def cancel(self) -> None:
+        """Stop the child: it is not needed (its run says "cancelled")."""
+        self.cancelled = True
+        _kill_group(self.proc.pid)
+
+    def close_input(self) -> None:
+        with self.input_lock:
+            try:
+                self.proc.stdin.close()
+            except (OSError, ValueError):
+                pass
+
+    def wait_for(self, seen) -> bool:
+        """Block until `seen(self.report)` holds (True) or the child's run has ended (False). Bounded: every
+        run ends, at the latest at its total timeout."""
+        with self.changed:
+            while not seen(self.report):
+                if self.ended:
+                    return False
+                self.changed.wait(timeout=0.5)
+        return True
 
     def _read_output(self) -> None:
         for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):
             self.output.add(chunk)
 
     def _read_channel(self, fd: int) -> None:
-        budget, pending = TOTAL_BYTES, b""
-        with os.fdopen(fd, "rb", buffering=0) as stream:
+        budget = TOTAL_BYTES
+
+        def chunks():
+            nonlocal budget
             for chunk in iter(lambda: stream.read(65536), b""):
                 budget -= len(chunk)
                 if budget < 0:
@@ -159,10 +211,18 @@ class Child:
                     for _ in iter(lambda: stream.read(65536), b""):
                         pass
                     return
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    self.report.add_line(line)
+                yield chunk
+
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            for line in split_lines(chunks(), line_cap(self.role)):
+                with self.changed:
+                    if line is None:
+                        self.report._problem(("too_long",))
+                    else:
+                        self.report.add_line(line)
                     self._track_running()
+                    if not (line or b"").startswith(b'{"event": "cell_'):  # the one event of every cell wakes no one
+                        self.changed.notify_all()
 
     def _track_running(self) -> None:
         running = self.report.running
@@ -178,7 +238,7 @@ class Child:
         while True:
             try:
                 self.proc.wait(timeout=0.1)
-                return None
+                return "cancelled" if self.cancelled else None
             except subprocess.TimeoutExpired:
                 pass
             now, running = time.monotonic(), self.current
@@ -222,6 +282,32 @@ def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> d
             read.append(path)
     shm = ["/dev/shm"] if user_switch else []
     return {"read": read, "write": [str(workdir), *SYSTEM_WRITE, *shm, *map(str, writable)]}
+
+
+def run_pair(reader: Child, runner: Child, request: dict) -> tuple:
+    """Run the reader and the runner side by side; returns (the reader's ChildRun, the runner's)."""
+    reading = {}
+    watcher = threading.Thread(target=lambda: reading.update(run=reader.run()), daemon=True)
+    conductor = threading.Thread(target=_conduct, args=(reader, runner, request), daemon=True)
+    watcher.start()
+    conductor.start()
+    run = runner.run()
+    watcher.join()  # bounded: the reader's own run ends at its limits
+    conductor.join(timeout=10)
+    return reading.get("run"), run
+
+
+def _conduct(reader: Child, runner: Child, request: dict) -> None:
+    """The runner reads the notebook once the reader holds it (no student code can have changed it yet); it gets the
+    probes' inputs once its last cell has ended and the reader has ended (the runner then stops whatever the
+    notebook left running, as the sandbox user, which would include a reader still rendering)."""
+    if not reader.wait_for(lambda r: r.loaded or r.ungradable is not None) or not reader.report.loaded:
+        return runner.cancel()  # nothing to run: the runner need not finish importing torch
+    runner.send({"go": True})
+    if runner.wait_for(lambda r: r.cells_done):
+        reader.wait_for(lambda r: False)  # until the reader's run has ended
+        runner.send(request)
+    runner.close_input()
 
 
 def _isolation(identity, report: ChildReport) -> str:

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..markdown import quoted
+from ..markdown import code_block, quoted
 from . import reference
 from .feedback import (
     CheckFailed,
@@ -172,9 +172,8 @@ def _gradient_distances(sub: Submission, line, names) -> str:
     with same_cause_as("2.1"):
         grads, _ = _ordered_gradients(sub)
     expected = _expected_gradients(sub)
-    autograd = bool(record(sub, "backprop")["call"].get("autograd")) or bool(
-        (sub.notebook or {}).get("autograd_in_backprop")
-    )
+    evidence = autograd_evidence(sub)
+    hint = bool(record(sub, "backprop")["call"].get("autograd"))  # the runner's own account: never decides
     lines, failed = [], False
     for name in names:
         array = grads.get(name)
@@ -196,14 +195,27 @@ def _gradient_distances(sub: Submission, line, names) -> str:
             "With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
-    if autograd and AUTOGRAD_IN_BACKPROP == "zero":
+    lines = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
+    if evidence and AUTOGRAD_IN_BACKPROP == "zero":
         raise CheckFailed(
-            "Your `backprop` uses autograd (`.backward()`, `torch.autograd`, `enable_grad` or "
-            "`requires_grad`); Exercise 2 asks for the backward pass by hand, so the gradients score "
-            f"no points even though they match:\n\n{table}"
+            "Your `backprop` uses autograd (these lines of your notebook compute gradients with it); Exercise 2 asks "
+            f"for the backward pass by hand, so the gradients score no points even though they match:{lines}"
+            f"\n\n{table}"
         )
-    flag = "\n\nNote for the course staff: this `backprop` uses autograd." if autograd else ""
-    return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{flag}"
+    review = (
+        "\n\n**Your `backprop` appears to use autograd**, which Exercise 2 asks you not to use; it will be reviewed "
+        f"by the course staff.{lines}"
+        if evidence or hint
+        else ""
+    )
+    return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{review}"
+
+
+def autograd_evidence(sub: Submission) -> list:
+    """The reader's evidence that the `backprop` that runs uses autograd (lines of the notebook), or []."""
+    notebook = sub.notebook or {}
+    evidence = [str(line) for line in notebook.get("autograd_evidence") or []]
+    return evidence or (["(the notebook's code)"] if notebook.get("autograd_in_backprop") else [])
 
 
 def output_layer_gradients(sub: Submission, line) -> str:

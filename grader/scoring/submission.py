@@ -10,7 +10,8 @@ from ..settings import MIB, Settings
 
 @dataclass
 class Submission:
-    run: ChildRun | None = None
+    run: ChildRun | None = None  # the runner's: trusted only for numbers the parent re-computes
+    reading: ChildRun | None = None  # the reader's: as trustworthy as the notebook's text
     inputs: dict = field(default_factory=dict)  # the grader's inputs, per probe (scoring/inputs.py)
     problem: str | None = None  # why it could not be graded at all, for the student
     notes: list = field(default_factory=list)  # the parent's own notes (the copy of the upload)
@@ -21,9 +22,13 @@ class Submission:
         return self.run.report if self.run else ChildReport()
 
     @property
+    def reading_report(self) -> ChildReport:
+        return self.reading.report if self.reading else ChildReport(role="reader")
+
+    @property
     def notebook(self) -> dict | None:
-        """records.NotebookInfo, once the child has read the notebook."""
-        return self.report.notebook
+        """records.NotebookInfo, once the reader has read the notebook."""
+        return self.reading_report.notebook
 
     @property
     def memory_mb(self) -> int:
@@ -33,7 +38,7 @@ class Submission:
     def ending(self) -> str:
         """How the notebook's process ended, in words a student understands."""
         run = self.run
-        if run is None:
+        if run is None or run.stopped == "cancelled":
             return "The notebook was not run."
         if run.stopped == "run_timeout":
             return (

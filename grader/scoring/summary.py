@@ -41,18 +41,31 @@ def facts(sub: Submission) -> dict:
     failed = sorted(sub.report.cells)
     statuses = {end["status"] for end in sub.report.cells.values()}
     errors = [end.get("error", {}) for end in sub.report.cells.values()]
-    flags = []
+    seen_by = {}  # flag -> who saw it: "parent" (the grader itself), "reader" (the notebook's text), "runner"
+
+    def flag(code: str, who: str) -> None:
+        seen_by.setdefault(code, who)
+
     backprop = sub.report.records.get("backprop", {}).get("call", {})
-    if notebook.get("autograd_in_backprop") or backprop.get("autograd"):
-        flags.append("autograd_in_backprop")
-    if "timeout" in statuses or (sub.run and sub.run.stopped == "watchdog"):
-        flags.append("cell_timeout")
+    if notebook.get("autograd_in_backprop"):
+        flag("autograd_in_backprop", "reader")
+    elif backprop.get("autograd"):
+        flag("autograd_in_backprop", "runner")  # a hint: the runner's own account
+    if notebook.get("grader_evidence"):
+        flag("reaches_into_grader", "reader")
+    if sub.run and sub.run.stopped == "watchdog":
+        flag("cell_timeout", "parent")
+    if "timeout" in statuses:
+        flag("cell_timeout", "runner")
     if sub.run and sub.run.stopped == "run_timeout":
-        flags.append("run_timeout")
-    if sub.memory_killed or any(out_of_memory(e) for e in errors):
-        flags.append("memory_limit")
+        flag("run_timeout", "parent")
+    if sub.memory_killed:
+        flag("memory_limit", "parent")
+    if any(out_of_memory(e) for e in errors):
+        flag("memory_limit", "runner")
     if sub.problem or not notebook:
-        flags.append("not_graded")
+        flag("not_graded", "reader" if sub.reading_report.ungradable else "parent")
+    flags = list(seen_by)
     answer = notebook.get("answer") or {}
     return {
         "grader_version": grader_version(),
@@ -64,12 +77,16 @@ def facts(sub: Submission) -> dict:
         "failed_cells": failed[:1000],
         "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None),
         "flags": flags,
+        "flag_sources": seen_by,
+        "autograd_evidence": [str(line)[:500] for line in notebook.get("autograd_evidence") or []][:20],
+        "grader_evidence": [str(line)[:500] for line in notebook.get("grader_evidence") or []][:20],
+        "failed_cells_reported_by": "runner",  # the notebook's own process: its report, not the grader's finding
         "not_in_force": _not_in_force(sub),
         "in_force": _not_in_force(sub, "in_force"),
         "code_hash": notebook.get("code_hash"),
         "exercise3": {
             "answer": answer.get("text"),
-            "images": sorted(n for n in sub.report.ta_files if n.startswith("answer-")),
+            "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
         },
     }
 
