@@ -6,6 +6,7 @@ room reserved before the child started.
 """
 
 import base64
+import dataclasses
 import resource
 import signal
 import sys
@@ -30,6 +31,8 @@ from .scoring.summary import facts, summary
 
 TESTS = ROOT / "tests"
 MAX_RESULTS_BYTES = 1_000_000
+MAX_RERUNS = 2  # a notebook may hold several cells that catch their interrupt
+MIN_RERUN_SECONDS = 30.0  # a run again needs at least this much of the total time left
 IMAGE_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "gif": b"GIF8"}
 
 
@@ -89,32 +92,50 @@ def _run(submission: Path, settings, python: str, ta_dir, hide) -> Submission:
         sub.problem = "No submission was found (the grader was given a path that does not exist)."
         return sub
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
-        scratch = Scratch(submission, identity.uid, identity.gid)
-        try:
-            sub.notes = scratch.notes
-            seed = inputs.seed_for(scratch.digest.digest())
-            sub.inputs = {
-                name: probe.draw(np.random.default_rng([seed, index]))
-                for index, (name, probe) in enumerate(rubric.PROBES.items())
-            }
-            request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
-            with Child(
-                settings,
-                identity,
-                scratch.path,
-                python,
-                hide=_hidden(python, submission, hide),
-                ta_files=ta_dir is not None,
-                handout_code=HANDOUT_CODE,
-            ) as child:
-                sub.run = child.run(request)
-        finally:
-            remove_tree(scratch.path)
+        skip, left = set(), settings.total_timeout
+        for _ in range(1 + MAX_RERUNS):
+            scratch = Scratch(submission, identity.uid, identity.gid)  # each run starts from a fresh copy
+            try:
+                sub.notes = scratch.notes
+                seed = inputs.seed_for(scratch.digest.digest())
+                sub.inputs = {
+                    name: probe.draw(np.random.default_rng([seed, index]))
+                    for index, (name, probe) in enumerate(rubric.PROBES.items())
+                }
+                request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
+                with Child(
+                    dataclasses.replace(settings, total_timeout=left),
+                    identity,
+                    scratch.path,
+                    python,
+                    hide=_hidden(python, submission, hide),
+                    ta_files=ta_dir is not None,
+                    handout_code=HANDOUT_CODE,
+                    skip_cells=skip,
+                ) as child:
+                    sub.run = child.run(request)
+            finally:
+                remove_tree(scratch.path)
+            left -= sub.run.seconds
+            cell = _uninterruptible_cell(sub.run)
+            if cell is None or cell in skip or left < MIN_RERUN_SECONDS:
+                break
+            skip.add(cell)
+            sub.skipped = set(skip)
+            print(f"[grader] cell {cell} caught its interrupt: the notebook runs again from a fresh start without it")
     if sub.report.ungradable:
         sub.problem = sub.report.ungradable
     if ta_dir is not None:
         _write_ta_files(Path(ta_dir), sub.report.ta_files)
     return sub
+
+
+def _uninterruptible_cell(run) -> int | None:
+    """The cell that ran past its limit and caught the interrupt: a run that skips it costs no more than a cell
+    that raised (its later cells and the checks still run)."""
+    if run.stopped == "watchdog" and run.running and run.running[0] == "cell":
+        return run.running[1]
+    return None
 
 
 def _hidden(python: str, submission: Path, extra) -> list:

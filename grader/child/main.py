@@ -63,7 +63,10 @@ def main(grader_root: str, config_json: str) -> None:
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
 
     shell = new_shell(note)
-    failed = run_cells(shell, notebook.cells, reporter, config["cell_timeout"], cell_defines)
+    failed = run_cells(
+        shell, notebook.cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ()))
+    )
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
     if config.get("uid") is not None:
         _stop_background_processes()
     run_probes(shell.user_ns, request["probes"], reporter, config["probe_timeout"])

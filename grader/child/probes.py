@@ -43,13 +43,14 @@ def run_probes(namespace, probes: list, reporter, timeout: float) -> None:
 
 def forward(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "forward")
-    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS})
-    return {"calls": [_call(torch, function, torch.tensor(x)) for x in inputs["inputs"]]}
+    dtype = _own_dtype(torch, ns.get("W1"))
+    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS}, dtype)
+    return {"calls": [_call(torch, function, torch.tensor(x, dtype=dtype)) for x in inputs["inputs"]]}
 
 
 def backprop(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "backprop")
-    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")})
+    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")}, _own_dtype(torch, ns.get("W1")))
     return {"call": _call(torch, function, ns["X"], watch_autograd=True)}
 
 
@@ -60,11 +61,12 @@ def toymodel(torch, ns: dict, inputs: dict) -> Record:
         module = cls()
     except Exception as exc:  # noqa: BLE001
         return {"error": describe(exc)}
-    return {"object": _module_data(torch, module, torch.tensor(inputs["x"]))}
+    return {"object": _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))}
 
 
 def model(torch, ns: dict, inputs: dict) -> Record:
-    return {"object": _module_data(torch, _defined(ns, "model"), torch.tensor(inputs["x"]))}
+    module = _defined(ns, "model")
+    return {"object": _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))}
 
 
 PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": backprop}
@@ -76,9 +78,27 @@ def _defined(ns, name):
     return ns[name]
 
 
-def _set_globals(torch, ns, values) -> None:
+def _set_globals(torch, ns, values, dtype) -> None:
     for name, value in values.items():
-        ns[name] = torch.tensor(value, dtype=torch.float32)
+        ns[name] = torch.tensor(value, dtype=dtype)
+
+
+def _own_dtype(torch, value):
+    """The floating dtype the notebook chose (its own `W1`, or a model's first parameter), else float32: a notebook
+    switched to float64, as the handout suggests, is called with float64 inputs, as it would call itself."""
+    try:
+        if isinstance(value, torch.nn.Module):
+            value = next((p for p in value.parameters() if p.is_floating_point()), None)
+        if isinstance(value, torch.Tensor) and value.dtype in (
+            torch.float64,
+            torch.float32,
+            torch.float16,
+            torch.bfloat16,
+        ):
+            return value.dtype
+    except Exception:  # noqa: BLE001  -- a hostile module's parameters() may raise
+        pass
+    return torch.float32
 
 
 def _call(torch, function, *args, watch_autograd=False):

@@ -51,6 +51,7 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
+        skip_cells=(),
     ) -> None:
         self.settings, self.identity, self.workdir = settings, identity, workdir
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
@@ -67,6 +68,7 @@ class Child:
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
+            "skip_cells": sorted(skip_cells),  # cells that caught their interrupt in an earlier run (grade.py)
         }
         self.proc = None
         self.readers = []

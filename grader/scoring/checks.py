@@ -371,9 +371,10 @@ def _training_cell_failure(sub: Submission) -> str | None:
     end = sub.report.cells.get(cells[-1])
     if not end or end["status"] == "ok" or not end.get("error"):
         return None
+    left = "the cells before it left it" if cells[-1] in sub.skipped else "that cell left it"
     return (
         f"Cell {cells[-1]}, which trains `model` (Exercise 5), did not finish: it raised "
-        f"{error_text(sub, end['error'])}\n\nThe model was checked as that cell left it. "
+        f"{error_text(sub, end['error'])}\n\nThe model was checked as {left}. "
     )
 
 

@@ -81,6 +81,12 @@ def plain_words(sub: Submission, error: dict) -> str:
         )
     if kind == "EOFError":
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
+    if kind == "Timeout" and error.get("cell") in sub.skipped:
+        return (
+            "The cell catches the grader's interrupt (a bare `except:` or `except BaseException:` around a long "
+            "loop), so it could not be stopped at its limit; the notebook was run again from a fresh start without "
+            "that cell. Catch `Exception` instead, and use a fixed number of steps."
+        )
     if kind == "Timeout":
         return (
             "Use a fixed number of steps (for example `for step in range(10000):`), not a loop that waits for "

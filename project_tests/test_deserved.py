@@ -1,0 +1,106 @@
+"""Every honest notebook gets the score its work deserves, and words that never contradict it (issue 19).
+
+Each test writes a notebook with one idiom or mistake a real student makes, and checks the score it deserves and the
+first sentence of the test that names the real cause."""
+
+import nbformat
+from conftest import FULL_MARKS, cell_number, code_cells, edit_cell, output_of, solution
+
+from grader.rubric import RUBRIC
+
+TRAINING_LOST = FULL_MARKS - RUBRIC["5.1"].points
+
+
+def _insert_before(nb, number: int, source: str):
+    code = code_cells(nb)
+    nb.cells.insert(nb.cells.index(code[number - 1]), nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _training(nb) -> int:
+    return cell_number(nb, "torch.manual_seed(0)\nmodel = ToyModel()")
+
+
+# -- scores follow the work
+def test_a_float64_notebook_is_called_in_its_own_dtype(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "X, Y = generate_data(20)"), "(20)\n", "(20)\nX, Y = X.double(), Y.double()\n")
+    edit_cell(
+        nb,
+        cell_number(nb, "W1 = torch.randn"),
+        "B2 = torch.randn(1, 2) * 0.2",
+        "B2 = torch.randn(1, 2) * 0.2\nW1, B1, W2, B2 = W1.double(), B1.double(), W2.double(), B2.double()",
+    )
+    edit_cell(nb, cell_number(nb, "def forward("), "z1 = x @ W1", "x = x.double()\n    z1 = x @ W1")
+    edit_cell(nb, cell_number(nb, "model = ToyModel()\nmodel"), "ToyModel()", "ToyModel().double()")
+    edit_cell(nb, _training(nb), "model = ToyModel()\n", "model = ToyModel().double()\n")
+    edit_cell(
+        nb, cell_number(nb, "generate_data(100)"), "generate_data(100)", "map(torch.Tensor.double, generate_data(100))"
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+def test_a_cell_that_catches_its_interrupt_costs_no_more_than_a_cell_that_raised(grade_notebook):
+    nb = solution()
+    training = _training(nb)
+    edit_cell(
+        nb,
+        training,
+        "torch.manual_seed(0)\n",
+        "import time\nfor attempt in range(10**9):  # copied code: retry whatever happens\n    try:\n"
+        "        time.sleep(0.01)\n    except:\n        continue\ntorch.manual_seed(0)\n",
+    )
+    results = grade_notebook(nb, "--cell-timeout", "2")
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `Timeout: cell {training} "
+        "ran longer than 2 s and did not stop when interrupted"
+    ), message
+    assert "the notebook was run again from a fresh start without that cell" in message
+    assert "The model was checked as the cells before it left it." in message
+
+
+def test_matplotlib_notebook_backend_runs_as_inline(grade_notebook):
+    nb = edit_cell(
+        solution(), 1, "import torch\n", "%matplotlib notebook\nimport matplotlib.pyplot as plt\nimport torch\n"
+    )
+    nb.cells.append(nbformat.v4.new_code_cell("%matplotlib widget\nplt.plot([1, 2, 3])\nplt.show()"))
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert "\\`%matplotlib notebook\\` ran as \\`%matplotlib inline\\`" in results["output"]
+
+
+def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(grade_notebook):
+    check = (
+        "try:\n    import google.colab\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False\n"
+        "if IN_COLAB:\n    import os\n    os.chdir('/content/drive/MyDrive/cse447')\n"
+    )
+    nb = edit_cell(solution(), 1, "import torch\n", check + "import torch\n")
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "from google.colab import files\nfrom google.colab.patches import cv2_imshow\n"
+            "files.download('A0.ipynb')\nassert not IN_COLAB"
+        )
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert "Colab\\-only call \\`google\\.colab\\.files\\.download\\(\\)\\` skipped" in results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+def test_an_error_inside_a_time_magic_cell_is_a_failed_cell(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    code_cells(nb)[training - 1].source = "%%time\n" + code_cells(nb)[training - 1].source.replace(
+        "optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n", ""
+    )
+    results = grade_notebook(nb)
+    assert training in results["extra_data"]["failed_cells"]
+    assert results["score"] == TRAINING_LOST, results["output"]
+    assert output_of(results, "5.1").startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised "
+        "`NameError: name 'optimizer' is not defined`"
+    )
