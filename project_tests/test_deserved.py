@@ -3,8 +3,23 @@
 Each test writes a notebook with one idiom or mistake a real student makes, and checks the score it deserves and the
 first sentence of the test that names the real cause."""
 
+import json
+import os
+import subprocess
+
 import nbformat
-from conftest import FULL_MARKS, cell_number, code_cells, edit_cell, output_of, solution
+import pytest
+from conftest import (
+    FULL_MARKS,
+    RUN_AUTOGRADER,
+    cell_number,
+    code_cells,
+    edit_cell,
+    output_of,
+    sandbox_user,
+    save,
+    solution,
+)
 
 from grader.rubric import RUBRIC
 
@@ -104,3 +119,34 @@ def test_an_error_inside_a_time_magic_cell_is_a_failed_cell(grade_notebook):
         f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised "
         "`NameError: name 'optimizer' is not defined`"
     )
+
+
+LOADER = (
+    "from torch.utils.data import DataLoader, TensorDataset\n"
+    "loader = DataLoader(TensorDataset(X, Y), batch_size=10, num_workers=2)\n"
+    "for xb, yb in loader:\n    pass\n"
+    "batches = iter(DataLoader(TensorDataset(X, Y), batch_size=5, num_workers=2, persistent_workers=True))\n"
+    "first = next(batches)\n"
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the sandbox modes are root's")
+@pytest.mark.parametrize("mode", ["root", "root without CAP_SYS_ADMIN"])
+def test_dataloader_workers_run_as_in_jupyter_and_what_the_grader_does_after_the_last_cell_is_not_blamed(
+    tmp_path, mode
+):
+    nb = solution()
+    edit_cell(nb, _training(nb), "torch.manual_seed(0)\n", LOADER + "torch.manual_seed(0)\n")
+    submission = save(nb, tmp_path / "submission")
+    wrap = ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin"] if mode != "root" else []
+    completed = subprocess.run(
+        [*wrap, str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(tmp_path / "results.json")]
+        + ["--quiet", "--sandbox-user", sandbox_user(), "--cell-timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]

@@ -9,6 +9,7 @@ import fnmatch
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -224,7 +225,28 @@ def new_shell(note) -> GradingShell:
     shell.init_grading(note)
     colab.install(note)
     shell.ast_transformers.append(colab.LocalImportCheck(note))
+    _tensors_by_value_without_unix_sockets()
     return shell
+
+
+def _tensors_by_value_without_unix_sockets() -> None:
+    """DataLoader workers (num_workers > 0) send each batch to the notebook through a multiprocessing queue. torch
+    pickles a tensor there as a file descriptor, passed over a Unix socket that multiprocessing's resource_sharer
+    creates with socket(); where confine.py refuses that (no network namespace), the batch would never arrive and
+    the cell would hang. Without torch's reducers, tensors go through the queue by value, as pickle sends them."""
+    try:
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+        return
+    except OSError:
+        pass
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch
+    import torch.multiprocessing  # noqa: F401  -- registers torch's reducers (once, at import), removed below
+
+    for kind in (*torch._storage_classes, torch.storage.TypedStorage, *torch._tensor_classes, torch.Tensor):
+        ForkingPickler._extra_reducers.pop(kind, None)
+    ForkingPickler._extra_reducers.pop(torch.nn.Parameter, None)
 
 
 def run_cells(
