@@ -150,3 +150,54 @@ def test_dataloader_workers_run_as_in_jupyter_and_what_the_grader_does_after_the
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["score"] == FULL_MARKS, results["output"]
     assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+# -- words that never contradict the notebook
+def test_a_transposed_gradient_is_named(grade_notebook):
+    nb = solution()
+    backprop = cell_number(nb, "def backprop(")
+    edit_cell(nb, backprop, "W2_grad = (h[:,:,None] * z2_grad[:,None,:]).sum(0)", "W2_grad = (h.T @ z2_grad).T")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("2.1", "2.2")), results["output"]
+    assert output_of(results, "2.2").startswith(
+        "`W2_grad` is the transpose of the right gradient: it must have the shape of `W2`. With the grader's own"
+    )
+
+
+def test_a_mean_for_a_sum_is_named_and_2_3_says_to_fix_2_2_first(grade_notebook):
+    nb = edit_cell(
+        solution(), cell_number(solution(), "def backprop("), "2 * (y_hat - Y)", "2 * (y_hat - Y) / Y.numel()"
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("2.2", "2.3")), results["output"]
+    message = output_of(results, "2.2")
+    assert message.startswith("`W2_grad` is exactly 0.02 times the right gradient"), message  # Y: 25 x 2 values
+    assert "(a mean where the loss `((y_hat - Y)**2).sum()` is a sum?)" in message.split("\n")[0]
+    assert output_of(results, "2.3").startswith(
+        "Fix test 2.2 first: the hidden layer's gradients are computed from the output layer's"
+    )
+
+
+def test_cuda_and_a_name_only_the_students_session_had_are_named_in_plain_words(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "def forward("), "z1 = x @ W1", "x = normalize(x)\n    z1 = x @ W1")
+    edit_cell(nb, _training(nb), "model = ToyModel()\n", "model = ToyModel().cuda()\n")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("1.1", "1.2", "5.1")), results["output"]
+    forward = output_of(results, "1.1")
+    assert "**First cause:** no cell above defines `normalize` (no cell that failed did either). If it existed " in (
+        forward
+    )
+    training = output_of(results, "5.1")
+    assert "The grader, like Gradescope, has no GPU. Choose the device with `device = torch.device(" in training
+
+
+def test_a_renamed_forward_is_pointed_out(grade_notebook):
+    nb = solution()
+    for number in range(cell_number(nb, "def forward("), cell_number(nb, "def backprop(")):
+        code_cells(nb)[number - 1].source = code_cells(nb)[number - 1].source.replace("forward", "forward_pass")
+    results = grade_notebook(nb)
+    assert output_of(results, "1.1").startswith(
+        "`forward` is not defined when the notebook has finished running. Your notebook defines `forward_pass`: the "
+        "grader calls `forward`, the name the handout gives, so keep that name."
+    )

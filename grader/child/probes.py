@@ -5,6 +5,8 @@ lying tensor subclass in this process changes nothing. Tensors are read with tor
 Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
 """
 
+import difflib
+
 from ..records import MAX_VALUES, Record
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
@@ -74,7 +76,9 @@ PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": 
 
 def _defined(ns, name):
     if name not in ns:
-        raise Missing(name)
+        similar = difflib.get_close_matches(name, [str(k) for k in list(ns)[:10_000] if not str(k).startswith("_")])
+        similar += [str(k) for k in list(ns)[:10_000] if str(k).lower().startswith(name.lower()) and k not in similar]
+        raise Missing(f"{name}: {', '.join(similar[:3])}")
     return ns[name]
 
 

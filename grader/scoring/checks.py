@@ -192,8 +192,17 @@ def _gradient_distances(sub: Submission, line, names) -> str:
         )
     table = "\n".join(lines)
     if failed:
+        rows = len(sub.inputs["backprop"]["X"])
+        named = [_gradient_relation(name, grads.get(name), expected[name], rows) for name in names]
+        named = "".join(f"{text} " for text in named if text)
+        inherited = ""
+        if names == ["W1", "B1"] and not _close(grads.get("B2"), expected["B2"], line.tolerance):
+            inherited = (
+                "Fix test 2.2 first: the hidden layer's gradients are computed from the output layer's "
+                "(`z2_grad`, whose row sums are `B2_grad`), which are wrong too. "
+            )
         raise CheckFailed(
-            "With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
+            f"{inherited}{named}With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
     if autograd and AUTOGRAD_IN_BACKPROP == "zero":
@@ -204,6 +213,31 @@ def _gradient_distances(sub: Submission, line, names) -> str:
         )
     flag = "\n\nNote for the course staff: this `backprop` uses autograd." if autograd else ""
     return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{flag}"
+
+
+def _close(array, expected, tolerance) -> bool:
+    if array is None or array.size != expected.size or not np.all(np.isfinite(array)):
+        return False
+    return float(np.linalg.norm(array.reshape(expected.shape) - expected)) < tolerance
+
+
+def _gradient_relation(name: str, array, expected, rows: int) -> str:
+    """A wrong gradient that is a known slip of the right one: transposed, or a constant multiple (a mean for a sum,
+    a missing factor 2, a sign)."""
+    if array is None or array.size != expected.size or not np.all(np.isfinite(array)) or not np.any(expected):
+        return ""
+    if expected.ndim == 2 and array.shape == expected.T.shape and array.shape != expected.shape:
+        if np.allclose(array, expected.T, atol=1e-4):
+            return f"`{name}_grad` is the transpose of the right gradient: it must have the shape of `{name}`."
+    flat, right = array.reshape(-1), expected.reshape(-1)
+    factor = float(flat @ right / (right @ right))
+    if abs(factor - 1) > 1e-3 and abs(factor) > 1e-9 and np.allclose(flat, factor * right, rtol=1e-3, atol=1e-6):
+        hint = {2.0: "", 0.5: " (is the factor 2 of the squared error missing?)", -1.0: " (is the sign flipped?)"}
+        for n in (rows, 2 * rows):  # a mean over the rows of X or the values of Y, where the loss is a sum
+            hint[1 / n] = " (a mean where the loss `((y_hat - Y)**2).sum()` is a sum?)"
+        words = next((w for value, w in hint.items() if abs(factor - value) < 1e-3 * abs(value)), "")
+        return f"`{name}_grad` is exactly {factor:.4g} times the right gradient{words}."
+    return ""
 
 
 def output_layer_gradients(sub: Submission, line) -> str:
