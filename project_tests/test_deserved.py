@@ -201,3 +201,21 @@ def test_a_renamed_forward_is_pointed_out(grade_notebook):
         "`forward` is not defined when the notebook has finished running. Your notebook defines `forward_pass`: the "
         "grader calls `forward`, the name the handout gives, so keep that name."
     )
+
+
+def test_exercise5_advice_names_a_model_that_never_trained_first(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "    loss.backward()\n", "")
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith(
+        "The parameters of your final `model` never changed after it was created: it was not trained."
+    ), message
+    assert "Train for more steps" not in message and "manual_seed" not in message
+
+
+def test_exercise5_advice_names_data_regenerated_in_the_training_cell(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    edit_cell(nb, cell_number(nb, "range(3)"), "model = ToyModel()\n", "model = ToyModel()\nX, Y = generate_data(20)\n")
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith("Your final `X` is not the toy data of the handout"), message

@@ -68,7 +68,35 @@ def toymodel(torch, ns: dict, inputs: dict) -> Record:
 
 def model(torch, ns: dict, inputs: dict) -> Record:
     module = _defined(ns, "model")
-    return {"object": _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))}
+    data = _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))
+    if data["module"]["is_module"]:
+        data["facts"] = {"updated": _updated(torch, module), "toy_data": _toy_data(torch, ns, inputs["x"])}
+    return {"object": data}
+
+
+def _updated(torch, module) -> bool | None:
+    """Were the model's parameters changed in place since it was created (an optimizer's step, a copy_)? Each
+    in-place change counts in a tensor's version; a new model of the same class gives the versions at creation.
+    None when that cannot be told (the class needs arguments, parameters were replaced)."""
+    try:
+        fresh = [p._version for p in type(module)().parameters()]
+        own = [p._version for p in module.parameters()]
+    except Exception:  # noqa: BLE001
+        return None
+    if len(own) != len(fresh) or any(v < f for v, f in zip(own, fresh)):
+        return None
+    return own != fresh
+
+
+def _toy_data(torch, ns, toy_x) -> bool | None:
+    """Is the notebook's final `X` the toy data (`torch.manual_seed(0); X, Y = generate_data(20)`)?"""
+    x = ns.get("X")
+    if not isinstance(x, torch.Tensor):
+        return None
+    try:
+        return bool(x.shape == (len(toy_x), 3) and torch.allclose(x.double(), torch.tensor(toy_x).double()))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": backprop}

@@ -393,8 +393,29 @@ def trained_model(sub: Submission, line) -> str:
     if training:
         raise CheckFailed(training + reached)
     if not loss < line.tolerance:
+        fact = _training_fact(data.get("facts") or {})
+        if fact:
+            raise CheckFailed(f"{fact}\n\n{reached}")
         raise CheckFailed(reached + _advice(sub, loss, line.tolerance))
     return reached
+
+
+def _training_fact(facts: dict) -> str | None:
+    """What the notebook's own run shows happened to `model` and `X`, said before any advice."""
+    if facts.get("updated") is False:
+        return (
+            "The parameters of your final `model` never changed after it was created: it was not trained. Check "
+            "that the training loop runs (a training function must be called), that it calls `loss.backward()` "
+            "and `optimizer.step()` with an optimizer made from this `model.parameters()`, and that `model` is not "
+            "created again after the loop."
+        )
+    if facts.get("toy_data") is False:
+        return (
+            "Your final `X` is not the toy data of the handout (`torch.manual_seed(0)` then `X, Y = "
+            "generate_data(20)`): the model was trained on other data, and the grader checks it on the toy data. "
+            "Do not generate or change `X` and `Y` in the training cell or after it."
+        )
+    return None
 
 
 def _training_cell_failure(sub: Submission) -> str | None:
@@ -419,7 +440,11 @@ def _advice(sub: Submission, loss: float, threshold: float) -> str:
         fresh = (
             f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
             f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
-            "All), so the model starts from other random weights than in your session."
+            + (
+                "All); in your session, cells may have run in another order or more than once."
+                if sub.notebook.get("seeded")
+                else "All), so the model starts from other random weights than in your session."
+            )
         )
     if sub.notebook and not sub.notebook.get("seeded"):
         return (
