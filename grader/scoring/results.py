@@ -76,12 +76,11 @@ def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts:
     CheckCase.submission = submission
     suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
-    with warnings.catch_warnings(record=True) as caught:  # the checks' warnings and prints: instructor log only
+    with warnings.catch_warnings(record=True) as caught:  # the checks' warnings: instructor log only
         warnings.simplefilter("always")
         _Runner(
             stream,
             failure_prefix="",
-            buffer=False,
             stdout_visibility=rubric.STDOUT_VISIBILITY,
             post_processor=lambda data: _finish(data, summary, facts, submission),
         ).run(suite)
