@@ -10,7 +10,8 @@ IDIOMS = [
     "import torch\nimport matplotlib.pyplot as plt\n%matplotlib inline",
     "%%time\nx = torch.ones(3)\nundefined_in_time_cell",  # fails: a traceback inside %%time
     "class Shown:\n    def _repr_html_(self):\n        raise ValueError('display failed')\nShown()",  # fails: display
-    "try:\n    import google.colab\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False\nassert not IN_COLAB",
+    "try:\n    import google.colab\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False\n"
+    "assert not IN_COLAB",
     "%matplotlib notebook\nplt.plot([1, 2])\nplt.show()",
     "%matplotlib inline\nfrom IPython.display import display\ndisplay(torch.zeros(2))",
     "from torch.utils.data import DataLoader, TensorDataset\n"
