@@ -5,6 +5,7 @@ processes are killed, the sandbox user swept, the scratch copy removed; results.
 room reserved before the child started.
 """
 
+import dataclasses
 import resource
 import signal
 import sys
@@ -30,6 +31,8 @@ from .scoring.summary import facts, summary
 
 TESTS = ROOT / "tests"
 MAX_RESULTS_BYTES = 1_000_000
+MAX_RERUNS = 2  # a notebook may hold several cells that catch their interrupt
+MIN_RERUN_SECONDS = 30.0  # a run again needs at least this much of the total time left
 
 
 class Interrupted(BaseException):
@@ -89,28 +92,38 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
         sub.problem = "No submission was found (the grader was given a path that does not exist)."
         return sub
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
-        scratch = Scratch(submission, identity.uid, identity.gid)
-        try:
-            sub.notes = scratch.notes
-            seed = inputs.seed_for(scratch.digest.digest())
-            sub.inputs = {
-                name: probe.draw(np.random.default_rng([seed, index]))
-                for index, (name, probe) in enumerate(rubric.PROBES.items())
-            }
-            request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
-            options = dict(
-                hide=_hidden(python, submission, hide),
-                ta_files=ta_dir is not None,
-                handout_code=HANDOUT_CODE,
-                writable=writable,
-            )
-            with (
-                Child(settings, identity, scratch.path, python, role="reader", **options) as reader,
-                Child(settings, identity, scratch.path, python, **options) as runner,
-            ):
-                sub.reading, sub.run = run_pair(reader, runner, request)
-        finally:
-            remove_tree(scratch.path)
+        skip, left = set(), settings.total_timeout
+        for _ in range(1 + MAX_RERUNS):
+            scratch = Scratch(submission, identity.uid, identity.gid)  # each run starts from a fresh copy
+            try:
+                sub.notes = scratch.notes
+                seed = inputs.seed_for(scratch.digest.digest())
+                sub.inputs = {
+                    name: probe.draw(np.random.default_rng([seed, index]))
+                    for index, (name, probe) in enumerate(rubric.PROBES.items())
+                }
+                request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
+                options = dict(
+                    hide=_hidden(python, submission, hide),
+                    ta_files=ta_dir is not None,
+                    handout_code=HANDOUT_CODE,
+                    writable=writable,
+                )
+                run_settings = dataclasses.replace(settings, total_timeout=left)
+                with (
+                    Child(run_settings, identity, scratch.path, python, role="reader", **options) as reader,
+                    Child(run_settings, identity, scratch.path, python, skip_cells=skip, **options) as runner,
+                ):
+                    sub.reading, sub.run = run_pair(reader, runner, request)
+            finally:
+                remove_tree(scratch.path)
+            left -= sub.run.seconds
+            cell = _uninterruptible_cell(sub.run)
+            if cell is None or cell in skip or left < MIN_RERUN_SECONDS:
+                break
+            skip.add(cell)
+            sub.skipped = set(skip)
+            print(f"[grader] cell {cell} caught its interrupt: the notebook runs again from a fresh start without it")
     sub.problem = _unreadable(sub)
     if ta_dir is not None:
         dropped = write_ta_files(Path(ta_dir), sub.reading_report.ta_files, failed_cells(sub.report.cells))
@@ -137,6 +150,14 @@ def _unreadable(sub: Submission) -> str | None:
             "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
             "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
         )
+    return None
+
+
+def _uninterruptible_cell(run) -> int | None:
+    """The cell that ran past its limit and caught the interrupt: a run that skips it costs no more than a cell
+    that raised (its later cells and the checks still run)."""
+    if run.stopped == "watchdog" and run.running and run.running[0] == "cell":
+        return run.running[1]
     return None
 
 

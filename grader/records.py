@@ -114,6 +114,9 @@ _CELL = {"type": "integer", "minimum": 1, "maximum": MAX_CELLS}
 _NUMBER = {"type": "number"}
 
 
+_MAYBE = {"type": ["boolean", "null"]}
+
+
 def _object(required, optional=None, **extra):
     properties = {**required, **(optional or {})}
     return {
@@ -196,7 +199,10 @@ _DEFS = {
             "error": {"$ref": "#/$defs/error"},
             "call": {"$ref": "#/$defs/call"},
             "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
-            "object": _object({"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}}),
+            "object": _object(
+                {"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}},
+                {"facts": _object({}, {"updated": _MAYBE, "toy_data": _MAYBE})},  # issue 19: Exercise 5's advice
+            ),
         }
     ),
     "notebook": _object(

@@ -503,11 +503,11 @@ while True:
 ''',
     )
     graded = hostile.grade(nb, "--cell-timeout", str(SPIN_TIMEOUT))
-    assert_score(graded, NOTHING)
-    assert f"Cell {ATTACK} ran past its {SPIN_TIMEOUT} s limit and did not stop when interrupted" in output_of(
-        graded.results, "1.1"
+    assert_score(graded)  # the notebook ran again from a fresh start without that cell (issue 19)
+    assert f"cell {ATTACK} ran longer than {SPIN_TIMEOUT} s and did not stop when interrupted" in summary_line(
+        graded.results, ATTACK
     )
-    assert graded.seconds < 2 * SPIN_TIMEOUT + SLACK
+    assert graded.seconds < 2 * SPIN_TIMEOUT + 2 * SLACK
 
 
 def test_a_function_that_never_returns_to_the_grader_is_stopped(hostile):

@@ -5,9 +5,11 @@ differs from Jupyter, on purpose: a failing cell does not stop the run, every ce
 and package installers are skipped with a note (there is no network), and Colab-only calls do nothing.
 """
 
+import fnmatch
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -114,11 +116,38 @@ class GradingShell(InteractiveShell):
         self.note = note
         self.kernel = _Kernel(note)
         self.cell = 0
+        self.shown = None  # the last exception IPython showed a traceback for (in %%time, in a display, ...)
         for kind in ("line", "cell"):
             for name in SKIPPED_MAGICS:
                 if name in self.magics_manager.magics[kind]:
                     self.magics_manager.magics[kind][name] = self._skip_magic(name, kind)
         self.user_ns.update(exit=_exit_cell, quit=_exit_cell)
+        self.db = _MemoryDB()  # %store, loaded by Jupyter's kernel too, keeps its values for this run only
+        self.extension_manager.load_extension("storemagic")
+        self.register_magic_function(
+            lambda line="": note("`%connect_info` was skipped (the grader runs no Jupyter kernel)."),
+            "line",
+            "connect_info",
+        )
+
+    def showtraceback(self, exc_tuple=None, *args, **kwargs) -> None:
+        """Jupyter shows a traceback for an error however IPython caught it: each counts as a failed cell."""
+        try:
+            self.shown = self._get_exc_info(exc_tuple)[1]
+        except ValueError:
+            pass
+        super().showtraceback(exc_tuple, *args, **kwargs)
+
+    def showsyntaxerror(self, *args, **kwargs) -> None:
+        self.shown = sys.exc_info()[1] or self.shown
+        super().showsyntaxerror(*args, **kwargs)
+
+    def enable_matplotlib(self, gui=None):
+        """Jupyter's interactive backends (`notebook`, `widget`, `ipympl`, `qt`, ...) need a browser or a display;
+        the grader draws every figure with the inline backend, as `%matplotlib inline` does."""
+        if gui not in (None, "inline", "auto"):
+            self.note(f"`%matplotlib {gui}`"[:80] + " ran as `%matplotlib inline` (the grader has no display).")
+        return super().enable_matplotlib("inline")
 
     def _skip_magic(self, name, kind):
         prefix = "%%" if kind == "cell" else "%"
@@ -153,11 +182,31 @@ class GradingShell(InteractiveShell):
             limit.anywhere = False
 
 
+class _MemoryDB(dict):
+    """What `%store` needs of IPython's PickleShareDB, in memory."""
+
+    def keys(self, pattern="*"):
+        return [key for key in super().keys() if fnmatch.fnmatch(key, pattern)]
+
+
+class _Inert:
+    """Stands for a kernel's sockets, session and comm manager: every call does nothing."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Inert()
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+
 class _Kernel:
     """`get_ipython().kernel`: Colab's "restart the runtime" idiom does nothing here."""
 
     def __init__(self, note) -> None:
         self.note = note
+        self.iopub_socket = self.shell_socket = self.session = self.comm_manager = _Inert()
 
     def do_shutdown(self, restart=False) -> None:
         self.note("`get_ipython().kernel.do_shutdown()` was skipped (the grader runs the notebook once).")
@@ -175,11 +224,36 @@ def new_shell(note) -> GradingShell:
     shell = GradingShell.instance(config=config)
     shell.init_grading(note)
     colab.install(note)
+    shell.ast_transformers.append(colab.LocalImportCheck(note))
+    _tensors_by_value_without_unix_sockets()
     return shell
 
 
-def run_cells(shell: GradingShell, cells: list, reporter: Reporter, timeout: float, defined_names: Callable) -> dict:
+def _tensors_by_value_without_unix_sockets() -> None:
+    """DataLoader workers (num_workers > 0) send each batch to the notebook through a multiprocessing queue. torch
+    pickles a tensor there as a file descriptor, passed over a Unix socket that multiprocessing's resource_sharer
+    creates with socket(); where confine.py refuses that (no network namespace), the batch would never arrive and
+    the cell would hang. Without torch's reducers, tensors go through the queue by value, as pickle sends them."""
+    try:
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+        return
+    except OSError:
+        pass
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch
+    import torch.multiprocessing  # noqa: F401  -- registers torch's reducers (once, at import), removed below
+
+    for kind in (*torch._storage_classes, torch.storage.TypedStorage, *torch._tensor_classes, torch.Tensor):
+        ForkingPickler._extra_reducers.pop(kind, None)
+    ForkingPickler._extra_reducers.pop(torch.nn.Parameter, None)
+
+
+def run_cells(
+    shell: GradingShell, cells: list, reporter: Reporter, timeout: float, defined_names: Callable, skip=()
+) -> dict:
     """cells: [(number, source)]. Reports cell_start/cell_end events; failed cells carry what they define.
+    `skip`: cells not run at all (they caught their interrupt in an earlier run: grade.py runs the notebook again).
 
     Returns {cell number: short reason} for the cells that did not end normally."""
     failures, failed = 0, {}
@@ -190,16 +264,30 @@ def run_cells(shell: GradingShell, cells: list, reporter: Reporter, timeout: flo
         started = time.monotonic()
         status, error = "ok", None
         shell.execution_count = number  # IPython names the code <ipython-input-NUMBER-...>
+        shell.shown = None
         try:
+            if number in skip:
+                raise CellTimeout()
             with time_limit(timeout):
                 result = shell.run_cell(source, store_history=True)
-            exc = result.error_before_exec or result.error_in_exec
+            exc = result.error_before_exec or result.error_in_exec or shell.shown
         except CellTimeout as timeout_exc:  # raised while IPython read the cell
             exc = timeout_exc
         except BaseException as other:  # noqa: BLE001  -- a student's cell may raise anything, anywhere
             exc = other
         leave_if_forked()
-        if isinstance(exc, SystemExit):
+        if number in skip:
+            status, error = (
+                "timeout",
+                {
+                    "type": "Timeout",
+                    "message": f"cell {number} ran longer than {timeout:.0f} s and did not stop when interrupted "
+                    "(it catches the interrupt); the notebook was run again from a fresh start without it",
+                    "cell": number,
+                    "line": None,
+                },
+            )
+        elif isinstance(exc, SystemExit):
             status = "exit"  # as in the grader's promise: exit() ends the cell, not the notebook
         elif isinstance(exc, CellTimeout):
             status, error = (

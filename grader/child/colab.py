@@ -1,8 +1,19 @@
 """A stand-in `google.colab`: most students work on Colab, and its calls (mounting Drive, uploading files) must not
-cost them points. Each call does nothing and leaves a note."""
+cost them points. Each call does nothing and leaves a note; any submodule (`google.colab.patches`, ...) exists.
 
+An "am I on Colab?" check sees a local Jupyter, as the notebook would on the student's own machine: the stand-in
+is imported only on demand (so `"google.colab" in sys.modules` is false), and an import of it inside a `try` that
+catches the ImportError (`try: import google.colab; IN_COLAB = True except ImportError: ...`) fails as it does
+outside Colab."""
+
+import ast
+import importlib
+import importlib.abc
+import importlib.machinery
 import sys
 import types
+
+CHECK_HANDLERS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
 def install(note) -> None:
@@ -13,27 +24,83 @@ def install(note) -> None:
 
         return call
 
-    def module(name, **functions):
-        mod = types.ModuleType(name)
+    def fill(mod, **functions):
         mod.__dict__.update(functions)
+        mod.__path__ = []  # a package: `import google.colab.anything` reaches the finder below
 
-        def other(attr):  # any other Colab function
+        def other(attr):  # google.colab's other submodules; any other function of a submodule
             if attr.startswith("__"):
                 raise AttributeError(attr)
-            return skipped(f"{name.split('.', 2)[-1]}.{attr}")
+            if mod.__name__ == "google.colab":
+                return importlib.import_module(f"google.colab.{attr}")
+            return skipped(f"{mod.__name__.split('.', 2)[-1]}.{attr}")
 
         mod.__getattr__ = other
-        return mod
 
-    colab = module("google.colab")
-    colab.drive = module("google.colab.drive", mount=skipped("drive.mount"))
-    colab.files = module("google.colab.files", upload=skipped("files.upload"), download=skipped("files.download"))
-    colab.output = module("google.colab.output")
+    known = {
+        "google.colab.drive": {"mount": skipped("drive.mount")},
+        "google.colab.files": {"upload": skipped("files.upload"), "download": skipped("files.download")},
+    }
+
+    class Loader(importlib.abc.Loader):
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            fill(module, **known.get(module.__name__, {}))
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname == "google.colab" or fullname.startswith("google.colab."):
+                return importlib.machinery.ModuleSpec(fullname, Loader(), is_package=True)
+            return None
+
     google = sys.modules.get("google") or types.ModuleType("google")
     if not hasattr(google, "__path__"):
         google.__path__ = []
-    google.colab = colab
     sys.modules.setdefault("google", google)
-    for name in ("drive", "files", "output"):
-        sys.modules[f"google.colab.{name}"] = getattr(colab, name)
-    sys.modules["google.colab"] = colab
+    sys.meta_path.insert(0, Finder())
+
+
+class LocalImportCheck(ast.NodeTransformer):
+    """IPython runs it on every cell: `import google.colab` directly in a `try` that catches its ImportError raises
+    ModuleNotFoundError, as outside Colab. `note` tells the student once."""
+
+    def __init__(self, note) -> None:
+        self.note = note
+
+    def visit_Try(self, node):
+        self.generic_visit(node)
+        if any(_catches_import_error(handler.type) for handler in node.handlers):
+            node.body = [self._fail(stmt) if _imports_colab(stmt) else stmt for stmt in node.body]
+        return node
+
+    visit_TryStar = visit_Try
+
+    def _fail(self, stmt):
+        self.note(
+            "`import google.colab` inside a `try` failed, as it does outside Colab: the notebook took its "
+            "non-Colab branch (as on your own machine)."
+        )
+        raise_stmt = ast.parse("raise ModuleNotFoundError(\"No module named 'google.colab'\", name='google.colab')")
+        return ast.copy_location(raise_stmt.body[0], stmt)
+
+
+def _imports_colab(stmt) -> bool:
+    def colab(name):
+        return name == "google.colab" or (name or "").startswith("google.colab.")
+
+    if isinstance(stmt, ast.Import):
+        return any(colab(alias.name) for alias in stmt.names)
+    if isinstance(stmt, ast.ImportFrom) and not stmt.level:
+        return colab(stmt.module) or (stmt.module == "google" and any(a.name == "colab" for a in stmt.names))
+    return False
+
+
+def _catches_import_error(kind) -> bool:
+    if kind is None:
+        return True
+    if isinstance(kind, ast.Tuple):
+        return any(_catches_import_error(item) for item in kind.elts)
+    name = kind.attr if isinstance(kind, ast.Attribute) else getattr(kind, "id", None)
+    return name in CHECK_HANDLERS

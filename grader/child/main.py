@@ -44,7 +44,8 @@ def main(config: dict) -> None:
             reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
 
     shell = new_shell(note)
-    run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines)
+    run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ())))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
     reporter.send({"event": "cells_done"})
     line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
     if config.get("uid") is not None:

@@ -5,6 +5,8 @@ lying tensor subclass in this process changes nothing. Tensors are read with tor
 Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
 """
 
+import difflib
+
 from ..records import MAX_VALUES, Record
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
@@ -43,13 +45,14 @@ def run_probes(namespace, probes: list, reporter, timeout: float) -> None:
 
 def forward(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "forward")
-    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS})
-    return {"calls": [_call(torch, function, torch.tensor(x)) for x in inputs["inputs"]]}
+    dtype = _own_dtype(torch, ns.get("W1"))
+    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS}, dtype)
+    return {"calls": [_call(torch, function, torch.tensor(x, dtype=dtype)) for x in inputs["inputs"]]}
 
 
 def backprop(torch, ns: dict, inputs: dict) -> Record:
     function = _defined(ns, "backprop")
-    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")})
+    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")}, _own_dtype(torch, ns.get("W1")))
     return {"call": _call(torch, function, ns["X"], watch_autograd=True)}
 
 
@@ -60,11 +63,40 @@ def toymodel(torch, ns: dict, inputs: dict) -> Record:
         module = cls()
     except Exception as exc:  # noqa: BLE001
         return {"error": describe(exc)}
-    return {"object": _module_data(torch, module, torch.tensor(inputs["x"]))}
+    return {"object": _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))}
 
 
 def model(torch, ns: dict, inputs: dict) -> Record:
-    return {"object": _module_data(torch, _defined(ns, "model"), torch.tensor(inputs["x"]))}
+    module = _defined(ns, "model")
+    data = _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))
+    if data["module"]["is_module"]:
+        data["facts"] = {"updated": _updated(torch, module), "toy_data": _toy_data(torch, ns, inputs["x"])}
+    return {"object": data}
+
+
+def _updated(torch, module) -> bool | None:
+    """Were the model's parameters changed in place since it was created (an optimizer's step, a copy_)? Each
+    in-place change counts in a tensor's version; a new model of the same class gives the versions at creation.
+    None when that cannot be told (the class needs arguments, parameters were replaced)."""
+    try:
+        fresh = [p._version for p in type(module)().parameters()]
+        own = [p._version for p in module.parameters()]
+    except Exception:  # noqa: BLE001
+        return None
+    if len(own) != len(fresh) or any(v < f for v, f in zip(own, fresh)):
+        return None
+    return own != fresh
+
+
+def _toy_data(torch, ns, toy_x) -> bool | None:
+    """Is the notebook's final `X` the toy data (`torch.manual_seed(0); X, Y = generate_data(20)`)?"""
+    x = ns.get("X")
+    if not isinstance(x, torch.Tensor):
+        return None
+    try:
+        return bool(x.shape == (len(toy_x), 3) and torch.allclose(x.double(), torch.tensor(toy_x).double()))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": backprop}
@@ -72,13 +104,33 @@ PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": 
 
 def _defined(ns, name):
     if name not in ns:
-        raise Missing(name)
+        similar = difflib.get_close_matches(name, [str(k) for k in list(ns)[:10_000] if not str(k).startswith("_")])
+        similar += [str(k) for k in list(ns)[:10_000] if str(k).lower().startswith(name.lower()) and k not in similar]
+        raise Missing(f"{name}: {', '.join(similar[:3])}")
     return ns[name]
 
 
-def _set_globals(torch, ns, values) -> None:
+def _set_globals(torch, ns, values, dtype) -> None:
     for name, value in values.items():
-        ns[name] = torch.tensor(value, dtype=torch.float32)
+        ns[name] = torch.tensor(value, dtype=dtype)
+
+
+def _own_dtype(torch, value):
+    """The floating dtype the notebook chose (its own `W1`, or a model's first parameter), else float32: a notebook
+    switched to float64, as the handout suggests, is called with float64 inputs, as it would call itself."""
+    try:
+        if isinstance(value, torch.nn.Module):
+            value = next((p for p in value.parameters() if p.is_floating_point()), None)
+        if isinstance(value, torch.Tensor) and value.dtype in (
+            torch.float64,
+            torch.float32,
+            torch.float16,
+            torch.bfloat16,
+        ):
+            return value.dtype
+    except Exception:  # noqa: BLE001  -- a hostile module's parameters() may raise
+        pass
+    return torch.float32
 
 
 def _call(torch, function, *args, watch_autograd=False):

@@ -67,6 +67,7 @@ class Child:
         handout_code: str | None = None,
         writable=(),
         role: str = "runner",
+        skip_cells=(),
     ) -> None:
         self.settings, self.identity, self.workdir, self.role = settings, identity, workdir, role
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
@@ -86,6 +87,7 @@ class Child:
             "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
             "root": str(ROOT),
             "entry": ENTRIES[role],
+            "skip_cells": sorted(skip_cells),  # cells that caught their interrupt in an earlier run (grade.py)
         }
         self.proc = None
         self.readers = []

@@ -191,8 +191,17 @@ def _gradient_distances(sub: Submission, line, names) -> str:
         )
     table = "\n".join(lines)
     if failed:
+        rows = len(sub.inputs["backprop"]["X"])
+        named = [_gradient_relation(name, grads.get(name), expected[name], rows) for name in names]
+        named = "".join(f"{text} " for text in named if text)
+        inherited = ""
+        if names == ["W1", "B1"] and not _close(grads.get("B2"), expected["B2"], line.tolerance):
+            inherited = (
+                "Fix test 2.2 first: the hidden layer's gradients are computed from the output layer's "
+                "(`z2_grad`, whose row sums are `B2_grad`), which are wrong too. "
+            )
         raise CheckFailed(
-            "With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
+            f"{inherited}{named}With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
     lines = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
@@ -216,6 +225,31 @@ def autograd_evidence(sub: Submission) -> list:
     notebook = sub.notebook or {}
     evidence = [str(line) for line in notebook.get("autograd_evidence") or []]
     return evidence or (["(the notebook's code)"] if notebook.get("autograd_in_backprop") else [])
+
+
+def _close(array, expected, tolerance) -> bool:
+    if array is None or array.size != expected.size or not np.all(np.isfinite(array)):
+        return False
+    return float(np.linalg.norm(array.reshape(expected.shape) - expected)) < tolerance
+
+
+def _gradient_relation(name: str, array, expected, rows: int) -> str:
+    """A wrong gradient that is a known slip of the right one: transposed, or a constant multiple (a mean for a sum,
+    a missing factor 2, a sign)."""
+    if array is None or array.size != expected.size or not np.all(np.isfinite(array)) or not np.any(expected):
+        return ""
+    if expected.ndim == 2 and array.shape == expected.T.shape and array.shape != expected.shape:
+        if np.allclose(array, expected.T, atol=1e-4):
+            return f"`{name}_grad` is the transpose of the right gradient: it must have the shape of `{name}`."
+    flat, right = array.reshape(-1), expected.reshape(-1)
+    factor = float(flat @ right / (right @ right))
+    if abs(factor - 1) > 1e-3 and abs(factor) > 1e-9 and np.allclose(flat, factor * right, rtol=1e-3, atol=1e-6):
+        hint = {2.0: "", 0.5: " (is the factor 2 of the squared error missing?)", -1.0: " (is the sign flipped?)"}
+        for n in (rows, 2 * rows):  # a mean over the rows of X or the values of Y, where the loss is a sum
+            hint[1 / n] = " (a mean where the loss `((y_hat - Y)**2).sum()` is a sum?)"
+        words = next((w for value, w in hint.items() if abs(factor - value) < 1e-3 * abs(value)), "")
+        return f"`{name}_grad` is exactly {factor:.4g} times the right gradient{words}."
+    return ""
 
 
 def output_layer_gradients(sub: Submission, line) -> str:
@@ -371,8 +405,29 @@ def trained_model(sub: Submission, line) -> str:
     if training:
         raise CheckFailed(training + reached)
     if not loss < line.tolerance:
+        fact = _training_fact(data.get("facts") or {})
+        if fact:
+            raise CheckFailed(f"{fact}\n\n{reached}")
         raise CheckFailed(reached + _advice(sub, loss, line.tolerance))
     return reached
+
+
+def _training_fact(facts: dict) -> str | None:
+    """What the notebook's own run shows happened to `model` and `X`, said before any advice."""
+    if facts.get("updated") is False:
+        return (
+            "The parameters of your final `model` never changed after it was created: it was not trained. Check "
+            "that the training loop runs (a training function must be called), that it calls `loss.backward()` "
+            "and `optimizer.step()` with an optimizer made from this `model.parameters()`, and that `model` is not "
+            "created again after the loop."
+        )
+    if facts.get("toy_data") is False:
+        return (
+            "Your final `X` is not the toy data of the handout (`torch.manual_seed(0)` then `X, Y = "
+            "generate_data(20)`): the model was trained on other data, and the grader checks it on the toy data. "
+            "Do not generate or change `X` and `Y` in the training cell or after it."
+        )
+    return None
 
 
 def _training_cell_failure(sub: Submission) -> str | None:
@@ -383,9 +438,10 @@ def _training_cell_failure(sub: Submission) -> str | None:
     end = sub.report.cells.get(cells[-1])
     if not end or end["status"] == "ok" or not end.get("error"):
         return None
+    left = "the cells before it left it" if cells[-1] in sub.skipped else "that cell left it"
     return (
         f"Cell {cells[-1]}, which trains `model` (Exercise 5), did not finish: it raised "
-        f"{error_text(sub, end['error'])}\n\nThe model was checked as that cell left it. "
+        f"{error_text(sub, end['error'])}\n\nThe model was checked as {left}. "
     )
 
 
@@ -396,7 +452,11 @@ def _advice(sub: Submission, loss: float, threshold: float) -> str:
         fresh = (
             f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
             f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
-            "All), so the model starts from other random weights than in your session."
+            + (
+                "All); in your session, cells may have run in another order or more than once."
+                if sub.notebook.get("seeded")
+                else "All), so the model starts from other random weights than in your session."
+            )
         )
     if sub.notebook and not sub.notebook.get("seeded"):
         return (

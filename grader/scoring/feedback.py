@@ -5,6 +5,7 @@ renders as plain text. Causes are followed to the first one: a NameError for a n
 defined names that cell.
 """
 
+import builtins
 import re
 
 import numpy as np
@@ -32,11 +33,25 @@ def record(sub: Submission, probe: str) -> dict:
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = NAMES[probe]
         raise CheckFailed(
-            f"`{name}` is not defined when the notebook has finished running." + defining_cell_hint(sub, name)
+            f"`{name}` is not defined when the notebook has finished running."
+            + _renamed(name, data["missing"])
+            + defining_cell_hint(sub, name)
         )
     if "error" in data:
         raise CheckFailed(f"Calling {PROBES[probe].called} raised {error_text(sub, data['error'])}")
     return data
+
+
+def _renamed(name: str, missing: str) -> str:
+    """The child names the notebook's objects whose names are close to the missing one (`forward_pass`): checked to
+    be identifiers, shown inert."""
+    similar = [n for n in missing.partition(": ")[2].split(", ") if re.fullmatch(r"[A-Za-z_]\w{0,60}", n)][:3]
+    if not similar:
+        return ""
+    return (
+        f" Your notebook defines {', '.join(map(inline_code, similar))}: the grader calls {inline_code(name)}, the "
+        "name the handout gives, so keep that name."
+    )
 
 
 def channel_problem(problem: tuple) -> str:
@@ -83,6 +98,12 @@ def plain_words(sub: Submission, error: dict) -> str:
         )
     if kind == "EOFError":
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
+    if kind == "Timeout" and error.get("cell") in sub.skipped:
+        return (
+            "The cell catches the grader's interrupt (a bare `except:` or `except BaseException:` around a long "
+            "loop), so it could not be stopped at its limit; the notebook was run again from a fresh start without "
+            "that cell. Catch `Exception` instead, and use a fixed number of steps."
+        )
     if kind == "Timeout":
         return (
             "Use a fixed number of steps (for example `for step in range(10000):`), not a loop that waits for "
@@ -100,6 +121,12 @@ def plain_words(sub: Submission, error: dict) -> str:
         return (
             "The cell ends in the middle of a statement: for example a `def` with only a comment under it, or "
             "an unclosed bracket."
+        )
+    if "not compiled with CUDA" in message or "NVIDIA driver" in message or "CUDA driver" in message:
+        return (
+            "The grader, like Gradescope, has no GPU. Choose the device with "
+            '`device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` and use `.to(device)` instead '
+            "of `.cuda()`."
         )
     if kind == "RuntimeError" and "does not require grad" in message:
         return (
@@ -121,6 +148,13 @@ def first_cause(sub: Submission, error: dict) -> str | None:
                 f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, "
                 f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}"
             )
+    if error.get("cell") and name not in dir(builtins):
+        return (
+            f"no cell above defines {inline_code(name)} (no cell that failed did either). If it existed in your "
+            "session, from a cell you deleted or changed, or from a cell further down, a fresh run (Kernel > "
+            f"Restart & Run All) does not have it: define {inline_code(name)} in a cell above, then check with "
+            "Restart & Run All."
+        )
     return None
 
 

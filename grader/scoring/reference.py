@@ -14,7 +14,8 @@ Array = np.ndarray | float
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    with np.errstate(over="ignore"):  # a saturated model: exp overflows to inf and the sigmoid is exactly 0
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def forward(x: Array, W1: Array, B1: Array, W2: Array, B2: Array) -> np.ndarray:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import traceback
 import unittest
+import warnings
 from pathlib import Path
 
 import jsonschema
@@ -75,13 +76,27 @@ def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts:
     CheckCase.submission = submission
     suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
-    _Runner(
-        stream,
-        failure_prefix="",
-        stdout_visibility=rubric.STDOUT_VISIBILITY,
-        post_processor=lambda data: _finish(data, summary, facts, submission),
-    ).run(suite)
+    with warnings.catch_warnings(record=True) as caught:  # the checks' warnings: instructor log only
+        warnings.simplefilter("always")
+        _Runner(
+            stream,
+            failure_prefix="",
+            stdout_visibility=rubric.STDOUT_VISIBILITY,
+            post_processor=lambda data: _finish(data, summary, facts, submission),
+        ).run(suite)
+    for warning in caught[:20]:
+        print(f"[grader] warning during the checks: {warnings.formatwarning(**_fields(warning))}".rstrip())
     return json.loads(stream.getvalue())
+
+
+def _fields(warning) -> dict:
+    return {
+        "message": warning.message,
+        "category": warning.category,
+        "filename": warning.filename,
+        "lineno": warning.lineno,
+        "line": "",
+    }
 
 
 def _finish(data: dict, summary: str, facts: dict, submission) -> None:

@@ -16,6 +16,7 @@ class Submission:
     problem: str | None = None  # why it could not be graded at all, for the student
     notes: list = field(default_factory=list)  # the parent's own notes (the copy of the upload)
     settings: Settings = field(default_factory=Settings)
+    skipped: set = field(default_factory=set)  # cells that caught their interrupt: the last run skipped them
 
     @property
     def report(self) -> ChildReport:

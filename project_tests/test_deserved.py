@@ -1,0 +1,228 @@
+"""Every honest notebook gets the score its work deserves, and words that never contradict it (issue 19).
+
+Each test writes a notebook with one idiom or mistake a real student makes, and checks the score it deserves and the
+first sentence of the test that names the real cause."""
+
+import json
+import os
+import subprocess
+
+import nbformat
+import pytest
+from conftest import (
+    FULL_MARKS,
+    RUN_AUTOGRADER,
+    cell_number,
+    code_cells,
+    edit_cell,
+    output_of,
+    sandbox_user,
+    save,
+    solution,
+)
+
+from grader.rubric import RUBRIC
+
+TRAINING_LOST = FULL_MARKS - RUBRIC["5.1"].points
+
+
+def _insert_before(nb, number: int, source: str):
+    code = code_cells(nb)
+    nb.cells.insert(nb.cells.index(code[number - 1]), nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _training(nb) -> int:
+    return cell_number(nb, "torch.manual_seed(0)\nmodel = ToyModel()")
+
+
+# -- scores follow the work
+def test_a_float64_notebook_is_called_in_its_own_dtype(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "X, Y = generate_data(20)"), "(20)\n", "(20)\nX, Y = X.double(), Y.double()\n")
+    edit_cell(
+        nb,
+        cell_number(nb, "W1 = torch.randn"),
+        "B2 = torch.randn(1, 2) * 0.2",
+        "B2 = torch.randn(1, 2) * 0.2\nW1, B1, W2, B2 = W1.double(), B1.double(), W2.double(), B2.double()",
+    )
+    edit_cell(nb, cell_number(nb, "def forward("), "z1 = x @ W1", "x = x.double()\n    z1 = x @ W1")
+    edit_cell(nb, cell_number(nb, "model = ToyModel()\nmodel"), "ToyModel()", "ToyModel().double()")
+    edit_cell(nb, _training(nb), "model = ToyModel()\n", "model = ToyModel().double()\n")
+    edit_cell(
+        nb, cell_number(nb, "generate_data(100)"), "generate_data(100)", "map(torch.Tensor.double, generate_data(100))"
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+def test_a_cell_that_catches_its_interrupt_costs_no_more_than_a_cell_that_raised(grade_notebook):
+    nb = solution()
+    training = _training(nb)
+    edit_cell(
+        nb,
+        training,
+        "torch.manual_seed(0)\n",
+        "import time\nfor attempt in range(10**9):  # copied code: retry whatever happens\n    try:\n"
+        "        time.sleep(0.01)\n    except:\n        continue\ntorch.manual_seed(0)\n",
+    )
+    results = grade_notebook(nb, "--cell-timeout", "2")
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `Timeout: cell {training} "
+        "ran longer than 2 s and did not stop when interrupted"
+    ), message
+    assert "the notebook was run again from a fresh start without that cell" in message
+    assert "The model was checked as the cells before it left it." in message
+
+
+def test_matplotlib_notebook_backend_runs_as_inline(grade_notebook):
+    nb = edit_cell(
+        solution(), 1, "import torch\n", "%matplotlib notebook\nimport matplotlib.pyplot as plt\nimport torch\n"
+    )
+    nb.cells.append(nbformat.v4.new_code_cell("%matplotlib widget\nplt.plot([1, 2, 3])\nplt.show()"))
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert "\\`%matplotlib notebook\\` ran as \\`%matplotlib inline\\`" in results["output"]
+
+
+def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(grade_notebook):
+    check = (
+        "try:\n    import google.colab\n    IN_COLAB = True\nexcept ImportError:\n    IN_COLAB = False\n"
+        "if IN_COLAB:\n    import os\n    os.chdir('/content/drive/MyDrive/cse447')\n"
+    )
+    nb = edit_cell(solution(), 1, "import torch\n", check + "import torch\n")
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "from google.colab import files\nfrom google.colab.patches import cv2_imshow\n"
+            "files.download('A0.ipynb')\nassert not IN_COLAB"
+        )
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert "Colab\\-only call \\`google\\.colab\\.files\\.download\\(\\)\\` skipped" in results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+def test_an_error_inside_a_time_magic_cell_is_a_failed_cell(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    code_cells(nb)[training - 1].source = "%%time\n" + code_cells(nb)[training - 1].source.replace(
+        "optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n", ""
+    )
+    results = grade_notebook(nb)
+    assert training in results["extra_data"]["failed_cells"]
+    assert results["score"] == TRAINING_LOST, results["output"]
+    assert output_of(results, "5.1").startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised "
+        "`NameError: name 'optimizer' is not defined`"
+    )
+
+
+LOADER = (
+    "from torch.utils.data import DataLoader, TensorDataset\n"
+    "loader = DataLoader(TensorDataset(X, Y), batch_size=10, num_workers=2)\n"
+    "for xb, yb in loader:\n    pass\n"
+    "batches = iter(DataLoader(TensorDataset(X, Y), batch_size=5, num_workers=2, persistent_workers=True))\n"
+    "first = next(batches)\n"
+)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the sandbox modes are root's")
+@pytest.mark.parametrize("mode", ["root", "root without CAP_SYS_ADMIN"])
+def test_dataloader_workers_run_as_in_jupyter_and_what_the_grader_does_after_the_last_cell_is_not_blamed(
+    tmp_path, mode
+):
+    nb = solution()
+    edit_cell(nb, _training(nb), "torch.manual_seed(0)\n", LOADER + "torch.manual_seed(0)\n")
+    submission = save(nb, tmp_path / "submission")
+    wrap = ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin"] if mode != "root" else []
+    completed = subprocess.run(
+        [*wrap, str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(tmp_path / "results.json")]
+        + ["--quiet", "--sandbox-user", sandbox_user(), "--cell-timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
+
+
+# -- words that never contradict the notebook
+def test_a_transposed_gradient_is_named(grade_notebook):
+    nb = solution()
+    backprop = cell_number(nb, "def backprop(")
+    edit_cell(nb, backprop, "W2_grad = (h[:,:,None] * z2_grad[:,None,:]).sum(0)", "W2_grad = (h.T @ z2_grad).T")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("2.1", "2.2")), results["output"]
+    assert output_of(results, "2.2").startswith(
+        "`W2_grad` is the transpose of the right gradient: it must have the shape of `W2`. With the grader's own"
+    )
+
+
+def test_a_mean_for_a_sum_is_named_and_2_3_says_to_fix_2_2_first(grade_notebook):
+    nb = edit_cell(
+        solution(), cell_number(solution(), "def backprop("), "2 * (y_hat - Y)", "2 * (y_hat - Y) / Y.numel()"
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("2.2", "2.3")), results["output"]
+    message = output_of(results, "2.2")
+    assert message.startswith("`W2_grad` is exactly 0.02 times the right gradient"), message  # Y: 25 x 2 values
+    assert "(a mean where the loss `((y_hat - Y)**2).sum()` is a sum?)" in message.split("\n")[0]
+    assert output_of(results, "2.3").startswith(
+        "Fix test 2.2 first: the hidden layer's gradients are computed from the output layer's"
+    )
+
+
+def test_cuda_and_a_name_only_the_students_session_had_are_named_in_plain_words(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "def forward("), "z1 = x @ W1", "x = normalize(x)\n    z1 = x @ W1")
+    edit_cell(nb, _training(nb), "model = ToyModel()\n", "model = ToyModel().cuda()\n")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS - sum(RUBRIC[n].points for n in ("1.1", "1.2", "5.1")), results["output"]
+    forward = output_of(results, "1.1")
+    assert "**First cause:** no cell above defines `normalize` (no cell that failed did either). If it existed " in (
+        forward
+    )
+    training = output_of(results, "5.1")
+    assert "The grader, like Gradescope, has no GPU. Choose the device with `device = torch.device(" in training
+
+
+def test_a_renamed_forward_is_pointed_out(grade_notebook):
+    nb = solution()
+    for number in range(cell_number(nb, "def forward("), cell_number(nb, "def backprop(")):
+        code_cells(nb)[number - 1].source = code_cells(nb)[number - 1].source.replace("forward", "forward_pass")
+    results = grade_notebook(nb)
+    assert output_of(results, "1.1").startswith(
+        "`forward` is not defined when the notebook has finished running. Your notebook defines `forward_pass`: the "
+        "grader calls `forward`, the name the handout gives, so keep that name."
+    )
+
+
+def test_exercise5_advice_names_a_model_that_never_trained_first(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "    loss.backward()\n", "")
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith(
+        "The parameters of your final `model` never changed after it was created: it was not trained."
+    ), message
+    assert "Train for more steps" not in message and "manual_seed" not in message
+
+
+def test_exercise5_advice_names_data_regenerated_in_the_training_cell(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    edit_cell(nb, cell_number(nb, "range(3)"), "model = ToyModel()\n", "model = ToyModel()\nX, Y = generate_data(20)\n")
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith("Your final `X` is not the toy data of the handout"), message
+
+
+def test_a_saturated_model_gets_no_warning_of_the_grader(grade_notebook):
+    nb = solution()
+    code_cells(nb)[_training(nb) - 1].source += "\n    for p in model.parameters():\n        p.mul_(1000.0)\n"
+    results = grade_notebook(nb)  # conftest.grade: no output holds a warning or a grader path
+    assert output_of(results, "5.1").startswith("The MSE of your trained `model` on the toy data is ")
