@@ -186,6 +186,10 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
                     ROLE.format(role="attacker", tag=tag, extra="", ticks=WAIT * 20, wait_for="targets.json")
                 ),
                 nbformat.v4.new_code_cell(ATTACK),
+                # its scratch (where the report is) stays until the test has read the report
+                nbformat.v4.new_code_cell(
+                    ROLE.format(role="reported", tag=tag, extra="", ticks=WAIT * 10, wait_for="report-read")
+                ),
             ]
         )
         save(attacker, export / "submission_1")
@@ -269,6 +273,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         ]
         _drop(attack, "targets.json", json.dumps(targets))
         report = json.loads(_wait_for(attack / "attack-report.json", batch, attack))
+        _drop(attack, "report-read", "")
         _drop(victim, "go-on", "")
         output = batch.communicate(timeout=600)[0].decode(errors="replace")
         assert batch.returncode == 0, output[-3000:]
@@ -295,9 +300,9 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         assert not [p for p in [*planted_by_root, home / "planted", home / ".ssh" / "planted"] if p.exists()]
         assert not (out / "planted.txt").exists()
 
-        with open(out / "grades.csv", newline="") as f:
+        with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
             totals = {r["submission_id"]: r["total"] for r in csv.DictReader(f)}
-        assert totals["submission_2"] == f"{FULL_MARKS:g}", totals
+        assert totals["2"] == f"{FULL_MARKS:g}", totals
         assert _private(out) == []
     finally:
         if victim is not None and victim.exists() and not (victim / "go-on").exists():
