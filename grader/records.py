@@ -242,6 +242,7 @@ EVENTS = {  # the schema of each event, by its "event" field
             "error": {"$ref": "#/$defs/error"},
             "first_line": _SHORT,
             "defines": {"type": "array", "maxItems": 200, "items": _SHORT},
+            "exit_by": {"enum": ["argparse"]},  # a SystemExit raised inside argparse (words only)
         },
     ),
     NOTE: _event(NOTE, {"text": _STR}, {"cell": _CELL}),

@@ -226,3 +226,25 @@ def test_a_saturated_model_gets_no_warning_of_the_grader(grade_notebook):
     code_cells(nb)[_training(nb) - 1].source += "\n    for p in model.parameters():\n        p.mul_(1000.0)\n"
     results = grade_notebook(nb)  # conftest.grade: no output holds a warning or a grader path
     assert output_of(results, "5.1").startswith("The MSE of your trained `model` on the toy data is ")
+
+
+# -- issue 19's smaller items
+def test_an_argparse_exit_is_worded_as_what_happened(grade_notebook):
+    nb = _insert_before(
+        solution(steps=3, warm=False),
+        _training(solution()),
+        "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr', type=float, default=0.01)\n"
+        "parser.add_argument('--steps', type=int, required=True)\nargs = parser.parse_args()\n",
+    )
+    edit_cell(nb, cell_number(nb, "range(3)"), "lr=0.01", "lr=args.lr")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    parser = cell_number(nb, "import argparse")
+    assert f"- cell {parser} (`import argparse`): was ended by argparse" in results["output"], results["output"]
+    cause = output_of(results, "5.1").split("\n\n")[2]
+    assert cause.startswith(
+        f"**First cause:** cell {parser} (`import argparse`), which defines `args`, was ended by argparse "
+        "(`SystemExit` in `parse_args()`) before defining it: `parse_args()` reads the command line, and a "
+        "notebook has no command line arguments for your parser; in a notebook write `parser.parse_args(args=[])`"
+    ), cause
+    assert "exit()" not in results["output"] + output_of(results, "5.1")

@@ -2,7 +2,7 @@
 
 from ..markdown import inline_code, plain
 from ..version import grader_version
-from .feedback import channel_problem, out_of_memory
+from .feedback import channel_problem, exit_words, out_of_memory
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -95,7 +95,8 @@ def _cell_line(sub: Submission, end: dict) -> str:
     number = end["cell"]
     first = end.get("first_line", "")
     if end["status"] == "exit":
-        what = "called `exit()`; the rest of that cell was skipped"
+        verb, advice = exit_words(end)
+        what = f"{verb}; the rest of that cell was skipped{advice}"
     else:
         error = end.get("error", {})
         what = inline_code(f"{error.get('type')}: {' '.join(error.get('message', '').split())[:200]}")
