@@ -15,6 +15,7 @@ from conftest import (
     cell_number,
     code_cells,
     edit_cell,
+    grade,
     output_of,
     sandbox_user,
     save,
@@ -248,3 +249,27 @@ def test_an_argparse_exit_is_worded_as_what_happened(grade_notebook):
         "notebook has no command line arguments for your parser; in a notebook write `parser.parse_args(args=[])`"
     ), cause
     assert "exit()" not in results["output"] + output_of(results, "5.1")
+
+
+def test_a_notebook_safari_saved_as_txt_is_graded_with_a_note(grade_notebook):
+    results = grade_notebook(solution(), name="A0.ipynb.txt")
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["output"].startswith(
+        "**Notebook:** `A0.ipynb.txt` was graded because your submission has no `.ipynb` file and this file's name "
+        "ends in `.ipynb.txt`."
+    ), results["output"]
+    assert "(Safari adds it when it downloads a notebook); it was graded as a notebook." in results["output"]
+
+
+def test_an_upload_of_only_jupyters_checkpoint_folder_grades_that_copy_and_says_so(tmp_path):
+    folder = tmp_path / "submission"
+    save(solution(), folder / ".ipynb_checkpoints", "A0-checkpoint.ipynb")
+    (folder / "notes.txt").write_text("done!")
+    results = grade(folder, tmp_path / "results.json")
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["output"].startswith(
+        "**Notebook:** `.ipynb_checkpoints/A0-checkpoint.ipynb` was graded because it is the only notebook in your "
+        "submission: it is the copy Jupyter keeps in `.ipynb_checkpoints/`, not your notebook itself."
+    ), results["output"]
+    assert "Your submission holds only Jupyter's checkpoint copy of your notebook" in results["output"]
+    assert "notes.txt" not in results["output"]
