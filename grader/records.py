@@ -216,7 +216,10 @@ _DEFS = {
                 "maxProperties": 16,
                 "additionalProperties": {"type": "array", "maxItems": 100, "items": _CELL},
             },
-            "answer": _object({"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT}),
+            "answer": _object(
+                {"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT},
+                {"printed": {"anyOf": [_STR, {"type": "null"}]}},  # an answer print()ed in a code cell
+            ),
             "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
             "seeded": {"type": "boolean"},
             "autograd_in_backprop": {"type": "boolean"},

@@ -273,3 +273,35 @@ def test_an_upload_of_only_jupyters_checkpoint_folder_grades_that_copy_and_says_
     ), results["output"]
     assert "Your submission holds only Jupyter's checkpoint copy of your notebook" in results["output"]
     assert "notes.txt" not in results["output"]
+
+
+def _answer_cell(nb) -> int:
+    question = next(i for i, c in enumerate(nb.cells) if "could loss ever increase" in c.source.lower())
+    return question + 1
+
+
+def test_an_exercise3_answer_printed_in_a_code_cell_is_quoted_and_sent_to_the_markdown_cell(grade_notebook):
+    nb = solution()
+    answer = _answer_cell(nb)
+    nb.cells[answer].source = "**Answer:**"
+    printing = nbformat.v4.new_code_cell('print("Yes: a large learning rate can overshoot the minimum.")')
+    printing.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Yes: a large step overshoots.\n")]
+    nb.cells.insert(answer + 1, printing)
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert output_of(results, "3") == (
+        "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, which is "
+        "empty. It printed:\n\n> Yes: a large step overshoots\\.\n\nWrite your answer after `Answer:` in that markdown "
+        "cell (the course staff grade only the markdown answer)."
+    )
+
+
+def test_an_exercise3_answer_that_is_only_an_image_is_told_so_once(grade_notebook):
+    nb = solution()
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    nb.cells[_answer_cell(nb)].source = f"**Answer:**\n\n![my answer](data:image/png;base64,{png})"
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert (
+        output_of(results, "3") == "Your answer is 1 image(s), for the course staff to grade by hand in the notebook."
+    )

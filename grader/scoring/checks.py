@@ -278,7 +278,15 @@ def exercise3_answer(sub: Submission, line) -> str:
     )
     if not answer["text"].strip():
         if images:
-            return f"Your answer is an image, for the course staff to grade by hand (see the notebook).{pictures}"
+            return f"Your answer is {images} image(s), for the course staff to grade by hand in the notebook."
+        printed = answer.get("printed")
+        if printed is not None:
+            shown = f" It printed:\n\n{quoted(printed)}\n\n" if printed.strip() else " "
+            raise CheckFailed(
+                "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, "
+                f"which is empty.{shown}Write your answer after `Answer:` in that markdown cell (the course staff "
+                "grade only the markdown answer)."
+            )
         raise CheckFailed(
             "Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below the question."
         )
