@@ -305,3 +305,22 @@ def test_an_exercise3_answer_that_is_only_an_image_is_told_so_once(grade_noteboo
     assert (
         output_of(results, "3") == "Your answer is 1 image(s), for the course staff to grade by hand in the notebook."
     )
+
+
+def test_a_training_cell_that_fails_before_its_model_names_no_layer_of_the_handouts_example(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "model = ToyModel()\nmodel"), "model = ToyModel()\nmodel", "ToyModel()")
+    training = _training(nb)
+    edit_cell(nb, training, "torch.manual_seed(0)\n", "torch.manual_seed(0)\nlearning_rate = step_size\n")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `NameError: name 'step_size' is not "
+        "defined`"
+    ), message
+    assert message.endswith(
+        "The model was checked as that cell left it. Your final `model` is still the handout's example network "
+        "(`model = ExampleNetwork()` in Part 3): that cell stopped before its own `model = ...`."
+    ), message
+    assert "784" not in message and "128" not in message
