@@ -316,8 +316,8 @@ def test_a_training_cell_that_fails_before_its_model_names_no_layer_of_the_hando
     assert results["score"] == TRAINING_LOST, results["output"]
     message = output_of(results, "5.1")
     assert message.startswith(
-        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `NameError: name 'step_size' is not "
-        "defined`"
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `NameError: name "
+        "'step_size' is not defined`"
     ), message
     assert message.endswith(
         "The model was checked as that cell left it. Your final `model` is still the handout's example network "
