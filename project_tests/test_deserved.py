@@ -21,6 +21,7 @@ from conftest import (
     save,
     solution,
 )
+from markdown_it import MarkdownIt
 
 from grader.rubric import RUBRIC
 
@@ -324,3 +325,16 @@ def test_a_training_cell_that_fails_before_its_model_names_no_layer_of_the_hando
         "(`model = ExampleNetwork()` in Part 3): that cell stopped before its own `model = ...`."
     ), message
     assert "784" not in message and "128" not in message
+
+
+def test_a_skipped_shell_command_is_shown_as_code_without_backslashes(grade_notebook):
+    nb = _insert_before(solution(), 2, "!pip install -q numpy\n%pip install torch\n")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    html = MarkdownIt().render(results["output"])
+    assert (
+        "Cell 2: shell command <code>!pip install -q numpy</code> was skipped (the grader runs no shell commands)."
+        in (html)
+    ), html
+    assert "Cell 2: magic <code>%pip install torch</code> was skipped" in html
+    assert "\\" not in html

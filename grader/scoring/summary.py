@@ -1,6 +1,6 @@
 """The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
 
-from ..markdown import inline_code, plain
+from ..markdown import inline_code, with_code
 from ..version import grader_version
 from .feedback import channel_problem, exit_words, out_of_memory
 from .submission import Submission
@@ -28,7 +28,9 @@ def summary(sub: Submission) -> str:
         more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
         lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]) + more)
     notes += [n for n in (notebook or {}).get("notes", [])]
-    notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"]) for n in sub.report.notes]
+    notes += [
+        f"Cell {n['cell']}: {with_code(n['text'])}" if n.get("cell") else with_code(n["text"]) for n in sub.report.notes
+    ]
     notes += [channel_problem(p) for p in sub.report.problems]
     if notes:
         lines.append("**Notes:**\n\n" + "\n".join(f"- {note}" for note in notes[:30]))
