@@ -86,6 +86,11 @@ def facts(sub: Submission) -> dict:
         "not_in_force": _not_in_force(sub),
         "in_force": _not_in_force(sub, "in_force"),
         "code_hash": notebook.get("code_hash"),
+        "limits": {  # the limits this grading used (the report's flag details)
+            "cell_timeout": sub.settings.cell_timeout,
+            "total_timeout": sub.settings.total_timeout,
+            "memory_mb": sub.memory_mb,
+        },
         "exercise3": {
             "answer": answer.get("text"),
             "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
