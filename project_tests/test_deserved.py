@@ -87,7 +87,7 @@ def test_matplotlib_notebook_backend_runs_as_inline(grade_notebook):
     nb.cells.append(nbformat.v4.new_code_cell("%matplotlib widget\nplt.plot([1, 2, 3])\nplt.show()"))
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    assert "\\`%matplotlib notebook\\` ran as \\`%matplotlib inline\\`" in results["output"]
+    assert "`%matplotlib notebook` ran as `%matplotlib inline`" in results["output"]
 
 
 def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(grade_notebook):
@@ -104,7 +104,7 @@ def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(
     )
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    assert "Colab\\-only call \\`google\\.colab\\.files\\.download\\(\\)\\` skipped" in results["output"]
+    assert "Colab\\-only call `google.colab.files.download()` skipped" in results["output"]
     assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
 
 
