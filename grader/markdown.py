@@ -62,6 +62,20 @@ def code_block(text, info: str = "") -> str:
     return f"{fence}{info}\n{text}{fence}"
 
 
+_SPAN = re.compile("(?<!`)`([^`\n]+)`(?!`)")
+
+
+def with_code(text) -> str:
+    """Like `plain`, except that each `span` in single backticks becomes a code span (for the runner's notes, which
+    quote the student's code that way)."""
+    text, out, end = _text(text), [], 0
+    for match in _SPAN.finditer(text):
+        before = text[end : match.start()]
+        out += [plain(before) if not end else plain("x" + before)[1:], inline_code(match.group(1))]  # "x": mid-line
+        end = match.end()
+    return plain(text) if not out else "".join(out) + plain("x" + text[end:])[1:]
+
+
 def plain(text) -> str:
     """Markdown that renders as exactly `text`: every character with a meaning in Markdown is backslash-escaped,
     and the leading whitespace of each line is written as character references (four spaces would start a code

@@ -216,7 +216,10 @@ _DEFS = {
                 "maxProperties": 16,
                 "additionalProperties": {"type": "array", "maxItems": 100, "items": _CELL},
             },
-            "answer": _object({"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT}),
+            "answer": _object(
+                {"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT},
+                {"printed": {"anyOf": [_STR, {"type": "null"}]}},  # an answer print()ed in a code cell
+            ),
             "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
             "seeded": {"type": "boolean"},
             "autograd_in_backprop": {"type": "boolean"},
@@ -242,6 +245,7 @@ EVENTS = {  # the schema of each event, by its "event" field
             "error": {"$ref": "#/$defs/error"},
             "first_line": _SHORT,
             "defines": {"type": "array", "maxItems": 200, "items": _SHORT},
+            "exit_by": {"enum": ["argparse"]},  # a SystemExit raised inside argparse (words only)
         },
     ),
     NOTE: _event(NOTE, {"text": _STR}, {"cell": _CELL}),

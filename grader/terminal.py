@@ -43,7 +43,7 @@ def print_table(results: dict, path) -> None:
         )
     failed = facts.get("failed_cells") or []
     if failed:
-        print("cells that failed: " + ", ".join(_line(n) for n in failed))
+        print("failed cells: " + ", ".join(f"cell {_line(n)}" for n in failed))
     print(f"{'test':<6} {'score':>9}  reason")
     for test in results.get("tests", []):
         mark = "ok " if test.get("status") == "passed" else "XX "

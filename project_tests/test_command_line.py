@@ -113,7 +113,7 @@ def test_without_results_it_writes_under_out_and_the_table_names_the_notebook_an
     results = json.loads((tmp_path / "out" / "work" / "results.json").read_text())
     assert results["extra_data"]["failed_cells"] == [3]
     assert "notebook: Mine.ipynb" in done.stdout
-    assert "cells that failed: 3" in done.stdout
+    assert "failed cells: cell 3" in done.stdout
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
 
 
@@ -131,7 +131,7 @@ def test_the_table_strips_escape_codes_and_tolerates_missing_facts():
             print_table(data, "r.json")
         shown.append(out.getvalue())
         assert not any(ord(c) < 32 and c != "\n" or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in out.getvalue())
-    assert "notebook: A0 .ipynb" in shown[0] and "cells that failed: 2, 5" in shown[0]
+    assert "notebook: A0 .ipynb" in shown[0] and "failed cells: cell 2, cell 5" in shown[0]
     assert "notebook: (none found)" in shown[1] and "notebook: (none found)" in shown[2]
     assert clean(hostile) == "okfake line"
 

@@ -15,11 +15,13 @@ from conftest import (
     cell_number,
     code_cells,
     edit_cell,
+    grade,
     output_of,
     sandbox_user,
     save,
     solution,
 )
+from markdown_it import MarkdownIt
 
 from grader.rubric import RUBRIC
 
@@ -85,7 +87,7 @@ def test_matplotlib_notebook_backend_runs_as_inline(grade_notebook):
     nb.cells.append(nbformat.v4.new_code_cell("%matplotlib widget\nplt.plot([1, 2, 3])\nplt.show()"))
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    assert "\\`%matplotlib notebook\\` ran as \\`%matplotlib inline\\`" in results["output"]
+    assert "`%matplotlib notebook` ran as `%matplotlib inline`" in results["output"]
 
 
 def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(grade_notebook):
@@ -102,7 +104,7 @@ def test_an_am_i_on_colab_check_sees_a_local_jupyter_and_colab_calls_do_nothing(
     )
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
-    assert "Colab\\-only call \\`google\\.colab\\.files\\.download\\(\\)\\` skipped" in results["output"]
+    assert "Colab\\-only call `google.colab.files.download()` skipped" in results["output"]
     assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]
 
 
@@ -226,3 +228,113 @@ def test_a_saturated_model_gets_no_warning_of_the_grader(grade_notebook):
     code_cells(nb)[_training(nb) - 1].source += "\n    for p in model.parameters():\n        p.mul_(1000.0)\n"
     results = grade_notebook(nb)  # conftest.grade: no output holds a warning or a grader path
     assert output_of(results, "5.1").startswith("The MSE of your trained `model` on the toy data is ")
+
+
+# -- issue 19's smaller items
+def test_an_argparse_exit_is_worded_as_what_happened(grade_notebook):
+    nb = _insert_before(
+        solution(steps=3, warm=False),
+        _training(solution()),
+        "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr', type=float, default=0.01)\n"
+        "parser.add_argument('--steps', type=int, required=True)\nargs = parser.parse_args()\n",
+    )
+    edit_cell(nb, cell_number(nb, "range(3)"), "lr=0.01", "lr=args.lr")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    parser = cell_number(nb, "import argparse")
+    assert f"- cell {parser} (`import argparse`): was ended by argparse" in results["output"], results["output"]
+    cause = output_of(results, "5.1").split("\n\n")[2]
+    assert cause.startswith(
+        f"**First cause:** cell {parser} (`import argparse`), which defines `args`, was ended by argparse "
+        "(`SystemExit` in `parse_args()`) before defining it: `parse_args()` reads the command line, and a "
+        "notebook has no command line arguments for your parser; in a notebook write `parser.parse_args(args=[])`"
+    ), cause
+    assert "exit()" not in results["output"] + output_of(results, "5.1")
+
+
+def test_a_notebook_safari_saved_as_txt_is_graded_with_a_note(grade_notebook):
+    results = grade_notebook(solution(), name="A0.ipynb.txt")
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["output"].startswith(
+        "**Notebook:** `A0.ipynb.txt` was graded because your submission has no `.ipynb` file and this file's name "
+        "ends in `.ipynb.txt`."
+    ), results["output"]
+    assert "(Safari adds it when it downloads a notebook); it was graded as a notebook." in results["output"]
+
+
+def test_an_upload_of_only_jupyters_checkpoint_folder_grades_that_copy_and_says_so(tmp_path):
+    folder = tmp_path / "submission"
+    save(solution(), folder / ".ipynb_checkpoints", "A0-checkpoint.ipynb")
+    (folder / "notes.txt").write_text("done!")
+    results = grade(folder, tmp_path / "results.json")
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert results["output"].startswith(
+        "**Notebook:** `.ipynb_checkpoints/A0-checkpoint.ipynb` was graded because it is the only notebook in your "
+        "submission: it is the copy Jupyter keeps in `.ipynb_checkpoints/`, not your notebook itself."
+    ), results["output"]
+    assert "Your submission holds only Jupyter's checkpoint copy of your notebook" in results["output"]
+    assert "notes.txt" not in results["output"]
+
+
+def _answer_cell(nb) -> int:
+    question = next(i for i, c in enumerate(nb.cells) if "could loss ever increase" in c.source.lower())
+    return question + 1
+
+
+def test_an_exercise3_answer_printed_in_a_code_cell_is_quoted_and_sent_to_the_markdown_cell(grade_notebook):
+    nb = solution()
+    answer = _answer_cell(nb)
+    nb.cells[answer].source = "**Answer:**"
+    printing = nbformat.v4.new_code_cell('print("Yes: a large learning rate can overshoot the minimum.")')
+    printing.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Yes: a large step overshoots.\n")]
+    nb.cells.insert(answer + 1, printing)
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert output_of(results, "3") == (
+        "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, which is "
+        "empty. It printed:\n\n> Yes: a large step overshoots\\.\n\nWrite your answer after `Answer:` in that markdown "
+        "cell (the course staff grade only the markdown answer)."
+    )
+
+
+def test_an_exercise3_answer_that_is_only_an_image_is_told_so_once(grade_notebook):
+    nb = solution()
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    nb.cells[_answer_cell(nb)].source = f"**Answer:**\n\n![my answer](data:image/png;base64,{png})"
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    assert (
+        output_of(results, "3") == "Your answer is 1 image(s), for the course staff to grade by hand in the notebook."
+    )
+
+
+def test_a_training_cell_that_fails_before_its_model_names_no_layer_of_the_handouts_example(grade_notebook):
+    nb = solution()
+    edit_cell(nb, cell_number(nb, "model = ToyModel()\nmodel"), "model = ToyModel()\nmodel", "ToyModel()")
+    training = _training(nb)
+    edit_cell(nb, training, "torch.manual_seed(0)\n", "torch.manual_seed(0)\nlearning_rate = step_size\n")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        f"Cell {training}, which trains `model` (Exercise 5), did not finish: it raised `NameError: name "
+        "'step_size' is not defined`"
+    ), message
+    assert message.endswith(
+        "The model was checked as that cell left it. Your final `model` is still the handout's example network "
+        "(`model = ExampleNetwork()` in Part 3): that cell stopped before its own `model = ...`."
+    ), message
+    assert "784" not in message and "128" not in message
+
+
+def test_a_skipped_shell_command_is_shown_as_code_without_backslashes(grade_notebook):
+    nb = _insert_before(solution(), 2, "!pip install -q numpy\n%pip install torch\n")
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS, results["output"]
+    html = MarkdownIt().render(results["output"])
+    assert (
+        "Cell 2: shell command <code>!pip install -q numpy</code> was skipped (the grader runs no shell commands)."
+        in (html)
+    ), html
+    assert "Cell 2: magic <code>%pip install torch</code> was skipped" in html
+    assert "\\" not in html

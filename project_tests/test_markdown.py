@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from grader.markdown import code_block, inline_code, plain, quoted, terminal_safe
+from grader.markdown import code_block, inline_code, plain, quoted, terminal_safe, with_code
 
 MD = MarkdownIt("commonmark", {"html": True})
 
@@ -122,6 +122,15 @@ def test_plain_renders_as_itself(text):
     assert squash("".join(data for _, data in tags.text)) == squash(expected(text))
 
 
+@pytest.mark.parametrize("text", [*HOSTILE, "shell command `!ls \\` <b>x</b>` skipped", "`a``b` `<img src=x>`"])
+def test_with_code_renders_plain_text_and_code_spans_only(text):
+    markdown = with_code(text)
+    tags = rendered(markdown)
+    assert set(tags.tags) <= {"p", "br", "code"}, (tags.tags, markdown)
+    shown = "".join(data for _, data in tags.text).replace("`", "")
+    assert squash(shown) == squash(expected(text).replace("`", "")), markdown
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_quoted_is_one_blockquote_of_plain_text(text):
     markdown = quoted(text)
@@ -189,7 +198,7 @@ def test_odd_values_never_raise():
         def __str__(self):
             raise RuntimeError
 
-    for function in (plain, quoted, inline_code, code_block, terminal_safe):
+    for function in (plain, quoted, inline_code, code_block, terminal_safe, with_code):
         assert isinstance(function(Broken()), str)
         assert isinstance(function(12), str)
         assert isinstance(function(b"bytes"), str)
@@ -198,6 +207,6 @@ def test_odd_values_never_raise():
 def test_long_input_is_linear():
     text = ("`*_[<&\x1b[" * 200_000) + "\n    x" * 50_000
     start = time.process_time()  # CPU time: a busy machine does not stretch it; a quadratic step would take hours
-    for function in (plain, quoted, inline_code, code_block, terminal_safe):
+    for function in (plain, quoted, inline_code, code_block, terminal_safe, with_code):
         function(text)
     assert time.process_time() - start < 6

@@ -433,3 +433,14 @@ def test_force_regrades_everything(tmp_path):
     assert "1 graded now" in run(tmp_path / "export", tmp_path / "out")
     assert "0 graded now, 1 already graded" in run(tmp_path / "export", tmp_path / "out")
     assert "1 graded now, 0 already graded" in run(tmp_path / "export", tmp_path / "out", "--force")
+
+
+def test_flag_details_give_the_limits_the_grading_used(grade_notebook):
+    nb = solution()
+    nb.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(60)"))
+    results = grade_notebook(nb, "--cell-timeout", "2")
+    assert results["extra_data"]["limits"]["cell_timeout"] == 2
+    assert pages.flag_details({"flags": "cell_timeout", "problems": "", "identical_to": ""}, results) == [
+        f"cell stopped at its time limit: a cell was stopped at the cell limit (2 s) (first failing cell: "
+        f"{results['extra_data']['first_failing_cell']})"
+    ]

@@ -262,7 +262,7 @@ def run_cells(
         reporter.send({"event": "cell_start", "cell": number})
         print(f"\n----- cell {number} -----", flush=True)
         started = time.monotonic()
-        status, error = "ok", None
+        status, error, by_argparse = "ok", None, False
         shell.execution_count = number  # IPython names the code <ipython-input-NUMBER-...>
         shell.shown = None
         try:
@@ -289,6 +289,7 @@ def run_cells(
             )
         elif isinstance(exc, SystemExit):
             status = "exit"  # as in the grader's promise: exit() ends the cell, not the notebook
+            by_argparse = _raised_in(exc, "argparse.py")
         elif isinstance(exc, CellTimeout):
             status, error = (
                 "timeout",
@@ -307,10 +308,19 @@ def run_cells(
             end.update(error=error, first_line=first_line(source), defines=defined_names(source)[:200])
             failed[number] = f"{error['type']}: {error['message']}"[:300]
         elif status == "exit":
-            end["first_line"] = first_line(source)
-            failed[number] = "exit() was called"
+            end.update(first_line=first_line(source), defines=defined_names(source)[:200])
+            if by_argparse:
+                end["exit_by"] = "argparse"
+            failed[number] = "argparse's parse_args() ended the cell" if by_argparse else "exit() was called"
         reporter.send(end)
     return failed
+
+
+def _raised_in(exc: BaseException, module_file: str) -> bool:
+    try:
+        return any(f.filename.endswith("/" + module_file) for f in traceback.extract_tb(exc.__traceback__))
+    except Exception:  # noqa: BLE001  -- a hostile exception may fail even to show its traceback
+        return False
 
 
 def first_line(source: str) -> str:

@@ -38,6 +38,7 @@ class Answer:
     images: list = field(default_factory=list)  # (mime type, bytes) of embedded images, verified
     image_links: int = 0  # images that point elsewhere (http..., a file): counted, never fetched
     images_skipped: int = 0  # embedded images not returned: unreadable, another type, or over the limits
+    printed: str | None = None  # the code cell right after the question prints: its saved output, else its print()s
 
 
 def _text(source, cap: int = MAX_CELL_CHARS) -> str:
@@ -84,6 +85,8 @@ def exercise3_answer(cells) -> Answer:
     lines: list = []
     for offset, cell in enumerate(cells[start : start + MAX_REGION_CELLS]):
         kind, source = _cell(cell)
+        if kind == "code" and "print(" in source:
+            answer.printed = _printed(cell, source)
         if kind not in ("markdown", "raw") or (offset and _starts_section(source)):
             break
         source = _take_images(source, cell.get("attachments"), answer, budget)
@@ -91,6 +94,18 @@ def exercise3_answer(cells) -> Answer:
         lines.append("")
     answer.text = _tidy(lines)
     return answer
+
+
+def _printed(cell: dict, source: str) -> str:
+    """What a code cell printed in the saved notebook, else its lines that call print()."""
+    outputs = cell.get("outputs")
+    saved = (
+        [o for o in outputs[:100] if isinstance(o, dict) and o.get("name") == "stdout"]
+        if isinstance(outputs, list)
+        else []
+    )
+    text = "".join(_text(o.get("text"), 4000) for o in saved).strip()
+    return text[:4000] or "\n".join(line.strip() for line in source.split("\n")[:1000] if "print(" in line)[:4000]
 
 
 def _question_cell(cells):

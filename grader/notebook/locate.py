@@ -10,6 +10,8 @@ from ..markdown import inline_code
 from .scan import code_fingerprint
 
 EXPECTED_NAME = "a0.ipynb"
+SAVED_AS_TEXT = ".ipynb.txt"  # Safari's download of a notebook
+CHECKPOINTS = ".ipynb_checkpoints"  # Jupyter's copy of the notebook as of its last save
 MAX_DEPTH = 30  # folders below the submission folder
 MAX_ENTRIES = 10_000  # files and folders looked at
 MAX_FINGERPRINTS = 10  # notebooks read to compare with the handout
@@ -35,14 +37,15 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _walk(root: Path, notes: list):
-    """(notebooks, names of the other files): breadth first, sorted within a folder, links never followed,
+    """(notebooks, names of the other files, fallbacks): breadth first, sorted within a folder, links never followed,
     hidden folders and `__MACOSX` skipped (hidden files are listed, never graded), at most MAX_DEPTH folders deep
-    and MAX_ENTRIES entries."""
-    notebooks, others, seen = [], [], 0
-    queue = deque([(root, 0)])
+    and MAX_ENTRIES entries. Fallbacks, graded only where no notebook is found: notebooks saved as `.ipynb.txt`,
+    then those in Jupyter's `.ipynb_checkpoints` folders."""
+    notebooks, others, seen, as_text, checkpoints = [], [], 0, [], []
+    queue = deque([(root, 0, False)])
     cut = False
     while queue:
-        folder, depth = queue.popleft()
+        folder, depth, in_checkpoints = queue.popleft()
         try:
             with os.scandir(folder) as listing:
                 entries = []
@@ -66,7 +69,14 @@ def _walk(root: Path, notes: list):
                 continue
             rel = path.relative_to(root)
             hidden = entry.name.startswith(".")  # .ipynb_checkpoints, ._A0.ipynb (macOS): listed, never graded
-            if is_file and (hidden or not entry.name.lower().endswith(".ipynb")):
+            if is_file and in_checkpoints:
+                if not hidden and entry.name.lower().endswith(".ipynb"):
+                    checkpoints.append(path)
+            elif is_dir and entry.name == CHECKPOINTS and depth + 1 <= MAX_DEPTH:
+                queue.append((path, depth + 1, True))
+            elif is_file and not hidden and entry.name.lower().endswith(SAVED_AS_TEXT):
+                as_text.append(path)
+            elif is_file and (hidden or not entry.name.lower().endswith(".ipynb")):
                 if len(others) < 1000:
                     others.append(entry.name)
             elif hidden:
@@ -78,7 +88,7 @@ def _walk(root: Path, notes: list):
                 if depth + 1 > MAX_DEPTH:
                     cut = True
                 else:
-                    queue.append((path, depth + 1))
+                    queue.append((path, depth + 1, in_checkpoints))
             elif is_file:
                 notebooks.append(path)
         if cut and seen > MAX_ENTRIES:
@@ -88,7 +98,7 @@ def _walk(root: Path, notes: list):
             f"Your submission has more than {MAX_ENTRIES:,} files and folders or folders nested more than "
             f"{MAX_DEPTH} deep; only the first were searched for the notebook."
         )
-    return notebooks, others
+    return notebooks, others, as_text + checkpoints
 
 
 def locate(submission: Path, handout_code: str | None = None) -> Located:
@@ -98,13 +108,17 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     code cells and another notebook has different code (Colab's "Copy of A0.ipynb"), that one is graded."""
     submission = Path(submission)
     if submission.is_file():
-        if submission.suffix.lower() != ".ipynb":
+        as_text = submission.name.lower().endswith(SAVED_AS_TEXT)
+        if submission.suffix.lower() != ".ipynb" and not as_text:
             raise SubmissionProblem(_not_a_notebook(submission.name))
-        return Located(submission, f"{inline_code(submission.name)} was graded: it is the file that was given.")
+        reason = f"{inline_code(submission.name)} was graded: it is the file that was given."
+        return Located(submission, reason, [_saved_as_text(submission.name)] if as_text else [])
     if not submission.is_dir():
         raise SubmissionProblem(f"No submission was found at {inline_code(submission)}.")
     notes: list = []
-    found, other_files = _walk(submission, notes)
+    found, other_files, fallbacks = _walk(submission, notes)
+    if not found and fallbacks:
+        return _fallback(submission, fallbacks, notes)
     if not found:
         _nothing_to_grade(notes, other_files)
     expected = [p for p in found if p.name.lower() == EXPECTED_NAME]
@@ -149,6 +163,43 @@ def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path
         if fingerprint and fingerprint != handout_code:
             return path
     return None
+
+
+def _fallback(root: Path, fallbacks: list, notes: list) -> Located:
+    """No `.ipynb` file: a notebook Safari saved as `.ipynb.txt`, else Jupyter's checkpoint copy, is graded."""
+    chosen = min(
+        fallbacks,
+        key=lambda p: (
+            CHECKPOINTS in p.relative_to(root).parts,
+            p.name.lower() not in ("a0.ipynb.txt", "a0-checkpoint.ipynb"),
+        ),
+    )
+    rel = inline_code(chosen.relative_to(root))
+    if chosen.name.lower().endswith(SAVED_AS_TEXT):
+        reason = (
+            f"{rel} was graded because your submission has no `.ipynb` file and this file's name ends in `.ipynb.txt`."
+        )
+        notes.append(_saved_as_text(str(chosen.relative_to(root))))
+    else:
+        reason = (
+            f"{rel} was graded because it is the only notebook in your submission: it is the copy Jupyter keeps in "
+            f"`{CHECKPOINTS}/`, not your notebook itself."
+        )
+        notes.append(
+            f"Your submission holds only Jupyter's checkpoint copy of your notebook ({rel}): it is your notebook as "
+            "of its last save or checkpoint and may miss later work. Next time upload `A0.ipynb` itself."
+        )
+    if len(fallbacks) > 1:
+        others = ", ".join(f"{inline_code(p.relative_to(root))}" for p in fallbacks if p != chosen)
+        notes.append(f"Other notebooks not graded: {others}.")
+    return Located(chosen, reason, notes)
+
+
+def _saved_as_text(name: str) -> str:
+    return (
+        f"{inline_code(name)} is a notebook with `.txt` added to its name (Safari adds it when it downloads a "
+        "notebook); it was graded as a notebook. Next time, remove the `.txt` before uploading."
+    )
 
 
 def _nothing_to_grade(notes: list, other_files: list) -> NoReturn:

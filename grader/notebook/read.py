@@ -49,6 +49,7 @@ def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None) ->
             "text": None if answer.text is None else answer.text[:20000],
             "images": len(answer.images),
             "image_links": answer.image_links + answer.images_skipped,
+            "printed": None if answer.printed is None else answer.printed[:4000],
         },
         "saved_loss": _finite(saved_exercise5_loss(cells)),
         "seeded": bool(training and seeds_before(training, "model")),

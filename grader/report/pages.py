@@ -319,14 +319,21 @@ def _tests(results_by_id: dict, row: dict) -> dict:
 
 def flag_details(row: dict, results) -> list:
     """What each flag of a row rests on: the cell and the limit where the grader has them."""
-    facts, limits = F.facts_of(results), Settings()
+    facts, default = F.facts_of(results), Settings()
+    used = facts.get("limits") if isinstance(facts.get("limits"), dict) else {}
+
+    def limit(key: str, value: float) -> str:  # the limit the grading used; the default only for older results
+        number = used.get(key)
+        return f"{number:g}" if isinstance(number, (int, float)) and not isinstance(number, bool) else f"{value:g}"
+
     cell = facts.get("first_failing_cell")
     at = f" (first failing cell: {cell})" if cell else ""
     details = {
         "identical": f"same code as {row['identical_to']}",
-        "cell_timeout": f"a cell was stopped at the cell limit ({limits.cell_timeout:g} s){at}",
-        "run_timeout": f"the run was stopped at the whole-run limit ({limits.total_timeout:g} s){at}",
-        "memory_limit": f"the memory limit ({limits.limits.memory_bytes // 2**20} MB) was hit{at}",
+        "cell_timeout": f"a cell was stopped at the cell limit ({limit('cell_timeout', default.cell_timeout)} s){at}",
+        "run_timeout": f"the run was stopped at the whole-run limit ({limit('total_timeout', default.total_timeout)} s)"
+        f"{at}",
+        "memory_limit": f"the memory limit ({limit('memory_mb', default.limits.memory_bytes // 2**20)} MB) was hit{at}",
         "autograd_in_backprop": "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
         + ("scored 0" if AUTOGRAD_IN_BACKPROP == "zero" else "kept their points, for the course staff to review"),
         "not_graded": row["problems"] or "no results",

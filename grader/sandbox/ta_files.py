@@ -73,7 +73,11 @@ def failed_cells(cells: dict) -> dict:
     reasons = {}
     for number, end in cells.items():
         error = end.get("error") or {}
-        reason = "exit() was called" if end["status"] == "exit" else f"{error.get('type')}: {error.get('message')}"
+        reason = f"{error.get('type')}: {error.get('message')}"
+        if end["status"] == "exit":
+            reason = (
+                "argparse's parse_args() ended the cell" if end.get("exit_by") == "argparse" else "exit() was called"
+            )
         reasons[number] = reason[:300]
     return reasons
 

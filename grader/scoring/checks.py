@@ -278,7 +278,15 @@ def exercise3_answer(sub: Submission, line) -> str:
     )
     if not answer["text"].strip():
         if images:
-            return f"Your answer is an image, for the course staff to grade by hand (see the notebook).{pictures}"
+            return f"Your answer is {images} image(s), for the course staff to grade by hand in the notebook."
+        printed = answer.get("printed")
+        if printed is not None:
+            shown = f" It printed:\n\n{quoted(printed)}\n\n" if printed.strip() else " "
+            raise CheckFailed(
+                "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, "
+                f"which is empty.{shown}Write your answer after `Answer:` in that markdown cell (the course staff "
+                "grade only the markdown answer)."
+            )
         raise CheckFailed(
             "Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below the question."
         )
@@ -383,9 +391,13 @@ def trained_model(sub: Submission, line) -> str:
     try:
         first, second = _layers(data["module"], "The notebook's final `model`")
     except CheckFailed as failure:
-        raise CheckFailed(
-            (training or "") + str(failure) + ("" if training else defining_cell_hint(sub, "model"))
-        ) from None
+        words = str(failure)
+        if _handout_example(data["module"]):  # not the student's network: its layers would only mislead
+            words = (
+                "Your final `model` is still the handout's example network (`model = ExampleNetwork()` in Part 3): "
+                + ("that cell stopped before its own `model = ...`." if training else "no later cell replaced it.")
+            )
+        raise CheckFailed((training or "") + words + ("" if training else defining_cell_hint(sub, "model"))) from None
     expected = _recompute(first, second, reference.TOY_X)
     loss = reference.mse(expected, reference.TOY_Y)
     call = data["call"]
@@ -410,6 +422,11 @@ def trained_model(sub: Submission, line) -> str:
             raise CheckFailed(f"{fact}\n\n{reached}")
         raise CheckFailed(reached + _advice(sub, loss, line.tolerance))
     return reached
+
+
+def _handout_example(module: dict) -> bool:
+    sizes = [(layer["in_features"], layer["out_features"]) for layer in module.get("linears", [])]
+    return module.get("class_name") == "ExampleNetwork" and sizes == [(784, 128), (128, 64), (64, 10)]
 
 
 def _training_fact(facts: dict) -> str | None:

@@ -144,9 +144,12 @@ def first_cause(sub: Submission, error: dict) -> str | None:
     name = match.group(1)
     for number, end in sorted(sub.report.cells.items()):
         if name in end.get("defines", []) and number != error.get("cell"):
+            what = f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}"
+            if end["status"] == "exit":
+                verb, advice = exit_words(end)
+                what = f"{verb} before defining it{advice}"
             return (
-                f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, "
-                f"raised {error_text(sub, end['error'], with_cause=False) if end.get('error') else 'no error'}"
+                f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, {what}"
             )
     if error.get("cell") and name not in dir(builtins):
         return (
@@ -167,9 +170,21 @@ def defining_cell_hint(sub: Submission, name: str) -> str:
         if number > sub.report.last_cell:
             return f"\n\nCell {number}, which defines `{name}`, did not run."
         if end and end["status"] == "exit":
-            return f"\n\nCell {number}, which defines `{name}`, called `exit()` before the definition."
+            verb, advice = exit_words(end)
+            return f"\n\nCell {number}, which defines `{name}`, {verb} before the definition{advice}."
         return ""
     return f"\n\nNo cell of the notebook defines `{name}`."
+
+
+def exit_words(end: dict) -> tuple:
+    """(what happened, the advice) for a cell that raised SystemExit, from the runner's cell_end event."""
+    if end.get("exit_by") == "argparse":
+        return (
+            "was ended by argparse (`SystemExit` in `parse_args()`)",
+            ": `parse_args()` reads the command line, and a notebook has no command line arguments for your parser;"
+            " in a notebook write `parser.parse_args(args=[])`",
+        )
+    return "called `exit()`", ""
 
 
 def describe_value(value: dict) -> str:

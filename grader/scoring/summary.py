@@ -1,8 +1,8 @@
 """The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
 
-from ..markdown import inline_code, plain
+from ..markdown import inline_code, with_code
 from ..version import grader_version
-from .feedback import channel_problem, out_of_memory
+from .feedback import channel_problem, exit_words, out_of_memory
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -28,7 +28,9 @@ def summary(sub: Submission) -> str:
         more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
         lines.append("**Cells that did not finish normally:**\n\n" + "\n".join(failed[:60]) + more)
     notes += [n for n in (notebook or {}).get("notes", [])]
-    notes += [f"Cell {n['cell']}: {plain(n['text'])}" if n.get("cell") else plain(n["text"]) for n in sub.report.notes]
+    notes += [
+        f"Cell {n['cell']}: {with_code(n['text'])}" if n.get("cell") else with_code(n["text"]) for n in sub.report.notes
+    ]
     notes += [channel_problem(p) for p in sub.report.problems]
     if notes:
         lines.append("**Notes:**\n\n" + "\n".join(f"- {note}" for note in notes[:30]))
@@ -84,6 +86,11 @@ def facts(sub: Submission) -> dict:
         "not_in_force": _not_in_force(sub),
         "in_force": _not_in_force(sub, "in_force"),
         "code_hash": notebook.get("code_hash"),
+        "limits": {  # the limits this grading used (the report's flag details)
+            "cell_timeout": sub.settings.cell_timeout,
+            "total_timeout": sub.settings.total_timeout,
+            "memory_mb": sub.memory_mb,
+        },
         "exercise3": {
             "answer": answer.get("text"),
             "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
@@ -95,7 +102,8 @@ def _cell_line(sub: Submission, end: dict) -> str:
     number = end["cell"]
     first = end.get("first_line", "")
     if end["status"] == "exit":
-        what = "called `exit()`; the rest of that cell was skipped"
+        verb, advice = exit_words(end)
+        what = f"{verb}; the rest of that cell was skipped{advice}"
     else:
         error = end.get("error", {})
         what = inline_code(f"{error.get('type')}: {' '.join(error.get('message', '').split())[:200]}")
