@@ -305,7 +305,7 @@ def make_class(export: Path) -> dict:
     backprop.source = AUTOGRAD_BACKPROP
     save(nb, export / "submission_1003")
     save(insert_cells(solution(), "import time\ntime.sleep(600)"), export / "submission_1004")  # cell timeout
-    save(insert_cells(solution(), *["import time\ntime.sleep(5)"] * 6), export / "submission_1005")  # run timeout
+    save(insert_cells(solution(), *["import time\ntime.sleep(5)"] * 9), export / "submission_1005")  # run timeout
     save(insert_cells(solution(), "hog = bytearray(3 * 1024 ** 3)"), export / "submission_1006")  # memory
     write(export / "submission_1007", "a0.py", "print('hi')")  # not graded
     save(insert_cells(solution(), "print('mine')"), export / "submission_1008", "A0.ipynb")  # two notebooks
@@ -334,8 +334,9 @@ def make_class(export: Path) -> dict:
 
 
 def run(export: Path, out: Path, *options: str) -> str:
-    # 8 s a cell cuts 1004's sleep, not 1005's; 24 s a run stops 1005's six, and is thrice what any other takes busy
-    done = start_batch(export, out, timeout=600, options=("--cell-timeout", "8", "--timeout", "24", *options))
+    # 8 s a cell cuts 1004's sleep, not 1005's; 36 s a run stops 1005's nine, and leaves 1004 (8 s asleep, then two
+    # children reading and running the rest) room beside other busy processes: 24 s was not always enough there
+    done = start_batch(export, out, timeout=600, options=("--cell-timeout", "8", "--timeout", "36", *options))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
