@@ -1,5 +1,6 @@
 """Timeouts and limits, in one place. `run_autograder --help` lists the command-line options that change them."""
 
+import os
 from dataclasses import dataclass, field
 
 GIB = 1024**3
@@ -26,3 +27,5 @@ class Settings:
     output_tail_bytes: int = 16 * 1024
     channel_bytes: int = 8 * MIB  # the most data the child may report
     limits: Limits = field(default_factory=Limits)
+    # the module holding the graded assignment (grader/assignment.py); the environment may name another
+    assignment: str = field(default_factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or "assignments.a0")

@@ -10,7 +10,7 @@ import jsonschema
 import nbformat
 import pytest
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 from grader.sandbox import cleanup
 
 ROOT = Path(__file__).resolve().parents[1]

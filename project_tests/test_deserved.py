@@ -21,7 +21,7 @@ from conftest import (
     solution,
 )
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 TRAINING_LOST = FULL_MARKS - RUBRIC["5.1"].points
 

@@ -41,7 +41,7 @@ from conftest import (
     solution,
 )
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 from grader.sandbox.cleanup import remove_tree
 
 CELL_TIMEOUT, PROBE_TIMEOUT, TIMEOUT = 5, 3, 45

@@ -14,11 +14,12 @@ import pytest
 from conftest import BACKPROP, FULL_MARKS, code_cells, output_of, solution
 from test_untrusted_records import NOTEBOOK, READY, child_run
 
-from grader import batch, rubric
-from grader.rubric import PROBES, RUBRIC
+from assignments.a0 import ASSIGNMENT
+from assignments.a0.reference import gradients
+from assignments.a0.rubric import PROBES, RUBRIC
+from grader import batch
 from grader.sandbox.channel import line_cap, split_lines
 from grader.scoring.feedback import CheckFailed
-from grader.scoring.reference import gradients
 from grader.scoring.submission import Submission
 
 WRONG_BACKPROP = "def backprop(x):\n    return tuple(torch.zeros_like(p) for p in (W1, B1, W2, B2))\n"
@@ -207,12 +208,12 @@ def _submission(evidence: list, hint: bool) -> Submission:
 
 def test_only_the_readers_verdict_can_cost_points(monkeypatch):
     line = RUBRIC["2.2"]
-    monkeypatch.setattr(rubric, "AUTOGRAD_IN_BACKPROP", "zero")
+    monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "zero")
     with pytest.raises(CheckFailed, match="uses autograd") as failure:
         line.check(_submission(["cell 9, line 3: loss.backward()"], hint=False), line)
     assert "loss.backward()" in str(failure.value)
     assert "appears to use autograd" in line.check(_submission([], hint=True), line)  # a hint: never points
-    monkeypatch.setattr(rubric, "AUTOGRAD_IN_BACKPROP", "flag")
+    monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "flag")
     assert "reviewed by the course staff" in line.check(_submission(["cell 9, line 3: x"], hint=False), line)
     assert "appears to use autograd" not in line.check(_submission([], hint=False), line)
 

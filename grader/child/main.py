@@ -10,6 +10,7 @@ from pathlib import Path
 
 # Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
 # imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
+from ..assignment import load
 from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, code_cells
 from .cells import CellTimeout, new_shell, run_cells, time_limit
@@ -23,6 +24,7 @@ _kill = os.kill  # kept before student code can replace it
 def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
     requests = _private_stdin()
+    calls = {probe.name: probe.call for probe in load(config["assignment"]).probes}
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
@@ -51,7 +53,7 @@ def main(config: dict) -> None:
     if config.get("uid") is not None:
         _stop_background_processes()
     if line.strip():
-        run_probes(shell.user_ns, json.loads(line)["probes"], reporter, config["probe_timeout"])
+        run_probes(shell.user_ns, json.loads(line)["probes"], calls, reporter, config["probe_timeout"])
     end(reporter)
 
 

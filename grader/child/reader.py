@@ -8,6 +8,7 @@ fingerprint. The cells are run by the runner (grader/child/main.py), side by sid
 import base64
 import os
 
+from ..assignment import load
 from ..notebook.read import read
 from .cells import CellTimeout, time_limit
 from .confine import confine
@@ -24,12 +25,13 @@ def main(config: dict) -> None:
     render = None
     if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
         from .render import render_notebook as render
+    names = load(config["assignment"]).checked_names
     isolation = confine(config)
     import nbformat  # noqa: F401
 
     reporter.send({"event": "ready", "isolation": isolation})
     notebook = read_or_end(
-        reporter, config, lambda *where: read(*where, loaded=lambda: reporter.send({"event": "loaded"}))
+        reporter, config, lambda *where: read(*where, names=names, loaded=lambda: reporter.send({"event": "loaded"}))
     )
     reporter.send({"event": "notebook", "info": notebook.info})
     if render:

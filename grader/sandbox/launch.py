@@ -84,6 +84,7 @@ class Child:
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
+            "assignment": settings.assignment,
             "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
             "root": str(ROOT),
             "entry": ENTRIES[role],
