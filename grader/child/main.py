@@ -13,6 +13,7 @@ from pathlib import Path
 from ..assignment import load
 from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, code_cells
+from ..records import CELLS, CELLS_DONE, DONE, NOTE, READY, UNGRADABLE
 from .cells import CellTimeout, new_shell, run_cells, time_limit
 from .confine import confine
 from .probes import run_probes
@@ -31,24 +32,24 @@ def main(config: dict) -> None:
     import torch
 
     torch.set_num_threads(1)
-    reporter.send({"event": "ready", "isolation": isolation})
+    reporter.send(READY, isolation=isolation)
     if requests.readline().strip() == b"":  # the parent says go once the reader has read the notebook
         end(reporter)  # nothing to run (the reader found no notebook to grade)
     cells = read_or_end(reporter, config, code_cells)
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", config["root"])]
-    reporter.send({"event": "cells", "count": len(cells)})
+    reporter.send(CELLS, count=len(cells))
 
     sent = set()
 
     def note(text) -> None:  # skipped magics and Colab calls, once each
         if text not in sent and len(sent) < 100:
             sent.add(text)
-            reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
+            reporter.send(NOTE, text=text[:2000], **({"cell": shell.cell} if shell.cell else {}))
 
     shell = new_shell(note)
     run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ())))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
-    reporter.send({"event": "cells_done"})
+    reporter.send(CELLS_DONE)
     line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
     if config.get("uid") is not None:
         _stop_background_processes()
@@ -64,7 +65,7 @@ def read_or_end(reporter, config: dict, read_notebook):
         with time_limit(config["read_timeout"], anywhere=True):
             return read_notebook(Path(config["workdir"]), config.get("handout_code"))
     except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send({"event": "ungradable", "reason": _unreadable(problem)})
+        reporter.send(UNGRADABLE, reason=_unreadable(problem))
         end(reporter)
 
 
@@ -90,7 +91,7 @@ def _private_stdin():
 
 
 def end(reporter) -> None:
-    reporter.send({"event": "done"})
+    reporter.send(DONE)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run

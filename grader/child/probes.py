@@ -7,7 +7,7 @@ The probes are the assignment's (grader/assignment.py Probe.call), in its order,
 
 import difflib
 
-from ..records import MAX_VALUES
+from ..records import MAX_VALUES, PROBE_START, RECORD
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
 
 
@@ -20,7 +20,7 @@ def run_probes(namespace, probes: list, calls: dict, reporter, timeout: float) -
     import torch
 
     for name, inputs in probes:
-        reporter.send({"event": "probe_start", "probe": name})
+        reporter.send(PROBE_START, probe=name)
         try:
             with torch.no_grad(), time_limit(timeout, anywhere=True):
                 data = calls[name](torch, namespace, inputs)
@@ -38,7 +38,7 @@ def run_probes(namespace, probes: list, calls: dict, reporter, timeout: float) -
         except BaseException as exc:  # noqa: BLE001
             data = {"error": describe(exc)}
         leave_if_forked()
-        reporter.send({"event": "record", "probe": name, "data": data})
+        reporter.send(RECORD, probe=name, data=data)
 
 
 def defined(ns, name):
