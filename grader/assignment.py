@@ -2,8 +2,10 @@
 
 The engine (sandbox, children, channel, scoring loop, results, batch, report) imports no assignment by name: it
 calls `load(path)` with `Settings.assignment` (the default is the course's own; the environment variable
-GRADER_ASSIGNMENT names another). Parent and child load the same object: the parent draws the inputs and
-scores the lines, the child calls each probe. README "Adding a probe" and "Adding a rubric line" show the steps.
+GRADER_ASSIGNMENT names another). The parent loads the object: it draws the inputs and scores the lines. The
+children never import it (nor the checks and reference it holds): the runner imports each probe's function by its
+path (`Assignment.calls`), the reader is given the names the probes call. README "Adding a probe" and "Adding a
+rubric line" show the steps.
 """
 
 import importlib
@@ -66,6 +68,11 @@ class Assignment:
     @property
     def probe(self) -> dict:
         return {p.name: p for p in self.probes}
+
+    @property
+    def calls(self) -> dict:
+        """{probe name: "module:function"}: what the runner imports before it is confined (never the rubric)."""
+        return {p.name: f"{p.call.__module__}:{p.call.__qualname__}" for p in self.probes}
 
     @property
     def checked_names(self) -> tuple[str, ...]:

@@ -115,6 +115,8 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                     hide=_hidden(python, submission, hide),
                     ta_files=ta_dir is not None,
                     handout_code=sub.assignment.handout_code,
+                    probes=sub.assignment.calls,
+                    names=sub.assignment.checked_names,
                     writable=writable,
                 )
                 run_settings = dataclasses.replace(settings, total_timeout=left)

@@ -51,7 +51,7 @@ class Settings:
         flag="--assignment",
         unit="MODULE",
         help="the module holding the graded assignment (grader/assignment.py; env GRADER_ASSIGNMENT)",
-        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or "assignments.a0",
+        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or "assignments.a0.rubric",
     )
 
 

@@ -4,7 +4,8 @@ import ast
 import re
 from pathlib import Path
 
-from conftest import ROOT
+import nbformat
+from conftest import FULL_MARKS, ROOT, solution
 
 ENGINE = ROOT / "grader"
 A0_WORDS = re.compile(r"\b(forward|backprop|ToyModel|W1|B1|W2|B2|A0|assignments\.a0|toy_data)\b")
@@ -83,7 +84,7 @@ def test_no_engine_module_imports_an_assignment():
 def test_the_rubric_sits_on_top_of_its_assignment():
     modules = _modules()
     for name, path in modules.items():
-        if name not in ("assignments.a0", "assignments.a0.rubric"):
+        if name != "assignments.a0.rubric":
             assert "assignments.a0.rubric" not in _imports(name, path, modules), name
 
 
@@ -97,3 +98,18 @@ def test_the_engine_names_nothing_of_a0():
     assert not unexplained, f"engine modules name A0 (move it to assignments/a0): {unexplained}"
     stale = sorted(set(STILL_NAMING_A0) - set(naming))
     assert not stale, f"these no longer name A0: take them off STILL_NAMING_A0: {stale}"
+
+
+def test_the_runner_holds_the_probes_but_not_the_rubric_checks_or_reference(grade_notebook):
+    """A notebook could call the grader's own reference if it were in the runner's memory: only probes.py is."""
+    nb = solution()
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import sys\n"
+            "held = sorted(m for m in sys.modules if m.startswith('assignments'))\n"
+            "raise RuntimeError('HELD ' + ' '.join(held))"
+        )
+    )
+    results = grade_notebook(nb)
+    assert results["score"] == FULL_MARKS
+    assert "HELD assignments assignments.a0 assignments.a0.probes`" in results["output"]

@@ -5,7 +5,8 @@ import dataclasses
 import nbformat
 from conftest import BACKPROP, FORWARD, FULL_MARKS, TRAINING, edit_cell, output_of, sandbox_user, save, solution
 
-from assignments.a0 import ASSIGNMENT, checks
+from assignments.a0 import checks
+from assignments.a0.rubric import ASSIGNMENT
 from grader.grade import grade
 from grader.settings import Settings
 

@@ -14,9 +14,8 @@ import pytest
 from conftest import BACKPROP, FULL_MARKS, code_cells, output_of, solution
 from test_untrusted_records import NOTEBOOK, READY, child_run
 
-from assignments.a0 import ASSIGNMENT
 from assignments.a0.reference import gradients
-from assignments.a0.rubric import PROBES, RUBRIC
+from assignments.a0.rubric import ASSIGNMENT, PROBES, RUBRIC
 from grader import batch
 from grader.sandbox.channel import line_cap, split_lines
 from grader.scoring.feedback import CheckFailed
@@ -118,16 +117,16 @@ WRAP_REPORTER = (
     + """import json
 _send = REPORTER.send
 
-def _forged(event):
-    if event.get("event") == "cell_end" and event.get("status") != "ok":
-        event = {"event": "cell_end", "cell": event["cell"], "status": "ok", "seconds": 0.5}
-    if event.get("event") == "record" and "call" in event.get("data", {}):
-        event["data"]["call"].pop("autograd", None)
-    _send(event)
+def _forged(event, **fields):
+    if event == "cell_end" and fields.get("status") != "ok":
+        fields = {"cell": fields["cell"], "status": "ok", "seconds": 0.5}
+    if event == "record" and "call" in fields.get("data", {}):
+        fields["data"]["call"].pop("autograd", None)
+    _send(event, **fields)
 
 REPORTER.send = _forged
-_send({"event": "notebook", "info": {"autograd_in_backprop": False}})
-_send({"event": "ta_file", "name": "notebook.html", "base64": "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="})
+_send("notebook", info={"autograd_in_backprop": False})
+_send("ta_file", name="notebook.html", base64="PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==")
 """
 )
 
@@ -154,7 +153,7 @@ def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook)
 
 def test_forged_files_for_the_staff_are_dropped(grade_notebook, tmp_path):
     forge = REPORTER + "\n".join(
-        f"_ = REPORTER.send({{'event': 'ta_file', 'name': {name!r}, 'base64': {data!r}}})"
+        f"_ = REPORTER.send('ta_file', name={name!r}, base64={data!r})"
         for name, data in [
             ("index.html", base64.b64encode(b"<script>alert(1)</script>").decode()),
             ("regrade-request.html", base64.b64encode(b"<script>alert(2)</script>" + b"x" * 2**20).decode()),

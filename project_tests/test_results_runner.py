@@ -7,8 +7,7 @@ import jsonschema
 import pytest
 from conftest import SCHEMA
 
-from assignments.a0 import ASSIGNMENT
-from assignments.a0.rubric import RUBRIC
+from assignments.a0.rubric import ASSIGNMENT, RUBRIC
 from grader.scoring.results import emergency_results, run_tests, write_results
 from grader.scoring.submission import Submission
 

@@ -20,7 +20,7 @@ def _grade(copy, notebook, tmp_path) -> dict:
     folder = tmp_path / "submission"
     folder.mkdir()
     shutil.copy(notebook, folder / "tiny.ipynb")
-    env = {"GRADER_ASSIGNMENT": "assignments.tiny"}
+    env = {"GRADER_ASSIGNMENT": "assignments.tiny.rubric"}
     return grade(folder, tmp_path / "results.json", runner=copy / "run_autograder", env=env)
 
 

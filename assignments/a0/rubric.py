@@ -7,9 +7,12 @@ whose record it reads, the check that scores it (checks.py) and its tolerance. A
 line" and "Adding a probe" show the steps.
 """
 
-from grader.assignment import Line, Probe
+from pathlib import Path
+
+from grader.assignment import Assignment, Line, Probe
 
 from . import checks, inputs, probes
+from .handout import HANDOUT_CODE
 
 # fmt: off
 PROBE_LIST = [  # `model` first: the other probes overwrite notebook globals
@@ -48,3 +51,13 @@ LEADERBOARD = None  # checks.leaderboard adds a leaderboard column "MSE" (lowest
 # staff and tells the student it will be reviewed; "zero" scores 2.2 and 2.3 at 0. Only the reader's verdict (read
 # from the notebook, never from the process that runs it) can cost points; the runner's own account is a hint.
 AUTOGRAD_IN_BACKPROP = "flag"
+
+ASSIGNMENT = Assignment(
+    probes=tuple(PROBE_LIST),
+    lines=tuple(LINES),
+    tests=Path(__file__).resolve().parents[2] / "tests",
+    handout_code=HANDOUT_CODE,
+    stdout_visibility=STDOUT_VISIBILITY,
+    leaderboard=LEADERBOARD,
+    options={"autograd_in_backprop": AUTOGRAD_IN_BACKPROP},
+)

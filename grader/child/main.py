@@ -2,15 +2,15 @@
 report. What it says about the notebook itself comes from the reader (grader/child/reader.py), not from here: once
 the first cell has run, this process is the notebook's."""
 
+# Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
+# imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
+import importlib
 import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-# Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
-# imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
-from ..assignment import load
 from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, code_cells
 from ..records import CELLS, CELLS_DONE, DONE, NOTE, READY, UNGRADABLE
@@ -25,7 +25,7 @@ _kill = os.kill  # kept before student code can replace it
 def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
     requests = _private_stdin()
-    calls = {probe.name: probe.call for probe in load(config["assignment"]).probes}
+    calls = {name: _imported(path) for name, path in config["probes"].items()}  # the probes' own modules only
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
@@ -80,6 +80,11 @@ def _unreadable(problem) -> str:
         )
     )
     return reason[:20000]
+
+
+def _imported(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _private_stdin():

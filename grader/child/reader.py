@@ -8,7 +8,6 @@ fingerprint. The cells are run by the runner (grader/child/main.py), side by sid
 import base64
 import os
 
-from ..assignment import load
 from ..notebook.read import read
 from ..records import LOADED, NOTEBOOK, READY, TA_FILE
 from .cells import CellTimeout, time_limit
@@ -26,7 +25,7 @@ def main(config: dict) -> None:
     render = None
     if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
         from .render import render_notebook as render
-    names = load(config["assignment"]).checked_names
+    names = config["names"]
     isolation = confine(config)
     import nbformat  # noqa: F401
 

@@ -2,7 +2,7 @@
 
 from grader.scoring.testcase import CheckCase, rubric_line
 
-from .. import ASSIGNMENT
+from ..rubric import ASSIGNMENT
 
 LINE = ASSIGNMENT.rubric
 
