@@ -60,6 +60,7 @@ grade: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --python-executable $(PY)
 
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal project_tests $(PYTEST_ARGS)

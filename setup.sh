@@ -33,10 +33,10 @@ pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$sourc
 id -u a0sandbox >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
   --shell /usr/sbin/nologin a0sandbox
 
-# That user needs the interpreter and packages, and must not read the grader, its tests or its results.
+# That user needs the interpreter and packages, and must not read the grader, the assignment, its tests or results.
 chmod o+x "$root"
 chmod -R a+rX "$venv"
-chmod -R go-rwx "$source_dir/grader" "$source_dir/tests"
+chmod -R go-rwx "$source_dir/grader" "$source_dir/assignments" "$source_dir/tests"
 mkdir -p "$root/results" && chmod 755 "$root/results"
 
 # The proof.

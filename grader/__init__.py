@@ -1,7 +1,8 @@
-"""The A0 autograder.
+"""The grading engine: it grades the assignment that Settings.assignment names (assignments/, grader/assignment.py).
 
-notebook/  finds and reads the submitted notebook (parent side, never executes it)
-sandbox/   starts the confined child process and collects what it reports
-child/     the only code that runs next to student code, inside the child
-scoring/   reference values and checks; runs in the parent, never runs student code
+assignment.py  what the engine knows of an assignment (its probes, rubric lines, tests)
+notebook/      finds and reads the submitted notebook; runs in the confined reader child, never executes it
+sandbox/       starts the confined children and collects what they report
+child/         the only code that runs next to student code, inside the children
+scoring/       the scoring loop, feedback wording and results.json; runs in the parent, never runs student code
 """

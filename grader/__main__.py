@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .grade import Interrupted, grade
-from .settings import MIB, Settings
+from .settings import add_options, from_options
 from .terminal import print_table
 
 GRADESCOPE = Path("/autograder")
@@ -21,18 +21,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpF
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def _positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
-        return value
-
-    return parse
-
-
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = Settings()
     parser = argparse.ArgumentParser(prog="run_autograder", description=__doc__, formatter_class=_Help)
     parser.add_argument("--gradescope-root", type=Path, help=argparse.SUPPRESS)  # set by run_autograder
     parser.add_argument(
@@ -49,62 +38,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="where to write results.json (default: out/<submission name>/results.json in the "
         "current folder; in Gradescope's layout ROOT/results/results.json)",
     )
-    parser.add_argument(
-        "--cell-timeout",
-        metavar="S",
-        type=_positive(float),
-        default=defaults.cell_timeout,
-        help="seconds one cell may run before it is interrupted",
-    )
-    parser.add_argument(
-        "--timeout",
-        metavar="S",
-        type=_positive(float),
-        default=defaults.total_timeout,
-        help="seconds the whole run of the notebook may take",
-    )
-    parser.add_argument(
-        "--probe-timeout",
-        metavar="S",
-        type=_positive(float),
-        default=defaults.probe_timeout,
-        help="seconds for each call of the student's objects by the grader",
-    )
-    parser.add_argument(
-        "--memory-mb",
-        metavar="MB",
-        type=_positive(int),
-        default=defaults.limits.memory_bytes // MIB,
-        help="address space of the child, in MiB",
-    )
-    parser.add_argument(
-        "--cpu-seconds",
-        metavar="S",
-        type=_positive(int),
-        default=defaults.limits.cpu_seconds,
-        help="CPU time of the child, in seconds",
-    )
-    parser.add_argument(
-        "--max-processes",
-        metavar="N",
-        type=_positive(int),
-        default=defaults.limits.processes,
-        help="processes and threads of the sandbox user",
-    )
-    parser.add_argument(
-        "--file-mb",
-        metavar="MB",
-        type=_positive(int),
-        default=defaults.limits.file_bytes // MIB,
-        help="largest file the notebook may write, in MiB",
-    )
-    parser.add_argument(
-        "--sandbox-user",
-        metavar="USER",
-        default=defaults.sandbox_user,
-        help="pin the user that runs student code when the grader is root (env A0_SANDBOX_USER; "
-        "default: lease a free one of a0sandbox, a0sandbox-1, ...)",
-    )
+    add_options(parser)  # every timeout and limit, from its declaration in grader/settings.py
     parser.add_argument(
         "--ta-files",
         metavar="DIR",
@@ -172,15 +106,7 @@ def _under(path: Path, folder: Path) -> bool:
 
 def main(argv=None) -> None:
     args = parse(argv)
-    settings = Settings(
-        cell_timeout=args.cell_timeout,
-        total_timeout=args.timeout,
-        probe_timeout=args.probe_timeout,
-        sandbox_user=args.sandbox_user,
-    )
-    limits = settings.limits
-    limits.memory_bytes, limits.cpu_seconds = args.memory_mb * MIB, args.cpu_seconds
-    limits.processes, limits.file_bytes = args.max_processes, args.file_mb * MIB
+    settings = from_options(args)
     try:
         results = grade(
             args.submission,

@@ -39,11 +39,13 @@ import jsonschema
 import yaml
 from tqdm import tqdm
 
+from .assignment import load
 from .child.confine import landlock_abi
 from .report import flags, pages
-from .rubric import RUBRIC
 from .settings import Settings
 from .version import grader_version
+
+RUBRIC = load().rubric  # the graded assignment's lines, by number
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"

@@ -16,9 +16,8 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import rubric
+from .assignment import load
 from .markdown import terminal_safe
-from .notebook.handout import HANDOUT_CODE
 from .sandbox.cleanup import remove_tree
 from .sandbox.launch import ROOT, Child, run_pair
 from .sandbox.lease import lease
@@ -29,7 +28,6 @@ from .scoring.results import Reservation, emergency_results, run_tests, strict_j
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
 
-TESTS = ROOT / "tests"
 MAX_RESULTS_BYTES = 1_000_000
 MAX_RERUNS = 2  # a notebook may hold several cells that catch their interrupt
 MIN_RERUN_SECONDS = 30.0  # a run again needs at least this much of the total time left
@@ -55,7 +53,7 @@ def grade(
     interrupted = None
     try:
         sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent], writable)
-        results = run_tests(TESTS, ROOT, sub, summary(sub), facts(sub))
+        results = run_tests(sub.assignment.tests, ROOT, sub, summary(sub), facts(sub))
         results["execution_time"] = round(time.monotonic() - started, 2)
         _fit(results, MAX_RESULTS_BYTES)
         _log(sub, log_output)
@@ -63,13 +61,15 @@ def grade(
         interrupted = signal_received
         results = emergency_results(
             "Grading was interrupted (the grader was stopped) before it finished; "
-            "this is not your fault. Please tell the course staff."
+            "this is not your fault. Please tell the course staff.",
+            _assignment(settings),
         )
     except Exception:  # noqa: BLE001  -- a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
         results = emergency_results(
             "The autograder itself failed while grading this submission; this is not "
-            "your fault. Please tell the course staff."
+            "your fault. Please tell the course staff.",
+            _assignment(settings),
         )
     try:
         reservation.write(results)
@@ -82,12 +82,20 @@ def grade(
     return results
 
 
+def _assignment(settings):
+    try:
+        return load(settings.assignment)
+    except Exception:  # noqa: BLE001  -- results.json is still written, without its lines
+        traceback.print_exc()
+        return None
+
+
 def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted(signum)
 
 
 def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> Submission:
-    sub = Submission(settings=settings)
+    sub = Submission(settings=settings, assignment=load(settings.assignment))
     if not submission.exists():
         sub.problem = "No submission was found (the grader was given a path that does not exist)."
         return sub
@@ -100,13 +108,15 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 seed = inputs.seed_for(scratch.digest.digest())
                 sub.inputs = {
                     name: probe.draw(np.random.default_rng([seed, index]))
-                    for index, (name, probe) in enumerate(rubric.PROBES.items())
+                    for index, (name, probe) in enumerate(sub.assignment.probe.items())
                 }
                 request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
                 options = dict(
                     hide=_hidden(python, submission, hide),
                     ta_files=ta_dir is not None,
-                    handout_code=HANDOUT_CODE,
+                    handout_code=sub.assignment.handout_code,
+                    probes=sub.assignment.calls,
+                    names=sub.assignment.checked_names,
                     writable=writable,
                 )
                 run_settings = dataclasses.replace(settings, total_timeout=left)

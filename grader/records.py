@@ -48,9 +48,18 @@ class Module(TypedDict):
     linears: list[Linear]
 
 
-class ModuleCall(TypedDict):
+class Facts(TypedDict, total=False):  # what the model probe adds for the advice on training (None: cannot tell)
+    updated: bool | None
+    toy_data: bool | None
+
+
+class _ModuleCall(TypedDict):
     module: Module
     call: Call
+
+
+class ModuleCall(_ModuleCall, total=False):
+    facts: Facts
 
 
 class Record(TypedDict, total=False):  # exactly one key: what one probe found

@@ -1,28 +1,101 @@
-"""Timeouts and limits, in one place. `run_autograder --help` lists the command-line options that change them."""
+"""Timeouts and limits, each declared once: its default, the command-line option that changes it (in its unit) and
+its help. `run_autograder --help` is built from these declarations (grader/__main__.py, `add_options`)."""
 
-from dataclasses import dataclass, field
+import argparse
+import os
+from dataclasses import dataclass, field, fields
 
 GIB = 1024**3
 MIB = 1024**2
 
 
+def option(default=None, flag=None, unit="", help="", scale=1, factory=None):
+    """A setting: `flag` (None: no option) takes a value in `unit`, stored times `scale` (MiB given, bytes kept)."""
+    metadata = {"flag": flag, "unit": unit, "help": help, "scale": scale}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class Limits:
-    cpu_seconds: int = 600  # CPU time of the child
-    memory_bytes: int = 2 * GIB  # address space; the solution needs about 0.7 GB
-    processes: int = 64  # tasks (threads count too) of the sandbox user
-    file_bytes: int = 64 * MIB  # largest file the notebook may write
-    open_files: int = 256
+    cpu_seconds: int = option(600, "--cpu-seconds", "S", "CPU time of the child, in seconds")
+    memory_bytes: int = option(
+        2 * GIB, "--memory-mb", "MB", "address space of the child (the solution needs about 0.7 GB), in MiB", MIB
+    )
+    processes: int = option(64, "--max-processes", "N", "processes and threads of the sandbox user")
+    file_bytes: int = option(64 * MIB, "--file-mb", "MB", "largest file the notebook may write, in MiB", MIB)
+    open_files: int = option(256, "--open-files", "N", "files the child may hold open at once")
 
 
 @dataclass
 class Settings:
-    cell_timeout: float = 300.0  # one cell; it is interrupted and the run goes on
-    total_timeout: float = 420.0  # the whole child run, well inside Gradescope's 10 minutes
-    probe_timeout: float = 30.0  # one call of the student's objects by the grader
-    sandbox_pool: str = "a0sandbox"  # sandbox users a0sandbox, a0sandbox-1, ...: one leased per grading
-    sandbox_user: str | None = None  # pins one user of the pool's kind instead (waits for its lease)
-    output_head_bytes: int = 16 * 1024  # what is kept of the notebook's printed output
-    output_tail_bytes: int = 16 * 1024
-    channel_bytes: int = 8 * MIB  # the most data the child may report
+    cell_timeout: float = option(300.0, "--cell-timeout", "S", "seconds one cell may run before it is interrupted")
+    total_timeout: float = option(
+        420.0, "--timeout", "S", "seconds the whole run of the notebook may take (well inside Gradescope's 10 minutes)"
+    )
+    probe_timeout: float = option(30.0, "--probe-timeout", "S", "seconds for each call of the student's objects")
+    sandbox_pool: str = option("a0sandbox", help="sandbox users a0sandbox, a0sandbox-1, ...: one leased per grading")
+    sandbox_user: str | None = option(
+        None,
+        "--sandbox-user",
+        "USER",
+        "pin the user that runs student code when the grader is root (env A0_SANDBOX_USER; default: lease a free "
+        "one of a0sandbox, a0sandbox-1, ...)",
+    )
+    output_head_bytes: int = option(16 * 1024, unit="bytes", help="what is kept of the notebook's printed output")
+    output_tail_bytes: int = option(16 * 1024, unit="bytes", help="the same, from its end")
+    channel_bytes: int = option(8 * MIB, unit="bytes", help="the most data the child may report")
     limits: Limits = field(default_factory=Limits)
+    assignment: str = option(
+        flag="--assignment",
+        unit="MODULE",
+        help="the module holding the graded assignment (grader/assignment.py; env GRADER_ASSIGNMENT)",
+        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or "assignments.a0.rubric",
+    )
+
+
+def _declared():
+    """[(holder, field)] of every setting with a command-line option: holder None for Settings, "limits"."""
+    return [(None, f) for f in fields(Settings) if f.metadata.get("flag")] + [
+        ("limits", f) for f in fields(Limits) if f.metadata.get("flag")
+    ]
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """One option for each declared setting, its default shown in its unit."""
+    defaults = Settings()
+    for holder, f in _declared():
+        meta = f.metadata
+        default = getattr(getattr(defaults, holder) if holder else defaults, f.name)
+        number = isinstance(default, (int, float)) and not isinstance(default, bool)
+        parser.add_argument(
+            meta["flag"],
+            dest=f.name,
+            metavar=meta["unit"] or None,
+            type=_positive(type(default)) if number else str,
+            default=default // meta["scale"] if number and meta["scale"] != 1 else default,
+            help=meta["help"],
+        )
+
+
+def from_options(args: argparse.Namespace) -> Settings:
+    """The Settings the parsed options give."""
+    settings = Settings()
+    for holder, f in _declared():
+        target = getattr(settings, holder) if holder else settings
+        value = getattr(args, f.name)
+        setattr(
+            target, f.name, value * f.metadata["scale"] if value is not None and f.metadata["scale"] != 1 else value
+        )
+    return settings

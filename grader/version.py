@@ -14,7 +14,7 @@ NOT_SCORING = ("grader/batch.py", "grader/report/")
 @lru_cache(maxsize=1)
 def grader_version() -> str:
     digest = hashlib.sha256()
-    for folder in ("grader", "tests"):
+    for folder in ("grader", "assignments", "tests"):
         for path in sorted((ROOT / folder).rglob("*")):
             name = path.relative_to(ROOT).as_posix()
             if path.is_file() and path.suffix in (".py", ".json") and not name.startswith(NOT_SCORING):

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import jsonschema
 import nbformat
 import pytest
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 from grader.sandbox import cleanup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,21 +52,25 @@ def sandbox_user() -> str:
     return os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox") + "-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def run_grader(submission: Path, results: Path, *options: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The real run_autograder, quiet, exit status 0 checked; `options` may pin a sandbox user or not."""
+def run_grader(
+    submission: Path, results: Path, *options: str, timeout: float = 600, runner=RUN_AUTOGRADER, env=None
+) -> subprocess.CompletedProcess:
+    """The real run_autograder (or a copy's), quiet, exit status 0 checked; `options` may pin a sandbox user."""
     completed = subprocess.run(
-        [str(RUN_AUTOGRADER), "--submission", str(submission), "--results", str(results), "--quiet", *options],
+        [str(runner), "--submission", str(submission), "--results", str(results), "--quiet", *options],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return completed
 
 
-def grade(submission: Path, results: Path, *options: str, timeout: float = 600) -> dict:
-    """Run the real run_autograder and return its results.json, checked against Gradescope's schema."""
-    run_grader(submission, results, "--sandbox-user", sandbox_user(), *options, timeout=timeout)
+def grade(submission: Path, results: Path, *options: str, timeout: float = 600, **runner) -> dict:
+    """Run the real run_autograder and return its results.json, checked against Gradescope's schema; `runner`:
+    run_grader's `runner` and `env`."""
+    run_grader(submission, results, "--sandbox-user", sandbox_user(), *options, timeout=timeout, **runner)
     data = json.loads(results.read_text())
     jsonschema.validate(data, SCHEMA)
     assert_inert(data)
@@ -178,6 +183,17 @@ def save(nb, folder: Path, name: str = "A0.ipynb", version: int = 4) -> Path:
     path = folder / name
     nbformat.write(nb, str(path), version=version)
     return path
+
+
+def grader_copy(folder: Path) -> Path:
+    """A copy of this grader (engine, assignments, A0's cases, run_autograder) in `folder`, sharing its venv: for
+    tests that edit the grader the way a course would."""
+    folder.mkdir(parents=True)
+    for name in ("grader", "assignments", "tests"):
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "run_autograder", folder / "run_autograder")
+    os.symlink(os.path.realpath(ROOT / ".venv"), folder / ".venv")
+    return folder
 
 
 @pytest.fixture

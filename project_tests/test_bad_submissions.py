@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import FULL_MARKS, SOLUTION, SOURCE, code_cells, grade, output_of, save, solution
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 TIMEOUT = 120  # for run_autograder as a whole: a bad submission must never hang it
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import FULL_MARKS, ROOT, SOURCE, TRAINING, edit_cell, sandbox_user, save, solution
 from test_grading import MUTANTS, SEQUENTIAL_MODEL
 
+from assignments.a0.rubric import RUBRIC
 from grader import batch
-from grader.rubric import RUBRIC
 
 METADATA = """\
 ---

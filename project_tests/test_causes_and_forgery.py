@@ -17,7 +17,7 @@ from conftest import (
 )
 from markdown_it import MarkdownIt
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 RENDER = MarkdownIt("commonmark", {"html": True}).render
 AUTOGRAD_BACKPROP = '''def backprop(x):

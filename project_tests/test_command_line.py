@@ -180,3 +180,16 @@ def test_an_interrupted_grading_removes_its_copy_and_processes_and_says_so(tmp_p
         grading.wait()
         cleanup.kill_user(uid)
         cleanup.remove_tree(scratch_parent)
+
+
+def test_every_declared_setting_is_an_option_in_its_unit():
+    from grader.__main__ import parse
+    from grader.settings import MIB, Settings, _declared, from_options
+
+    text = " ".join(run("--help").stdout.split())
+    for _, declared in _declared():
+        assert declared.metadata["flag"] in text and declared.metadata["help"].split(" (")[0] in text, declared.name
+    notebook = ROOT / "solution" / "A0.ipynb"
+    settings = from_options(parse(["--submission", str(notebook), "--memory-mb", "1000", "--open-files", "99"]))
+    assert settings.limits.memory_bytes == 1000 * MIB and settings.limits.open_files == 99
+    assert settings.cell_timeout == Settings().cell_timeout and settings.limits.file_bytes == 64 * MIB

@@ -6,7 +6,7 @@ import re
 
 from conftest import FULL_MARKS, SOURCE, cell_number, edit_cell, run_grader, save, solution
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 
 def run(submission, results, log=None):

@@ -94,7 +94,7 @@ def _checkout(base: Path, owner: pwd.struct_passwd) -> Path:
     makes it: as root a link to the shared venv, as another user a plain `.venv` folder inside the checkout (here
     hard links to the shared one's files, which stay root's)."""
     checkout = base / "checkout"
-    for name in ("grader", "tests", "solution"):
+    for name in ("grader", "assignments", "tests", "solution"):
         shutil.copytree(ROOT / name, checkout / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("run_autograder", ".gitignore"):
         shutil.copy2(ROOT / name, checkout / name)

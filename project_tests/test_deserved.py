@@ -23,7 +23,7 @@ from conftest import (
 )
 from markdown_it import MarkdownIt
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 TRAINING_LOST = FULL_MARKS - RUBRIC["5.1"].points
 

@@ -5,9 +5,9 @@ import dataclasses
 import nbformat
 from conftest import BACKPROP, FORWARD, FULL_MARKS, TRAINING, edit_cell, output_of, sandbox_user, save, solution
 
-from grader import rubric
+from assignments.a0 import checks
+from assignments.a0.rubric import ASSIGNMENT
 from grader.grade import grade
-from grader.scoring import checks
 from grader.settings import Settings
 
 
@@ -42,8 +42,10 @@ def test_gradient_feedback_names_the_wrong_gradient(grade_notebook):
 
 
 def test_visibility_and_leaderboard_come_from_the_rubric(tmp_path, monkeypatch):
-    monkeypatch.setitem(rubric.RUBRIC, "1.2", dataclasses.replace(rubric.RUBRIC["1.2"], visibility="after_due_date"))
-    monkeypatch.setattr(rubric, "LEADERBOARD", checks.final_mse)
+    lines = [dataclasses.replace(line, visibility="after_due_date") if line.number == "1.2" else line
+             for line in ASSIGNMENT.lines]  # fmt: skip
+    monkeypatch.setattr(ASSIGNMENT, "lines", tuple(lines))
+    monkeypatch.setattr(ASSIGNMENT, "leaderboard", checks.leaderboard)
     notebook = save(solution(), tmp_path / "submission")
     results = grade(notebook, tmp_path / "results.json", Settings(sandbox_user=sandbox_user()), log_output=False)
     visibility = {test["number"]: test.get("visibility", "visible") for test in results["tests"]}

@@ -21,7 +21,7 @@ from conftest import (
     solution,
 )
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 SEQUENTIAL_MODEL = (
     "model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.Sigmoid())",

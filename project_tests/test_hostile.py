@@ -41,7 +41,7 @@ from conftest import (
     solution,
 )
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 from grader.sandbox.cleanup import remove_tree
 
 CELL_TIMEOUT, PROBE_TIMEOUT, TIMEOUT = 5, 3, 45
@@ -64,7 +64,7 @@ LIMITS = (
 SLACK = 20  # starting, scoring and cleaning up, on a busy machine
 SECRETS = {
     ROOT / "tests" / "test_1_forward.py": "class TestForward(CheckCase)",
-    ROOT / "grader" / "scoring" / "reference.py": "def gradients(x: Array, Y: Array, W1: Array",
+    ROOT / "assignments" / "a0" / "reference.py": "def gradients(x: Array, Y: Array, W1: Array",
     SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()",
 }
 ATTACK = SOLUTION_CELLS + 1  # the number of a code cell added after the solution's
@@ -346,7 +346,7 @@ for base in (root, "/autograder", f"/proc/{os.getppid()}/cwd"):
             except zlib.error:
                 pass
             loot.append(data)
-for spec in ("HEAD:tests/test_1_forward.py", "HEAD:grader/scoring/reference.py", "HEAD:solution/A0.ipynb"):
+for spec in ("HEAD:tests/test_1_forward.py", "HEAD:assignments/a0/reference.py", "HEAD:solution/A0.ipynb"):
     try:
         git = subprocess.run(["git", "-c", "safe.directory=*", "-C", root, "show", spec], capture_output=True)
         loot.append(git.stdout)

@@ -14,11 +14,11 @@ import pytest
 from conftest import BACKPROP, FULL_MARKS, code_cells, output_of, solution
 from test_untrusted_records import NOTEBOOK, READY, child_run
 
-from grader import batch, rubric
-from grader.rubric import PROBES, RUBRIC
+from assignments.a0.reference import gradients
+from assignments.a0.rubric import ASSIGNMENT, PROBES, RUBRIC
+from grader import batch
 from grader.sandbox.channel import line_cap, split_lines
 from grader.scoring.feedback import CheckFailed
-from grader.scoring.reference import gradients
 from grader.scoring.submission import Submission
 
 WRONG_BACKPROP = "def backprop(x):\n    return tuple(torch.zeros_like(p) for p in (W1, B1, W2, B2))\n"
@@ -117,16 +117,16 @@ WRAP_REPORTER = (
     + """import json
 _send = REPORTER.send
 
-def _forged(event):
-    if event.get("event") == "cell_end" and event.get("status") != "ok":
-        event = {"event": "cell_end", "cell": event["cell"], "status": "ok", "seconds": 0.5}
-    if event.get("event") == "record" and "call" in event.get("data", {}):
-        event["data"]["call"].pop("autograd", None)
-    _send(event)
+def _forged(event, **fields):
+    if event == "cell_end" and fields.get("status") != "ok":
+        fields = {"cell": fields["cell"], "status": "ok", "seconds": 0.5}
+    if event == "record" and "call" in fields.get("data", {}):
+        fields["data"]["call"].pop("autograd", None)
+    _send(event, **fields)
 
 REPORTER.send = _forged
-_send({"event": "notebook", "info": {"autograd_in_backprop": False}})
-_send({"event": "ta_file", "name": "notebook.html", "base64": "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="})
+_send("notebook", info={"autograd_in_backprop": False})
+_send("ta_file", name="notebook.html", base64="PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==")
 """
 )
 
@@ -153,7 +153,7 @@ def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook)
 
 def test_forged_files_for_the_staff_are_dropped(grade_notebook, tmp_path):
     forge = REPORTER + "\n".join(
-        f"_ = REPORTER.send({{'event': 'ta_file', 'name': {name!r}, 'base64': {data!r}}})"
+        f"_ = REPORTER.send('ta_file', name={name!r}, base64={data!r})"
         for name, data in [
             ("index.html", base64.b64encode(b"<script>alert(1)</script>").decode()),
             ("regrade-request.html", base64.b64encode(b"<script>alert(2)</script>" + b"x" * 2**20).decode()),
@@ -207,12 +207,12 @@ def _submission(evidence: list, hint: bool) -> Submission:
 
 def test_only_the_readers_verdict_can_cost_points(monkeypatch):
     line = RUBRIC["2.2"]
-    monkeypatch.setattr(rubric, "AUTOGRAD_IN_BACKPROP", "zero")
+    monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "zero")
     with pytest.raises(CheckFailed, match="uses autograd") as failure:
         line.check(_submission(["cell 9, line 3: loss.backward()"], hint=False), line)
     assert "loss.backward()" in str(failure.value)
     assert "appears to use autograd" in line.check(_submission([], hint=True), line)  # a hint: never points
-    monkeypatch.setattr(rubric, "AUTOGRAD_IN_BACKPROP", "flag")
+    monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "flag")
     assert "reviewed by the course staff" in line.check(_submission(["cell 9, line 3: x"], hint=False), line)
     assert "appears to use autograd" not in line.check(_submission([], hint=False), line)
 

@@ -228,7 +228,7 @@ def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_pat
     assert "a test notebook graded as expected" in setup.stdout
     layers = next(line for line in setup.stdout.splitlines() if line.startswith("setup.sh: sandbox layers in force"))
     assert "user switch" in layers and ("Landlock ABI" in layers) == bool(landlock_abi()), layers
-    for private in ("grader", "tests"):
+    for private in ("grader", "assignments", "tests"):
         assert stat.S_IMODE((root / "source" / private).stat().st_mode) & 0o077 == 0
 
     results, log, seconds = grade_in_layout(root, solution(), wrap)

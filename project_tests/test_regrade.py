@@ -20,7 +20,7 @@ from conftest import FORWARD, ROOT, edit_cell, processes_of, sandbox_user, save,
 from test_batch import write
 from test_report import insert_cells, with_answer
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import RUBRIC
 
 FULL = {number: line.points for number, line in RUBRIC.items()}
 
@@ -107,12 +107,12 @@ def grader_copy(tmp_path: Path, tolerance_5_1: str) -> Path:
     """This grader with another 5.1 tolerance, and the same secret (so the same inputs)."""
     copy = tmp_path / "grader-copy"
     copy.mkdir()
-    for name in ("grader", "tests"):
+    for name in ("grader", "assignments", "tests"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("run_autograder", ".grader-secret"):
         shutil.copy2(ROOT / name, copy / name)
     os.symlink(os.path.realpath(ROOT / ".venv"), copy / ".venv")
-    rubric = copy / "grader" / "rubric.py"
+    rubric = copy / "assignments" / "a0" / "rubric.py"
     assert rubric.read_text().count('"model", tolerance=0.01)') == 1
     rubric.write_text(rubric.read_text().replace('"model", tolerance=0.01)', f'"model", tolerance={tolerance_5_1})'))
     return copy

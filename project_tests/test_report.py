@@ -15,10 +15,10 @@ from browser import chromium, open_page
 from conftest import FORWARD, FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
 from test_batch import start_batch, write
 
+from assignments.a0.rubric import RUBRIC
 from grader import batch
 from grader.child.render import render_notebook
 from grader.report import pages
-from grader.rubric import RUBRIC
 from grader.sandbox.ta_files import notebook_page
 from grader.version import grader_version
 
@@ -66,7 +66,7 @@ def test_render_notebook_marks_failing_cells_and_keeps_nothing_active():
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.split("</style>")[0])  # nothing fetched
 
 
-# -- the README's rubric table is checked against grader/rubric.py (numbers, points, tolerances)
+# -- the README's rubric table is checked against assignments/a0/rubric.py (numbers, points, tolerances)
 def test_readme_rubric_table_matches_the_rubric():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("\n## Rubric\n", 1)[1].split("\n## ", 1)[0]
@@ -76,7 +76,7 @@ def test_readme_rubric_table_matches_the_rubric():
         if line.startswith("|") and not line.startswith("|---")
     ][1:]
     assert [(row[0], float(row[-1])) for row in table] == [(i.number, float(i.points)) for i in RUBRIC.values()], (
-        "README.md's rubric table disagrees with grader/rubric.py (number, points)"
+        "README.md's rubric table disagrees with assignments/a0/rubric.py (number, points)"
     )
     assert sum(float(row[-1]) for row in table) == FULL_MARKS
     for row, item in zip(table, RUBRIC.values()):  # each tolerance as the rubric has it, no other threshold

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from conftest import SCHEMA
 
-from grader.rubric import RUBRIC
+from assignments.a0.rubric import ASSIGNMENT, RUBRIC
 from grader.scoring.results import emergency_results, run_tests, write_results
 from grader.scoring.submission import Submission
 
@@ -87,7 +87,7 @@ def test_results_are_valid_and_execution_time_is_a_number(results, tmp_path):
 
 
 def test_emergency_results_list_every_rubric_line(tmp_path):
-    write_results(tmp_path / "results.json", emergency_results("broken"))
+    write_results(tmp_path / "results.json", emergency_results("broken", ASSIGNMENT))
     written = json.loads((tmp_path / "results.json").read_text())
     assert len(written["tests"]) == len(RUBRIC) and written["score"] == 0
     assert all(t["output"] == "broken" for t in written["tests"])

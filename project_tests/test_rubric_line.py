@@ -1,11 +1,9 @@
 """README "Adding a rubric line", followed step by step on a copy of the grader: the new line is scored."""
 
 import json
-import os
-import shutil
 import subprocess
 
-from conftest import ROOT, save, solution
+from conftest import grader_copy, save, solution
 
 LINE = '''    Line("4.3", "Exercise 4: ToyModel has 26 parameters", 0.5, checks.toymodel_parameters, "toymodel"),
 ]
@@ -20,22 +18,17 @@ def toymodel_parameters(sub, line) -> str:
 '''
 TEST = '''
 
-    @rubric_line("4.3")
+    @rubric_line(RUBRIC["4.3"])
     def test_parameters(self):
         self.check()
 '''
 
 
 def test_a_new_rubric_line_takes_three_edits_and_is_scored(tmp_path):
-    copy = tmp_path / "grader-copy"
-    copy.mkdir()
-    for name in ("grader", "tests"):
-        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "run_autograder", copy / "run_autograder")
-    os.symlink(os.path.realpath(ROOT / ".venv"), copy / ".venv")
-    rubric = copy / "grader" / "rubric.py"
+    copy = grader_copy(tmp_path / "grader-copy")
+    rubric = copy / "assignments" / "a0" / "rubric.py"
     rubric.write_text(rubric.read_text().replace("\n]\n# fmt: on", "\n" + LINE, 1))  # step 1
-    checks = copy / "grader" / "scoring" / "checks.py"
+    checks = copy / "assignments" / "a0" / "checks.py"
     checks.write_text(checks.read_text() + CHECK)  # step 2
     cases = copy / "tests" / "test_4_toymodel.py"
     cases.write_text(cases.read_text() + TEST)  # step 3

@@ -18,7 +18,7 @@ def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch():
     root = Path(tempfile.mkdtemp(prefix="a0-unprivileged-", dir="/tmp"))
     try:
         os.chmod(root, 0o755)
-        for folder in ("grader", "tests"):
+        for folder in ("grader", "assignments", "tests"):
             shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(ROOT / "run_autograder", root / "run_autograder")
         subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True, timeout=30)  # graded as root, the

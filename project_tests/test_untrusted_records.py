@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from grader.rubric import PROBES, RUBRIC
+from assignments.a0.rubric import PROBES, RUBRIC
 from grader.sandbox.channel import ChildReport
 from grader.sandbox.launch import ChildRun
 from grader.scoring.feedback import CheckFailed

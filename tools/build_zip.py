@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = ".grader-secret"
 TOP_FILES = ["setup.sh", "run_autograder", "requirements.txt", "constraints.txt", SECRET]
-FOLDERS = ["grader", "tests"]
+FOLDERS = ["grader", "assignments", "tests"]
 LEFT_OUT = (
     "grader/batch.py",
     "grader/report/",

@@ -20,6 +20,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.text import SList
 from traitlets.config import Config
 
+from ..records import CELL_END, CELL_START
 from . import colab
 from .report import Reporter
 
@@ -259,7 +260,7 @@ def run_cells(
     failures, failed = 0, {}
     for number, source in cells:
         shell.cell = number
-        reporter.send({"event": "cell_start", "cell": number})
+        reporter.send(CELL_START, cell=number)
         print(f"\n----- cell {number} -----", flush=True)
         started = time.monotonic()
         status, error, by_argparse = "ok", None, False
@@ -303,7 +304,7 @@ def run_cells(
         elif exc is not None:
             status, error = "error", describe(exc, brief=failures >= FULL_ERRORS)
             failures += 1
-        end = {"event": "cell_end", "cell": number, "status": status, "seconds": time.monotonic() - started}
+        end = {"cell": number, "status": status, "seconds": time.monotonic() - started}
         if error:
             end.update(error=error, first_line=first_line(source), defines=defined_names(source)[:200])
             failed[number] = f"{error['type']}: {error['message']}"[:300]
@@ -312,7 +313,7 @@ def run_cells(
             if by_argparse:
                 end["exit_by"] = "argparse"
             failed[number] = "argparse's parse_args() ended the cell" if by_argparse else "exit() was called"
-        reporter.send(end)
+        reporter.send(CELL_END, **end)
     return failed
 
 

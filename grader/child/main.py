@@ -2,16 +2,18 @@
 report. What it says about the notebook itself comes from the reader (grader/child/reader.py), not from here: once
 the first cell has run, this process is the notebook's."""
 
+# Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
+# imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
+import importlib
 import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-# Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
-# imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
 from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, code_cells
+from ..records import CELLS, CELLS_DONE, DONE, NOTE, READY, UNGRADABLE
 from .cells import CellTimeout, new_shell, run_cells, time_limit
 from .confine import confine
 from .probes import run_probes
@@ -23,35 +25,36 @@ _kill = os.kill  # kept before student code can replace it
 def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
     requests = _private_stdin()
+    calls = {name: _imported(path) for name, path in config["probes"].items()}  # the probes' own modules only
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
     import torch
 
     torch.set_num_threads(1)
-    reporter.send({"event": "ready", "isolation": isolation})
+    reporter.send(READY, isolation=isolation)
     if requests.readline().strip() == b"":  # the parent says go once the reader has read the notebook
         end(reporter)  # nothing to run (the reader found no notebook to grade)
     cells = read_or_end(reporter, config, code_cells)
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", config["root"])]
-    reporter.send({"event": "cells", "count": len(cells)})
+    reporter.send(CELLS, count=len(cells))
 
     sent = set()
 
     def note(text) -> None:  # skipped magics and Colab calls, once each
         if text not in sent and len(sent) < 100:
             sent.add(text)
-            reporter.send({"event": "note", "text": text[:2000], **({"cell": shell.cell} if shell.cell else {})})
+            reporter.send(NOTE, text=text[:2000], **({"cell": shell.cell} if shell.cell else {}))
 
     shell = new_shell(note)
     run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ())))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
-    reporter.send({"event": "cells_done"})
+    reporter.send(CELLS_DONE)
     line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
     if config.get("uid") is not None:
         _stop_background_processes()
     if line.strip():
-        run_probes(shell.user_ns, json.loads(line)["probes"], reporter, config["probe_timeout"])
+        run_probes(shell.user_ns, json.loads(line)["probes"], calls, reporter, config["probe_timeout"])
     end(reporter)
 
 
@@ -62,7 +65,7 @@ def read_or_end(reporter, config: dict, read_notebook):
         with time_limit(config["read_timeout"], anywhere=True):
             return read_notebook(Path(config["workdir"]), config.get("handout_code"))
     except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send({"event": "ungradable", "reason": _unreadable(problem)})
+        reporter.send(UNGRADABLE, reason=_unreadable(problem))
         end(reporter)
 
 
@@ -79,6 +82,11 @@ def _unreadable(problem) -> str:
     return reason[:20000]
 
 
+def _imported(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def _private_stdin():
     """The parent's requests move to a descriptor of their own; the notebook's `input()` and stdin reads get EOF."""
     requests = os.fdopen(os.dup(0), "rb")  # its only reader: buffering cannot take bytes from anyone
@@ -88,7 +96,7 @@ def _private_stdin():
 
 
 def end(reporter) -> None:
-    reporter.send({"event": "done"})
+    reporter.send(DONE)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run

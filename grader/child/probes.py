@@ -2,30 +2,28 @@
 
 Nothing is compared here: the parent does that with its own reference, so a monkeypatched comparison or a
 lying tensor subclass in this process changes nothing. Tensors are read with torch functions disabled.
-Each probe is named in grader/rubric.py (PROBES), which gives the order and the inputs.
+The probes are the assignment's (grader/assignment.py Probe.call), in its order, called with these helpers.
 """
 
 import difflib
 
-from ..records import MAX_VALUES, Record
+from ..records import MAX_VALUES, PROBE_START, RECORD
 from .cells import CellTimeout, describe, leave_if_forked, time_limit
-
-PARAMETERS = ("W1", "B1", "W2", "B2")
 
 
 class Missing(Exception):
     """The notebook does not define what the probe needs."""
 
 
-def run_probes(namespace, probes: list, reporter, timeout: float) -> None:
-    """probes: [(name, inputs)] in the rubric's order."""
+def run_probes(namespace, probes: list, calls: dict, reporter, timeout: float) -> None:
+    """probes: [(name, inputs)] in the rubric's order; calls: {name: Probe.call}."""
     import torch
 
     for name, inputs in probes:
-        reporter.send({"event": "probe_start", "probe": name})
+        reporter.send(PROBE_START, probe=name)
         try:
             with torch.no_grad(), time_limit(timeout, anywhere=True):
-                data = PROBES[name](torch, namespace, inputs)
+                data = calls[name](torch, namespace, inputs)
         except Missing as exc:
             data = {"missing": str(exc)[:500]}
         except CellTimeout:
@@ -40,69 +38,10 @@ def run_probes(namespace, probes: list, reporter, timeout: float) -> None:
         except BaseException as exc:  # noqa: BLE001
             data = {"error": describe(exc)}
         leave_if_forked()
-        reporter.send({"event": "record", "probe": name, "data": data})
+        reporter.send(RECORD, probe=name, data=data)
 
 
-def forward(torch, ns: dict, inputs: dict) -> Record:
-    function = _defined(ns, "forward")
-    dtype = _own_dtype(torch, ns.get("W1"))
-    _set_globals(torch, ns, {k: inputs[k] for k in PARAMETERS}, dtype)
-    return {"calls": [_call(torch, function, torch.tensor(x, dtype=dtype)) for x in inputs["inputs"]]}
-
-
-def backprop(torch, ns: dict, inputs: dict) -> Record:
-    function = _defined(ns, "backprop")
-    _set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")}, _own_dtype(torch, ns.get("W1")))
-    return {"call": _call(torch, function, ns["X"], watch_autograd=True)}
-
-
-def toymodel(torch, ns: dict, inputs: dict) -> Record:
-    cls = _defined(ns, "ToyModel")
-    torch.manual_seed(inputs["seed"])
-    try:
-        module = cls()
-    except Exception as exc:  # noqa: BLE001
-        return {"error": describe(exc)}
-    return {"object": _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))}
-
-
-def model(torch, ns: dict, inputs: dict) -> Record:
-    module = _defined(ns, "model")
-    data = _module_data(torch, module, torch.tensor(inputs["x"], dtype=_own_dtype(torch, module)))
-    if data["module"]["is_module"]:
-        data["facts"] = {"updated": _updated(torch, module), "toy_data": _toy_data(torch, ns, inputs["x"])}
-    return {"object": data}
-
-
-def _updated(torch, module) -> bool | None:
-    """Were the model's parameters changed in place since it was created (an optimizer's step, a copy_)? Each
-    in-place change counts in a tensor's version; a new model of the same class gives the versions at creation.
-    None when that cannot be told (the class needs arguments, parameters were replaced)."""
-    try:
-        fresh = [p._version for p in type(module)().parameters()]
-        own = [p._version for p in module.parameters()]
-    except Exception:  # noqa: BLE001
-        return None
-    if len(own) != len(fresh) or any(v < f for v, f in zip(own, fresh)):
-        return None
-    return own != fresh
-
-
-def _toy_data(torch, ns, toy_x) -> bool | None:
-    """Is the notebook's final `X` the toy data (`torch.manual_seed(0); X, Y = generate_data(20)`)?"""
-    x = ns.get("X")
-    if not isinstance(x, torch.Tensor):
-        return None
-    try:
-        return bool(x.shape == (len(toy_x), 3) and torch.allclose(x.double(), torch.tensor(toy_x).double()))
-    except Exception:  # noqa: BLE001
-        return None
-
-
-PROBES = {"model": model, "toymodel": toymodel, "forward": forward, "backprop": backprop}
-
-
-def _defined(ns, name):
+def defined(ns, name):
     if name not in ns:
         similar = difflib.get_close_matches(name, [str(k) for k in list(ns)[:10_000] if not str(k).startswith("_")])
         similar += [str(k) for k in list(ns)[:10_000] if str(k).lower().startswith(name.lower()) and k not in similar]
@@ -110,14 +49,14 @@ def _defined(ns, name):
     return ns[name]
 
 
-def _set_globals(torch, ns, values, dtype) -> None:
+def set_globals(torch, ns, values, dtype) -> None:
     for name, value in values.items():
         ns[name] = torch.tensor(value, dtype=dtype)
 
 
-def _own_dtype(torch, value):
-    """The floating dtype the notebook chose (its own `W1`, or a model's first parameter), else float32: a notebook
-    switched to float64, as the handout suggests, is called with float64 inputs, as it would call itself."""
+def own_dtype(torch, value):
+    """The floating dtype the notebook chose (a tensor of its own the probe names, or a model's first parameter),
+    else float32: a notebook switched to float64 is called with float64 inputs, as it would call itself."""
     try:
         if isinstance(value, torch.nn.Module):
             value = next((p for p in value.parameters() if p.is_floating_point()), None)
@@ -133,7 +72,7 @@ def _own_dtype(torch, value):
     return torch.float32
 
 
-def _call(torch, function, *args, watch_autograd=False):
+def call(torch, function, *args, watch_autograd=False):
     ran = []
     engine = torch.autograd._engine_run_backward  # backward() and autograd.grad() both go through it
 
@@ -174,7 +113,7 @@ def _tensor(torch, value):
         return {"shape": shape, "dtype": str(plain.dtype)[:100], "values": values}
 
 
-def _module_data(torch, module, x):
+def module_data(torch, module, x):
     if not isinstance(module, torch.nn.Module):
         return {
             "module": {"is_module": False, "class_name": type(module).__name__[:200], "linears": [], "n_params": 0},
@@ -195,7 +134,7 @@ def _module_data(torch, module, x):
             for m in linears
         ],
     }
-    return {"module": data, "call": _call(torch, module, x)}
+    return {"module": data, "call": call(torch, module, x)}
 
 
 def _bounded(n) -> int:

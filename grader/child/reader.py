@@ -9,6 +9,7 @@ import base64
 import os
 
 from ..notebook.read import read
+from ..records import LOADED, NOTEBOOK, READY, TA_FILE
 from .cells import CellTimeout, time_limit
 from .confine import confine
 from .main import end, read_or_end
@@ -24,14 +25,15 @@ def main(config: dict) -> None:
     render = None
     if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
         from .render import render_notebook as render
+    names = config["names"]
     isolation = confine(config)
     import nbformat  # noqa: F401
 
-    reporter.send({"event": "ready", "isolation": isolation})
+    reporter.send(READY, isolation=isolation)
     notebook = read_or_end(
-        reporter, config, lambda *where: read(*where, loaded=lambda: reporter.send({"event": "loaded"}))
+        reporter, config, lambda *where: read(*where, names=names, loaded=lambda: reporter.send(LOADED))
     )
-    reporter.send({"event": "notebook", "info": notebook.info})
+    reporter.send(NOTEBOOK, info=notebook.info)
     if render:
         _send_ta_files(reporter, notebook, render)
     end(reporter)
@@ -41,11 +43,11 @@ def _send_ta_files(reporter, notebook, render_notebook) -> None:
     """The Exercise 3 answer's images, and the notebook's body as HTML (the parent makes it a page)."""
     for index, (mime, data) in enumerate(notebook.images[:MAX_IMAGES], 1):
         name = f"answer-{index}.{mime.split('/')[-1]}"
-        reporter.send({"event": "ta_file", "name": name, "base64": base64.b64encode(data).decode()})
+        reporter.send(TA_FILE, name=name, base64=base64.b64encode(data).decode())
     try:
         with time_limit(RENDER_SECONDS, anywhere=True):
             body = render_notebook(notebook.node)
         data = base64.b64encode(body.encode("utf-8", "replace")).decode()
-        reporter.send({"event": "ta_file", "name": "notebook.html", "base64": data})
+        reporter.send(TA_FILE, name="notebook.html", base64=data)
     except (ImportError, CellTimeout, Exception):  # noqa: BLE001  -- a TA convenience: the grade does not depend on it
         pass

@@ -3,6 +3,8 @@
 import json
 import os
 
+from ..records import EVENTS
+
 
 class Reporter:
     def __init__(self, fd: int) -> None:
@@ -12,10 +14,13 @@ class Reporter:
         self._getpid = os.getpid
         self.pid = os.getpid()
 
-    def send(self, event: dict) -> None:
+    def send(self, event: str, **fields) -> None:
+        """One event of records.py, by its declared name (records.READY, RECORD, ...), with its fields."""
+        if event not in EVENTS:
+            raise ValueError(f"not a declared event: {event!r}")
         if self._getpid() != self.pid:
             return  # a process forked by the notebook does not speak for it
-        data = (self._dumps(event, allow_nan=True) + "\n").encode()
+        data = (self._dumps({"event": event, **fields}, allow_nan=True) + "\n").encode()
         while data:
             try:
                 written = self._write(self.fd, data)

@@ -16,7 +16,6 @@ from .locate import SubmissionProblem, locate
 from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
-CHECKED_NAMES = ("forward", "backprop", "ToyModel", "model")  # what the probes call; their defining cells
 
 
 @dataclass
@@ -27,8 +26,9 @@ class Notebook:
     images: list  # the Exercise 3 answer's images: [(mime, bytes)]
 
 
-def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None) -> Notebook:
-    """`loaded()` is called once the notebook's text is read and parsed, before it is analysed."""
+def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None, names=()) -> Notebook:
+    """`loaded()` is called once the notebook's text is read and parsed, before it is analysed; `names` are what the
+    probes call (Assignment.checked_names), whose defining cells are reported."""
     located = locate(workdir, handout_code)
     nb = _parse(located.path)
     loaded()
@@ -37,8 +37,8 @@ def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None) ->
     parsed = CodeCells([source for _, source in code])
     evidence = backprop_autograd(parsed)
     answer = exercise3_answer(cells)
-    definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in CHECKED_NAMES}
-    training = _last(code, definitions["model"])
+    definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in names}
+    training = _last(code, definitions.get("model", []))
     info = {
         "path": located.path.relative_to(workdir).as_posix()[:500],
         "reason": located.reason,

@@ -18,9 +18,11 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from ..rubric import AUTOGRAD_IN_BACKPROP, RUBRIC
+from ..assignment import load
 from ..settings import Settings
 from . import flags as F
+
+RUBRIC = load().rubric  # the graded assignment's lines, by number
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-src 'self'"
 CSS = """
@@ -326,6 +328,7 @@ def flag_details(row: dict, results) -> list:
         number = used.get(key)
         return f"{number:g}" if isinstance(number, (int, float)) and not isinstance(number, bool) else f"{value:g}"
 
+    zero = load().options.get("autograd_in_backprop") == "zero"
     cell = facts.get("first_failing_cell")
     at = f" (first failing cell: {cell})" if cell else ""
     details = {
@@ -335,7 +338,7 @@ def flag_details(row: dict, results) -> list:
         f"{at}",
         "memory_limit": f"the memory limit ({limit('memory_mb', default.limits.memory_bytes // 2**20)} MB) was hit{at}",
         "autograd_in_backprop": "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
-        + ("scored 0" if AUTOGRAD_IN_BACKPROP == "zero" else "kept their points, for the course staff to review"),
+        + ("scored 0" if zero else "kept their points, for the course staff to review"),
         "not_graded": row["problems"] or "no results",
         "differs_from_gradescope": row.get("differs_from_gradescope", ""),
     }

@@ -75,7 +75,7 @@ class ChildReport:
     records: dict = field(default_factory=dict)  # probe -> records.Record
     notes: list = field(default_factory=list)  # skipped magics, Colab calls (student-derived text)
     ta_files: dict = field(default_factory=dict)  # name -> base64 text
-    running: tuple | None = None  # ("cell", 12), ("probe", "forward") or ("read", 0)
+    running: tuple | None = None  # ("cell", 12), ("probe", name) or ("read", 0)
     done: bool = False
     problems: list = field(default_factory=list)  # how the channel was misused: (code, detail); scoring words them
     _used: dict = field(default_factory=dict)

@@ -65,6 +65,8 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
+        probes: dict | None = None,
+        names=(),
         writable=(),
         role: str = "runner",
         skip_cells=(),
@@ -84,6 +86,8 @@ class Child:
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
+            "probes": probes or {},  # {name: "module:function"}, imported by the runner before it is confined
+            "names": list(names),  # what the probes call: the reader reports their defining cells
             "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
             "root": str(ROOT),
             "entry": ENTRIES[role],

@@ -13,8 +13,6 @@ import numpy as np
 from ..markdown import code_block, inline_code
 from .submission import Submission
 
-NAMES = {"forward": "forward", "backprop": "backprop", "toymodel": "ToyModel", "model": "model"}
-
 
 class CheckFailed(Exception):
     """The check failed or could not look at the work; the message says why, for the student."""
@@ -22,23 +20,22 @@ class CheckFailed(Exception):
 
 def record(sub: Submission, probe: str) -> dict:
     """The child's record for `probe`, or CheckFailed with the first cause in the student's terms."""
-    from ..rubric import PROBES
-
+    declared = sub.assignment.probe[probe]
     if sub.problem:
         raise CheckFailed(sub.problem)
     data = sub.report.records.get(probe)
     if data is None:
         extra = "".join(f"\n\n{channel_problem(p)}" for p in sub.report.problems)
-        raise CheckFailed(f"{sub.ending} The grader could not check {PROBES[probe].called}.{extra}")
+        raise CheckFailed(f"{sub.ending} The grader could not check {declared.called}.{extra}")
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
-        name = NAMES[probe]
+        name = declared.needs[0]
         raise CheckFailed(
             f"`{name}` is not defined when the notebook has finished running."
             + _renamed(name, data["missing"])
             + defining_cell_hint(sub, name)
         )
     if "error" in data:
-        raise CheckFailed(f"Calling {PROBES[probe].called} raised {error_text(sub, data['error'])}")
+        raise CheckFailed(f"Calling {declared.called} raised {error_text(sub, data['error'])}")
     return data
 
 

@@ -1,4 +1,4 @@
-"""The inputs the grader calls the student's objects on, drawn per probe (grader/rubric.py names the drawers).
+"""The seed of the inputs the grader calls the student's objects on (each probe of the assignment draws its own).
 
 They are derived from the submission's content and a secret that student code cannot read (made on first use,
 root-only on Gradescope), so regrading the same upload gives the same numbers while no upload can know another's.
@@ -11,10 +11,6 @@ import secrets
 
 import numpy as np
 
-from .reference import TOY_X
-
-FORWARD_BATCHES = (1, 7, 33)  # several N other than the notebook's 20
-BACKPROP_BATCH = 25
 SECRET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), ".grader-secret")
 
 
@@ -37,39 +33,6 @@ def _secret() -> bytes:
             return _secret()
         except OSError:  # a read-only grader folder: inputs still depend on the content
             return b"no secret"
-
-
-def _float32(array):
-    return np.asarray(array, dtype=np.float32).astype(np.float64)  # exactly what the child's tensors hold
-
-
-def _parameters(rng):
-    return {
-        "W1": _float32(rng.normal(0, 0.6, (3, 4))),
-        "B1": _float32(rng.normal(0, 0.3, (1, 4))),
-        "W2": _float32(rng.normal(0, 0.8, (4, 2))),
-        "B2": _float32(rng.normal(0, 0.3, (1, 2))),
-    }
-
-
-def forward(rng) -> dict:
-    return {**_parameters(rng), "inputs": [_float32(rng.normal(0, 1, (n, 3))) for n in FORWARD_BATCHES]}
-
-
-def backprop(rng) -> dict:
-    return {
-        **_parameters(rng),
-        "X": _float32(rng.normal(0, 1, (BACKPROP_BATCH, 3))),
-        "Y": (rng.random((BACKPROP_BATCH, 2)) < 0.5).astype(np.float64),
-    }
-
-
-def toymodel(rng) -> dict:
-    return {"seed": int(rng.integers(0, 2**31)), "x": _float32(rng.normal(0, 1, (9, 3)))}
-
-
-def model(rng) -> dict:
-    return {"x": TOY_X}
 
 
 def to_json(value: object) -> object:

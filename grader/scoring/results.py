@@ -18,7 +18,6 @@ from pathlib import Path
 import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
-from .. import rubric
 from .testcase import CheckCase
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
@@ -72,16 +71,28 @@ class _Runner(JSONTestRunner):
     resultclass = _Result
 
 
+class _Loader(unittest.TestLoader):
+    """Builds each CheckCase with the graded submission: `CheckCase(method_name, submission)`."""
+
+    def __init__(self, submission) -> None:
+        super().__init__()
+        self.submission = submission
+
+    def loadTestsFromTestCase(self, testCaseClass):
+        if not issubclass(testCaseClass, CheckCase):
+            return super().loadTestsFromTestCase(testCaseClass)
+        return self.suiteClass(testCaseClass(name, self.submission) for name in self.getTestCaseNames(testCaseClass))
+
+
 def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts: dict) -> dict:
-    CheckCase.submission = submission
-    suite = unittest.defaultTestLoader.discover(str(tests_dir), top_level_dir=str(top_level))
+    suite = _Loader(submission).discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:  # the checks' warnings: instructor log only
         warnings.simplefilter("always")
         _Runner(
             stream,
             failure_prefix="",
-            stdout_visibility=rubric.STDOUT_VISIBILITY,
+            stdout_visibility=submission.assignment.stdout_visibility,
             post_processor=lambda data: _finish(data, summary, facts, submission),
         ).run(suite)
     for warning in caught[:20]:
@@ -107,25 +118,28 @@ def _finish(data: dict, summary: str, facts: dict, submission) -> None:
     data["test_output_format"] = "md"
     for test in data["tests"]:
         test["output"] = test.get("output", "").strip()[:MAX_TEST_OUTPUT]
-        item = rubric.RUBRIC.get(test.get("number"))
+        item = submission.assignment.rubric.get(test.get("number"))
         if item and item.visibility != "visible":
             test["visibility"] = item.visibility
     data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
     data.pop("leaderboard", None)
-    value = rubric.LEADERBOARD(submission) if rubric.LEADERBOARD else None
-    if value is not None:
-        data["leaderboard"] = [{"name": "MSE", "value": round(value, 8), "order": "asc"}]
+    board = submission.assignment.leaderboard
+    entries = board(submission) if board else None
+    if entries:
+        data["leaderboard"] = entries
 
 
-def emergency_results(message: str) -> dict:
-    """When grading itself broke: every rubric line at 0, with the message, so no test silently disappears."""
+def emergency_results(message: str, assignment=None) -> dict:
+    """When grading itself broke: every rubric line at 0, with the message, so no test silently disappears (none
+    listed when the assignment itself could not be loaded)."""
+    lines = assignment.lines if assignment else ()
     return {
         "score": 0.0,
         "execution_time": 0.0,
         "output": message,
         "output_format": "md",
         "extra_data": {"problem": "the autograder itself failed (see its log)"},
-        "stdout_visibility": rubric.STDOUT_VISIBILITY,
+        "stdout_visibility": assignment.stdout_visibility if assignment else "hidden",
         "tests": [
             {
                 "name": item.name,
@@ -136,7 +150,7 @@ def emergency_results(message: str) -> dict:
                 "output": message,
                 "visibility": item.visibility,
             }
-            for item in rubric.RUBRIC.values()
+            for item in lines
         ],
     }
 

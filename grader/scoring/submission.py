@@ -3,6 +3,7 @@
 import signal
 from dataclasses import dataclass, field
 
+from ..assignment import Assignment, load
 from ..sandbox.channel import ChildReport
 from ..sandbox.launch import READ_TIMEOUT, ChildRun
 from ..settings import MIB, Settings
@@ -17,6 +18,7 @@ class Submission:
     notes: list = field(default_factory=list)  # the parent's own notes (the copy of the upload)
     settings: Settings = field(default_factory=Settings)
     skipped: set = field(default_factory=set)  # cells that caught their interrupt: the last run skipped them
+    assignment: Assignment = field(default_factory=load)  # what is graded: its probes, lines and tests
 
     @property
     def report(self) -> ChildReport:
@@ -44,11 +46,11 @@ class Submission:
         if run.stopped == "run_timeout":
             return (
                 f"The notebook did not finish within the grader's time limit of "
-                f"{self.settings.total_timeout:.0f} s{_where(run.running, ' (', ' was running)')}, so it was "
+                f"{self.settings.total_timeout:.0f} s{_where(self, run.running, ' (', ' was running)')}, so it was "
                 "stopped."
             )
         if run.stopped == "watchdog":
-            what = _running_text(run.running) if run.running else "A cell"
+            what = _running_text(self, run.running) if run.running else "A cell"
             limit = {"cell": self.settings.cell_timeout, "probe": self.settings.probe_timeout}.get(
                 run.running[0] if run.running else "cell", READ_TIMEOUT
             )
@@ -63,7 +65,7 @@ class Submission:
                 f"The grader could not start the process that runs notebooks (exit code {run.exit_code}); this "
                 "is a problem of the autograder, not of your notebook. Please tell the course staff."
             )
-        where = _where(run.running, "during ", "") or "after the last cell"
+        where = _where(self, run.running, "during ", "") or "after the last cell"
         code = run.exit_code
         if code is not None and code < 0:
             why = {
@@ -87,17 +89,15 @@ class Submission:
         return bool(self.run and self.run.exit_code == -signal.SIGKILL and not self.run.stopped)
 
 
-def _where(running, before: str, after: str) -> str:
-    return f"{before}{_running_text(running)}{after}" if running else ""
+def _where(sub: Submission, running, before: str, after: str) -> str:
+    return f"{before}{_running_text(sub, running)}{after}" if running else ""
 
 
-def _running_text(running: tuple) -> str:
-    from ..rubric import PROBES
-
+def _running_text(sub: Submission, running: tuple) -> str:
     kind, name = running
     if kind == "cell":
         return f"cell {name}"
     if kind == "read":
         return "the reading of the notebook"
-    probe = PROBES.get(name)
+    probe = sub.assignment.probe.get(name)
     return f"the grader's call of {probe.called}" if probe else "the grader's checks"

@@ -6,15 +6,14 @@ from collections.abc import Callable
 import timeout_decorator
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from ..rubric import RUBRIC
 from .feedback import CheckFailed
 
 CHECK_SECONDS = 60  # a check only reads plain data; one that runs this long is the grader's bug
 
 
-def rubric_line(key: str) -> Callable:
-    """Give a test method its rubric line's number, weight and name (the method body calls `self.check()`)."""
-    line = RUBRIC[key]
+def rubric_line(line) -> Callable:
+    """Give a test method its rubric line's (grader.assignment.Line) number, weight and name (the method body calls
+    `self.check()`)."""
 
     def decorate(method):
         method.__doc__ = line.name
@@ -26,7 +25,10 @@ def rubric_line(key: str) -> Callable:
 
 class CheckCase(unittest.TestCase):
     maxDiff = None
-    submission = None  # the graded Submission, set by scoring/results.py before the cases run
+
+    def __init__(self, methodName: str = "runTest", submission=None) -> None:
+        super().__init__(methodName)
+        self.submission = submission  # the graded Submission, given by scoring/results.py's loader
 
     def check(self) -> None:
         """Pass with what the line's check verified, or fail with what was wrong (both shown to the student)."""

@@ -1,46 +1,27 @@
-"""The rubric: one declaration per line, holding everything about it.
+"""A0's rubric: its probes and lines, each declared once (grader/assignment.py says what a Probe and a Line hold).
 
 A Line names its number, name (`{tolerance}` in it is written as the line's tolerance, so that no title states an
 old threshold), points, visibility ("visible" (default), "hidden", "after_due_date", "after_published"), the probe
-whose record it reads, the check that scores it (grader/scoring/checks.py) and its tolerance. A Probe is what the
-child runs (grader/child/probes.py, same name) on the inputs the parent draws (grader/scoring/inputs.py); probes
-run in the order given here. README "Adding a rubric line" shows the steps.
+whose record it reads, the check that scores it (checks.py) and its tolerance. A Probe is what the child calls
+(probes.py) on the inputs the parent draws (inputs.py); probes run in the order given here. README "Adding a rubric
+line" and "Adding a probe" show the steps.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
-from .scoring import checks, inputs
+from grader.assignment import Assignment, Line, Probe
 
+from . import checks, inputs, probes
+from .handout import HANDOUT_CODE
 
-@dataclass(frozen=True)
-class Probe:
-    called: str  # how messages name the grader's call
-    draw: Callable  # numpy Generator -> the inputs, as arrays
-
-
-@dataclass(frozen=True)
-class Line:
-    number: str
-    name: str
-    points: float
-    check: Callable  # (Submission, Line) -> what was verified; raises CheckFailed
-    probe: str | None = None
-    tolerance: float | None = None
-    visibility: str = "visible"
-
-    def __post_init__(self):
-        """The name may say `{tolerance}` and `{points}`: its words then follow the rubric's numbers."""
-        object.__setattr__(self, "name", self.name.format(tolerance=f"{self.tolerance:g}" if self.tolerance else "",
-                                                          points=f"{self.points:g}"))  # fmt: skip
-
-
-PROBES = {  # `model` first: the other probes overwrite notebook globals
-    "model": Probe("your trained `model`", inputs.model),
-    "toymodel": Probe("`ToyModel()`", inputs.toymodel),
-    "forward": Probe("`forward(x)`", inputs.forward),
-    "backprop": Probe("`backprop(X)`", inputs.backprop),
-}
+# fmt: off
+PROBE_LIST = [  # `model` first: the other probes overwrite notebook globals
+    Probe("model", ("model",), "your trained `model`", inputs.model, probes.model),
+    Probe("toymodel", ("ToyModel",), "`ToyModel()`", inputs.toymodel, probes.toymodel),
+    Probe("forward", ("forward",), "`forward(x)`", inputs.forward, probes.forward),
+    Probe("backprop", ("backprop",), "`backprop(X)`", inputs.backprop, probes.backprop),
+]
+PROBES = {probe.name: probe for probe in PROBE_LIST}
 
 # fmt: off
 LINES = [
@@ -65,8 +46,18 @@ LINES = [
 RUBRIC = {line.number: line for line in LINES}
 
 STDOUT_VISIBILITY = "hidden"  # the grader's own log; Gradescope shows it to instructors only
-LEADERBOARD = None  # checks.final_mse adds a leaderboard column "MSE" (lowest first); None: no leaderboard
+LEADERBOARD = None  # checks.leaderboard adds a leaderboard column "MSE" (lowest first); None: no leaderboard
 # A backprop the reader finds using autograd (its lines are the evidence): "flag" (default) flags it for the course
 # staff and tells the student it will be reviewed; "zero" scores 2.2 and 2.3 at 0. Only the reader's verdict (read
 # from the notebook, never from the process that runs it) can cost points; the runner's own account is a hint.
 AUTOGRAD_IN_BACKPROP = "flag"
+
+ASSIGNMENT = Assignment(
+    probes=tuple(PROBE_LIST),
+    lines=tuple(LINES),
+    tests=Path(__file__).resolve().parents[2] / "tests",
+    handout_code=HANDOUT_CODE,
+    stdout_visibility=STDOUT_VISIBILITY,
+    leaderboard=LEADERBOARD,
+    options={"autograd_in_backprop": AUTOGRAD_IN_BACKPROP},
+)

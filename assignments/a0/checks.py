@@ -1,14 +1,13 @@
 """The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
-verified or raises CheckFailed with what was wrong. grader/rubric.py says which check scores which line."""
+verified or raises CheckFailed with what was wrong. rubric.py says which check scores which line."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-from ..markdown import code_block, quoted
-from . import reference
-from .feedback import (
+from grader.markdown import code_block, quoted
+from grader.scoring.feedback import (
     CheckFailed,
     as_array,
     defining_cell_hint,
@@ -20,7 +19,9 @@ from .feedback import (
     record,
     shape_text,
 )
-from .submission import Submission
+from grader.scoring.submission import Submission
+
+from . import reference
 
 BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
 GRADIENT_SHAPES = {"W1": [(3, 4)], "B1": BIAS_SHAPES["B1"], "W2": [(4, 2)], "B2": BIAS_SHAPES["B2"]}
@@ -167,8 +168,6 @@ def gradient_shapes(sub: Submission, line) -> str:
 
 
 def _gradient_distances(sub: Submission, line, names) -> str:
-    from ..rubric import AUTOGRAD_IN_BACKPROP
-
     with same_cause_as("2.1"):
         grads, _ = _ordered_gradients(sub)
     expected = _expected_gradients(sub)
@@ -205,7 +204,7 @@ def _gradient_distances(sub: Submission, line, names) -> str:
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
     lines = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
-    if evidence and AUTOGRAD_IN_BACKPROP == "zero":
+    if evidence and sub.assignment.options.get("autograd_in_backprop") == "zero":
         raise CheckFailed(
             "Your `backprop` uses autograd (these lines of your notebook compute gradients with it); Exercise 2 asks "
             f"for the backward pass by hand, so the gradients score no points even though they match:{lines}"
@@ -485,3 +484,9 @@ def _advice(sub: Submission, loss: float, threshold: float) -> str:
         fresh + "\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` with "
         f"lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}."
     )
+
+
+def leaderboard(sub: Submission) -> list | None:
+    """The leaderboard's column "MSE" (lowest first), when the rubric turns it on (rubric.LEADERBOARD)."""
+    value = final_mse(sub)
+    return None if value is None else [{"name": "MSE", "value": round(value, 8), "order": "asc"}]

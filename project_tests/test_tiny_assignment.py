@@ -1,0 +1,44 @@
+"""A second assignment (project_tests/tiny: one function, one trained parameter) graded end to end by the same
+engine: its package dropped into a copy's assignments/ and named by GRADER_ASSIGNMENT, nothing of grader/ changed."""
+
+import shutil
+
+import pytest
+from conftest import ROOT, grade, grader_copy
+
+TINY = ROOT / "project_tests" / "tiny"
+
+
+@pytest.fixture(scope="module")
+def tiny_grader(tmp_path_factory):
+    copy = grader_copy(tmp_path_factory.mktemp("tiny") / "grader-copy")
+    shutil.copytree(TINY / "assignment", copy / "assignments" / "tiny", ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _grade(copy, notebook, tmp_path) -> dict:
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    shutil.copy(notebook, folder / "tiny.ipynb")
+    env = {"GRADER_ASSIGNMENT": "assignments.tiny.rubric"}
+    return grade(folder, tmp_path / "results.json", runner=copy / "run_autograder", env=env)
+
+
+def test_the_tiny_solution_gets_full_marks(tiny_grader, tmp_path):
+    data = _grade(tiny_grader, TINY / "solution.ipynb", tmp_path)
+    tests = {t["number"]: t for t in data["tests"]}
+    assert sorted(tests) == ["1", "2"]
+    assert (
+        tests["1"]["name"] == "scale(x) doubles x within 1e-06"
+        and tests["1"]["output"] == "`scale(x)` returns `2 * x`."
+    )
+    assert tests["2"]["output"] == "`w` is 3."
+    assert data["score"] == 3
+
+
+def test_the_tiny_template_scores_nothing_and_says_why(tiny_grader, tmp_path):
+    data = _grade(tiny_grader, TINY / "source.ipynb", tmp_path)
+    tests = {t["number"]: t for t in data["tests"]}
+    assert data["score"] == 0
+    assert "does not return `2 * x`" in tests["1"]["output"]
+    assert "`w` is not within 0.01 of 3" in tests["2"]["output"]
