@@ -70,7 +70,11 @@ class Record(TypedDict, total=False):  # exactly one key: what one probe found
     object: ModuleCall
 
 
-class Answer(TypedDict):
+class _AnswerPrinted(TypedDict, total=False):
+    printed: str | None  # an answer print()ed in a code cell instead of written in the markdown cell
+
+
+class Answer(_AnswerPrinted):
     text: str | None  # None: the question was not found; "": nothing was added
     images: int  # images inside the notebook (sent as ta_file events when asked for)
     image_links: int  # images that point elsewhere
