@@ -369,7 +369,8 @@ def gradescope_differences(entry: dict) -> list:
 # -- the whole class
 def lock(prefix: str) -> IO:
     """One batch at a time per sandbox prefix: two would kill each other's gradings and record zeros."""
-    handle = open(Path(tempfile.gettempdir()) / f"a0-batch-{prefix}.lock", "a")
+    # per user: a lock another user left in /tmp cannot be opened (only root leases sandbox users anyway)
+    handle = open(Path(tempfile.gettempdir()) / f"a0-batch-{prefix}-{os.getuid()}.lock", "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
