@@ -8,7 +8,6 @@ and package installers are skipped with a note (there is no network), and Colab-
 import fnmatch
 import os
 import re
-import signal
 import socket
 import sys
 import time
@@ -22,10 +21,12 @@ from traitlets.config import Config
 
 from ..records import CELL_END, CELL_START
 from . import colab
+from .clock import CELL_FILE, UNINTERRUPTED, CellTimeout, time_limit
 from .report import Reporter
 
+UNINTERRUPTED.add(__file__)
+
 FULL_ERRORS = 20  # later failing cells are described briefly: the channel's budget must keep room for the checks
-CELL_FILE = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")  # the file name IPython compiles cell N under
 _OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit  # kept before student code can replace them
 # Shell escapes and installers: skipped with a note. Every other magic runs as in Jupyter.
 SKIPPED_MAGICS = (
@@ -46,68 +47,6 @@ SKIPPED_MAGICS = (
     "python3",
     "pypy",
 )
-
-
-class CellTimeout(BaseException):
-    """Raised in the cell when its time is up. A BaseException, so `except Exception` in student code misses it."""
-
-
-class time_limit:
-    """`with time_limit(s):` raises CellTimeout after s seconds, then again every half second, while a cell frame
-    (or a phase marked `anywhere`, such as IPython reading the cell) is running.
-
-    Python swallows an exception raised in an at-fork hook or a `__del__`, and in a fork loop the signal nearly
-    always arrives during fork(), so its handler runs in such a hook; the exception is also raised again at the next
-    line of a cell, by a trace function, which hooks never reach. Once the cell has ended, IPython's own error
-    display is never interrupted."""
-
-    REPEAT = 0.5
-
-    def __init__(self, seconds: float, anywhere: bool = False) -> None:
-        self.seconds, self.anywhere, self.armed, self.traced = seconds, anywhere, False, False
-
-    active = None  # the time_limit in force (they do not nest)
-
-    def __enter__(self):
-        signal.signal(signal.SIGALRM, self._interrupt)
-        time_limit.active = self
-        self.armed = True
-        signal.setitimer(signal.ITIMER_REAL, self.seconds, self.REPEAT)
-        return self
-
-    def __exit__(self, *exc_info):
-        self.armed = False
-        time_limit.active = None
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if self.traced:
-            sys.settrace(None)
-
-    def _interrupt(self, signum, frame) -> None:
-        if not self.armed or (frame is not None and frame.f_code.co_filename == __file__):  # never in __exit__
-            return
-        if not self.anywhere and not _in_cell(frame):
-            return
-        sys.settrace(self._trace)
-        self.traced = True
-        while frame is not None:
-            frame.f_trace = self._trace
-            frame = frame.f_back
-        raise CellTimeout()
-
-    def _trace(self, frame, event, arg):
-        if self.armed and CELL_FILE.match(frame.f_code.co_filename):
-            raise CellTimeout()
-        return self._trace
-
-
-def _in_cell(frame) -> bool:
-    for _ in range(10_000):
-        if frame is None:
-            return False
-        if CELL_FILE.match(frame.f_code.co_filename):
-            return True
-        frame = frame.f_back
-    return True
 
 
 class GradingShell(InteractiveShell):

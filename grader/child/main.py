@@ -9,15 +9,13 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 
-from ..notebook.locate import SubmissionProblem
 from ..notebook.read import cell_defines, code_cells
-from ..records import CELLS, CELLS_DONE, DONE, NOTE, READY, UNGRADABLE
-from .cells import CellTimeout, new_shell, run_cells, time_limit
+from ..records import CELLS, CELLS_DONE, NOTE, READY
+from .cells import new_shell, run_cells
 from .confine import confine
 from .probes import run_probes
-from .report import Reporter
+from .report import Reporter, end, read_or_end
 
 _kill = os.kill  # kept before student code can replace it
 
@@ -58,30 +56,6 @@ def main(config: dict) -> None:
     end(reporter)
 
 
-def read_or_end(reporter, config: dict, read_notebook):
-    """`read_notebook(workdir, handout_code)` under the reading time limit; a notebook that cannot be read is
-    reported as ungradable, and the child ends."""
-    try:
-        with time_limit(config["read_timeout"], anywhere=True):
-            return read_notebook(Path(config["workdir"]), config.get("handout_code"))
-    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send(UNGRADABLE, reason=_unreadable(problem))
-        end(reporter)
-
-
-def _unreadable(problem) -> str:
-    """Why the notebook could not be read, for the student."""
-    reason = (
-        str(problem)
-        if isinstance(problem, SubmissionProblem)
-        else (
-            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
-            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
-        )
-    )
-    return reason[:20000]
-
-
 def _imported(path: str):
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -93,13 +67,6 @@ def _private_stdin():
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(0, closefd=False)
     return requests
-
-
-def end(reporter) -> None:
-    reporter.send(DONE)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
 
 
 def _stop_background_processes() -> None:

@@ -8,7 +8,8 @@ The probes are the assignment's (grader/assignment.py Probe.call), in its order,
 import difflib
 
 from ..records import MAX_VALUES, PROBE_START, RECORD
-from .cells import CellTimeout, describe, leave_if_forked, time_limit
+from .cells import describe, leave_if_forked
+from .clock import CellTimeout, time_limit
 
 
 class Missing(Exception):

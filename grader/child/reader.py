@@ -10,10 +10,9 @@ import os
 
 from ..notebook.read import read
 from ..records import LOADED, NOTEBOOK, READY, TA_FILE
-from .cells import CellTimeout, time_limit
+from .clock import CellTimeout, time_limit
 from .confine import confine
-from .main import end, read_or_end
-from .report import Reporter
+from .report import Reporter, end, read_or_end
 
 MAX_IMAGES = 5
 RENDER_SECONDS = 120

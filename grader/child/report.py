@@ -2,8 +2,12 @@
 
 import json
 import os
+import sys
+from pathlib import Path
 
-from ..records import EVENTS
+from ..notebook.locate import SubmissionProblem
+from ..records import DONE, EVENTS, UNGRADABLE
+from .clock import CellTimeout, time_limit
 
 
 class Reporter:
@@ -27,3 +31,34 @@ class Reporter:
             except OSError:
                 return  # the notebook closed the channel; the parent will say what is missing
             data = data[written:]
+
+
+def read_or_end(reporter, config: dict, read_notebook):
+    """`read_notebook(workdir, handout_code)` under the reading time limit; a notebook that cannot be read is
+    reported as ungradable, and the child ends."""
+    try:
+        with time_limit(config["read_timeout"], anywhere=True):
+            return read_notebook(Path(config["workdir"]), config.get("handout_code"))
+    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
+        reporter.send(UNGRADABLE, reason=_unreadable(problem))
+        end(reporter)
+
+
+def _unreadable(problem) -> str:
+    """Why the notebook could not be read, for the student."""
+    reason = (
+        str(problem)
+        if isinstance(problem, SubmissionProblem)
+        else (
+            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
+        )
+    )
+    return reason[:20000]
+
+
+def end(reporter) -> None:
+    reporter.send(DONE)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # no interpreter teardown: the student's __del__ and atexit hooks do not run
