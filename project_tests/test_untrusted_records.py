@@ -19,11 +19,7 @@ NOTEBOOK = {
     "notes": [],
     "cells": 3,
     "definitions": {},
-    "answer": {"text": "", "images": 0, "image_links": 0},
-    "saved_loss": None,
-    "seeded": True,
-    "autograd_in_backprop": False,
-    "autograd_evidence": [],
+    "readings": {"answer": {"text": "", "images": 0, "image_links": 0}, "seeded": True, "autograd": []},
     "grader_evidence": [],
     "code_hash": "x",
 }
@@ -108,7 +104,7 @@ def test_records_before_the_last_cell_has_ended_are_refused():
     "event",
     [
         {"event": "ta_file", "name": "notebook.html", "base64": "PGI+"},
-        {"event": "notebook", "info": {**NOTEBOOK, "autograd_in_backprop": False}},
+        {"event": "notebook", "info": {**NOTEBOOK, "readings": {"autograd": []}}},
     ],
 )
 def test_the_runner_cannot_speak_for_the_reader(event):
