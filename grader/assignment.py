@@ -4,7 +4,9 @@ The engine (sandbox, children, channel, scoring loop, results, batch, report) im
 calls `load(path)` with `Settings.assignment` (the default is the course's own; the environment variable
 GRADER_ASSIGNMENT names another). The parent loads the object: it draws the inputs and scores the lines. The
 children never import it (nor the checks and reference it holds): the runner imports each probe's function by its
-path (`Assignment.calls`), the reader is given the names the probes call. README "Adding a probe" and "Adding a
+path (`Assignment.calls`), the reader the functions of its readings (`Assignment.reading_paths`) and is given the
+names the probes call. What the engine shows the staff of an assignment's own findings (its flags, the answer graded
+by hand, the causes of failures) it gets through the hooks declared here. README "Adding a probe" and "Adding a
 rubric line" show the steps.
 """
 
@@ -12,6 +14,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import jsonschema
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,28 @@ class Line:
                                                           points=f"{self.points:g}"))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One analysis of the notebook's text, declared once: the reader child calls `read` (never student code, under
+    its time and memory limits) and sends the result in NotebookInfo.readings; the parent checks it against
+    `schema` before a check may use it (`Assignment.reading`)."""
+
+    name: str  # its key in NotebookInfo.readings
+    read: Callable  # (notebook.read.Text) -> plain JSON data, small (records.MAX_READING shape) (reader child)
+    schema: dict  # a JSON schema the result meets; None (could not be read) always passes
+
+
+@dataclass(frozen=True)
+class Flag:
+    """Something for the course staff to look at that the assignment finds: listed in extra_data.flags, grades.csv
+    and the class report, with the lines of the notebook it rests on."""
+
+    code: str  # extra_data.flags; "[a-z_]+"
+    label: str  # what the report calls it
+    details: str  # what the report says it means for the score
+    raised: Callable  # (Submission) -> (who saw it: "reader" | "runner", [evidence lines]) or None
+
+
 @dataclass
 class Assignment:
     probes: tuple[Probe, ...]  # run in this order
@@ -52,6 +78,12 @@ class Assignment:
     stdout_visibility: str = "hidden"  # the grader's own log; Gradescope shows it to instructors only
     leaderboard: Callable | None = None  # (Submission) -> [{"name", "value", "order"}], or None
     options: dict = field(default_factory=dict)  # the assignment's own policies, read by its checks
+    title: str = "Assignment"  # how the staff's pages name it
+    readings: tuple[Reading, ...] = ()  # what the reader finds in the notebook's text for the checks
+    flags: tuple[Flag, ...] = ()
+    by_hand: str | None = None  # the rubric line whose answer the staff grade by hand (answers.html), if any
+    answer: Callable | None = None  # (Submission) -> that answer's text, or None when none was found
+    cause: Callable | None = None  # (line number, output) -> the cause a failure counts under in the report, or None
 
     def __post_init__(self):
         names = [p.name for p in self.probes]
@@ -60,6 +92,9 @@ class Assignment:
         unknown = [line.number for line in self.lines if line.probe and line.probe not in names]
         if unknown:
             raise ValueError(f"rubric lines {unknown} read a probe that is not declared")
+        readings = [r.name for r in self.readings]
+        if len(set(readings)) != len(readings):
+            raise ValueError(f"two readings share a name: {readings}")
 
     @property
     def rubric(self) -> dict:
@@ -73,6 +108,24 @@ class Assignment:
     def calls(self) -> dict:
         """{probe name: "module:function"}: what the runner imports before it is confined (never the rubric)."""
         return {p.name: f"{p.call.__module__}:{p.call.__qualname__}" for p in self.probes}
+
+    @property
+    def reading_paths(self) -> dict:
+        """{reading name: "module:function"}: what the reader imports before it is confined (never the rubric)."""
+        return {r.name: f"{r.read.__module__}:{r.read.__qualname__}" for r in self.readings}
+
+    def reading(self, notebook: dict | None, name: str):
+        """The reader's result of reading `name`, when it meets the reading's schema; else None."""
+        found = ((notebook or {}).get("readings") or {}).get(name)
+        schema = next((r.schema for r in self.readings if r.name == name), None)
+        if found is None or schema is None:
+            return None
+        try:
+            jsonschema.validate(found, schema)
+        except jsonschema.ValidationError:
+            print(f"[grader] the reading {name!r} does not meet its schema: not used")
+            return None
+        return found
 
     @property
     def checked_names(self) -> tuple[str, ...]:

@@ -116,6 +116,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                     ta_files=ta_dir is not None,
                     handout_code=sub.assignment.handout_code,
                     probes=sub.assignment.calls,
+                    readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
                     writable=writable,
                 )

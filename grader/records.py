@@ -48,9 +48,7 @@ class Module(TypedDict):
     linears: list[Linear]
 
 
-class Facts(TypedDict, total=False):  # what the model probe adds for the advice on training (None: cannot tell)
-    updated: bool | None
-    toy_data: bool | None
+Facts = dict[str, bool | int | float | str | None]  # what a probe adds for its checks' advice (None: cannot tell)
 
 
 class _ModuleCall(TypedDict):
@@ -70,27 +68,13 @@ class Record(TypedDict, total=False):  # exactly one key: what one probe found
     object: ModuleCall
 
 
-class _AnswerPrinted(TypedDict, total=False):
-    printed: str | None  # an answer print()ed in a code cell instead of written in the markdown cell
-
-
-class Answer(_AnswerPrinted):
-    text: str | None  # None: the question was not found; "": nothing was added
-    images: int  # images inside the notebook (sent as ta_file events when asked for)
-    image_links: int  # images that point elsewhere
-
-
 class NotebookInfo(TypedDict):
     path: str  # the graded notebook, relative to the submission
     reason: str  # why this one (plain text)
     notes: list[str]
     cells: int  # number of code cells
     definitions: dict[str, list[int]]  # checked name -> code cells that define it
-    answer: Answer
-    saved_loss: float | None  # the loss the student's own run printed in Exercise 5, if saved
-    seeded: bool  # the training cell seeds torch before creating `model`
-    autograd_in_backprop: bool  # the reader found autograd in what the `backprop` that runs calls
-    autograd_evidence: list[str]  # its lines: "cell 5, line 3: loss.backward()" (scan.backprop_autograd)
+    readings: dict[str, object]  # the assignment's readings (Assignment.readings): plain data, bounded (_plain)
     grader_evidence: list[str]  # lines reaching into the grader: its memory, its channel, patched torch (scan)
     code_hash: str  # the code cells without whitespace: equal for identical notebooks
 
@@ -127,7 +111,24 @@ _CELL = {"type": "integer", "minimum": 1, "maximum": MAX_CELLS}
 _NUMBER = {"type": "number"}
 
 
-_MAYBE = {"type": ["boolean", "null"]}
+_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}
+_SCALAR = {"type": ["boolean", "null", "number", "string"], "maxLength": MAX_TEXT}
+_FACTS = {"type": "object", "maxProperties": 16, "propertyNames": _NAME, "additionalProperties": _SCALAR}
+
+
+def _plain(depth: int) -> dict:
+    """Plain JSON data nested at most `depth` deep, every string, list and object bounded (a reading's result; the
+    assignment's own schema narrows it in the parent, Assignment.reading)."""
+    if depth == 0:
+        return _SCALAR
+    inner = _plain(depth - 1)
+    return {
+        "anyOf": [
+            _SCALAR,
+            {"type": "array", "maxItems": 50, "items": inner},
+            {"type": "object", "maxProperties": 16, "propertyNames": _NAME, "additionalProperties": inner},
+        ]
+    }
 
 
 def _object(required, optional=None, **extra):
@@ -214,7 +215,7 @@ _DEFS = {
             "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
             "object": _object(
                 {"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}},
-                {"facts": _object({}, {"updated": _MAYBE, "toy_data": _MAYBE})},  # issue 19: Exercise 5's advice
+                {"facts": _FACTS},
             ),
         }
     ),
@@ -229,14 +230,12 @@ _DEFS = {
                 "maxProperties": 16,
                 "additionalProperties": {"type": "array", "maxItems": 100, "items": _CELL},
             },
-            "answer": _object(
-                {"text": {"anyOf": [_STR, {"type": "null"}]}, "images": _INT, "image_links": _INT},
-                {"printed": {"anyOf": [_STR, {"type": "null"}]}},  # an answer print()ed in a code cell
-            ),
-            "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
-            "seeded": {"type": "boolean"},
-            "autograd_in_backprop": {"type": "boolean"},
-            "autograd_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
+            "readings": {
+                "type": "object",
+                "maxProperties": 16,
+                "propertyNames": _NAME,
+                "additionalProperties": _plain(3),
+            },
             "grader_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
             "code_hash": _SHORT,
         }

@@ -1,4 +1,4 @@
-"""The reader's autograd verdict (scan.backprop_autograd): what the `backprop` that runs calls, never words.
+"""The reader's autograd verdict (A0's reading on scan.autograd_in): what the `backprop` that runs calls, never words.
 
 Fairness: correct hand-written styles students write are never flagged. Autograd styles, including the ones
 written to hide from a word search, are flagged with the lines as evidence."""
@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.notebook.scan import backprop_autograd, grader_probing
+from grader.notebook.scan import autograd_in, grader_probing
+
+
+def backprop_autograd(sources: list) -> list:
+    """What A0's reading (assignments/a0/readings.py `autograd`) finds in these code cells."""
+    return autograd_in(sources, "backprop")
+
 
 IMPORTS = "import torch\nimport torch.nn as nn\n"
 BY_HAND = """def backprop(x):

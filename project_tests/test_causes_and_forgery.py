@@ -76,7 +76,7 @@ def test_autograd_in_backprop_is_flagged_for_the_staff_with_its_lines(grade_note
         assert "torch.autograd.grad(((y_hat - Y) ** 2).sum(), params)" in message
     facts = results["extra_data"]
     assert "autograd_in_backprop" in facts["flags"] and facts["flag_sources"]["autograd_in_backprop"] == "reader"
-    assert any("with torch.enable_grad():" in line for line in facts["autograd_evidence"])
+    assert any("with torch.enable_grad():" in line for line in facts["evidence"]["autograd_in_backprop"])
 
 
 def test_gradients_in_another_order_are_named_as_such(grade_notebook):

@@ -20,9 +20,7 @@ PAIRS = [
     (records.Linear, DEFS["linear"]),
     (records.Module, DEFS["module"]),
     (records.ModuleCall, DEFS["record"]["properties"]["object"]),
-    (records.Facts, DEFS["record"]["properties"]["object"]["properties"]["facts"]),
     (records.Record, DEFS["record"]),
-    (records.Answer, DEFS["notebook"]["properties"]["answer"]),
     (records.NotebookInfo, DEFS["notebook"]),
 ]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from assignments.a0 import answer as answer_module
+from assignments.a0.answer import exercise3_answer, saved_exercise5_loss
 from assignments.a0.handout import HANDOUT_CODE
-from grader.notebook import answer as answer_module
-from grader.notebook.answer import exercise3_answer, saved_exercise5_loss
 from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
 from grader.notebook.scan import code_fingerprint, defined_names, seeds_before
 

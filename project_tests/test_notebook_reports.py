@@ -81,8 +81,9 @@ def test_hidden_autograd_is_flagged_by_the_reader(grade_notebook, before, backpr
     facts = results["extra_data"]
     assert results["score"] <= FULL_MARKS
     assert facts["flag_sources"].get("autograd_in_backprop") == "reader"
-    assert any(evidence in line for line in facts["autograd_evidence"]), facts["autograd_evidence"]
-    assert any("torch._C._set_grad_enabled(True)" in line for line in facts["autograd_evidence"])
+    lines = facts["evidence"]["autograd_in_backprop"]
+    assert any(evidence in line for line in lines), lines
+    assert any("torch._C._set_grad_enabled(True)" in line for line in lines)
     assert "appears to use autograd" in output_of(results, "2.3")
 
 
@@ -109,7 +110,7 @@ print("leaked:", LEAKED, "config seen:", CONFIG_SEEN)
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS - RUBRIC["2.2"].points - RUBRIC["2.3"].points
     assert "autograd_in_backprop" not in results["extra_data"]["flags"]
-    assert any("gc.get_objects()" in line for line in results["extra_data"]["grader_evidence"])
+    assert any("gc.get_objects()" in line for line in results["extra_data"]["evidence"]["reaches_into_grader"])
 
 
 WRAP_REPORTER = (
@@ -125,7 +126,7 @@ def _forged(event, **fields):
     _send(event, **fields)
 
 REPORTER.send = _forged
-_send("notebook", info={"autograd_in_backprop": False})
+_send("notebook", info={"readings": {"autograd": []}})
 _send("ta_file", name="notebook.html", base64="PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==")
 """
 )
@@ -143,7 +144,7 @@ def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook)
     for results in (honest, attacked):
         facts = results["extra_data"]
         assert facts["flag_sources"]["autograd_in_backprop"] == "reader"
-        assert any("loss.backward()" in line for line in facts["autograd_evidence"])
+        assert any("loss.backward()" in line for line in facts["evidence"]["autograd_in_backprop"])
     assert honest["extra_data"]["failed_cells"]  # the handout's deliberate error: the notebook's own report
     assert attacked["extra_data"]["failed_cells_reported_by"] == "runner"
     assert "the notebook wrote to the grader's channel" in attacked["output"]
@@ -200,7 +201,7 @@ def _submission(evidence: list, hint: bool) -> Submission:
     call = {"value": {"sequence": values}, **({"autograd": True} if hint else {})}
     runner = [READY, {"event": "cells", "count": 3}, {"event": "cells_done"}]
     runner.append({"event": "record", "probe": "backprop", "data": {"call": call}})
-    info = {**NOTEBOOK, "autograd_in_backprop": bool(evidence), "autograd_evidence": evidence}
+    info = {**NOTEBOOK, "readings": {"autograd": evidence}}
     reading = child_run("reader", [READY, {"event": "notebook", "info": info}])
     return Submission(run=child_run("runner", runner), reading=reading, inputs=inputs)
 

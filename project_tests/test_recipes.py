@@ -80,10 +80,10 @@ def test_a_new_probe_takes_three_declarations_and_is_scored_and_explained(tmp_pa
 def test_one_grading_step_by_step_names_what_exists():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## One grading, step by step\n", 1)[1].split("\n## ", 1)[0]
-    files = set(re.findall(r"`((?:grader/)?[\w/]+\.py)`", section))
+    files = set(re.findall(r"`((?:grader/|assignments/)?[\w/]+\.py)`", section))
     assert len(files) >= 10
     for name in files:
-        path = ROOT / name if name.startswith("grader/") else ROOT / "grader" / name
+        path = ROOT / name if name.startswith(("grader/", "assignments/")) else ROOT / "grader" / name
         assert path.is_file(), name
     code = "\n".join(p.read_text() for p in (ROOT / "grader").rglob("*.py"))
     for name in re.findall(r"`(\w+)\(\)`", section):  # the functions it names

@@ -275,6 +275,7 @@ def test_metadata_is_bounded_inert_text(tmp_path, monkeypatch, capsys):
 
 
 def test_a_knock_on_failure_counts_under_its_first_cause_and_exercise_5_by_kind():
+    from assignments.a0.staff import cause
     from grader.report.flags import first_cause
 
     tests = {
@@ -292,4 +293,4 @@ def test_a_knock_on_failure_counts_under_its_first_cause_and_exercise_5_by_kind(
         "The notebook's final `model` is not defined.": "not the trained model",
     }
     for output, kind in kinds.items():
-        assert first_cause({"number": "5.1", "output": output}, {}, "5.1") == kind, output
+        assert first_cause({"number": "5.1", "output": output}, {}, "5.1", cause) == kind, output

@@ -1,6 +1,7 @@
 """A second assignment (project_tests/tiny: one function, one trained parameter) graded end to end by the same
 engine: its package dropped into a copy's assignments/ and named by GRADER_ASSIGNMENT, nothing of grader/ changed."""
 
+import json
 import shutil
 
 import pytest
@@ -42,3 +43,21 @@ def test_the_tiny_template_scores_nothing_and_says_why(tiny_grader, tmp_path):
     assert data["score"] == 0
     assert "does not return `2 * x`" in tests["1"]["output"]
     assert "`w` is not within 0.01 of 3" in tests["2"]["output"]
+
+
+def test_the_tiny_assignments_reading_raises_its_flag_with_the_lines(tiny_grader, tmp_path):
+    """Its own reading (readings.py) runs in the reader, its result travels checked, and its flag reaches the staff."""
+    notebook = json.loads((TINY / "solution.ipynb").read_text())
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                              "source": "w = torch.tensor([3.0])"})  # fmt: skip
+    path = tmp_path / "by_hand.ipynb"
+    path.write_text(json.dumps(notebook))
+    data = _grade(tiny_grader, path, tmp_path)
+    facts = data["extra_data"]
+    assert data["score"] == 3
+    assert facts["flags"] == ["w_by_hand"] and facts["flag_sources"] == {"w_by_hand": "reader"}
+    assert facts["evidence"] == {"w_by_hand": ["cell 4, line 1: w = torch.tensor([3.0])"]}
+
+
+def test_the_tiny_solution_raises_no_flag(tiny_grader, tmp_path):
+    assert _grade(tiny_grader, TINY / "solution.ipynb", tmp_path)["extra_data"]["flags"] == []

@@ -19,11 +19,7 @@ NOTEBOOK = {
     "notes": [],
     "cells": 3,
     "definitions": {},
-    "answer": {"text": "", "images": 0, "image_links": 0},
-    "saved_loss": None,
-    "seeded": True,
-    "autograd_in_backprop": False,
-    "autograd_evidence": [],
+    "readings": {"answer": {"text": "", "images": 0, "image_links": 0}, "seeded": True, "autograd": []},
     "grader_evidence": [],
     "code_hash": "x",
 }
@@ -108,7 +104,7 @@ def test_records_before_the_last_cell_has_ended_are_refused():
     "event",
     [
         {"event": "ta_file", "name": "notebook.html", "base64": "PGI+"},
-        {"event": "notebook", "info": {**NOTEBOOK, "autograd_in_backprop": False}},
+        {"event": "notebook", "info": {**NOTEBOOK, "readings": {"autograd": []}}},
     ],
 )
 def test_the_runner_cannot_speak_for_the_reader(event):
@@ -166,3 +162,56 @@ def test_a_nine_dimensional_answer_is_a_wrong_shape_not_a_forgery():
     with pytest.raises(CheckFailed, match="returned a `tensor with 9 dimensions`; expected a tensor of shape"):
         check("1.1", sub)
     assert sub.report.problems == []
+
+
+def test_a_reading_is_used_only_when_it_meets_its_schema():
+    """The reader's readings reach a check only once the parent has checked them (Assignment.reading)."""
+    from assignments.a0.rubric import ASSIGNMENT
+
+    good = {"text": "Yes, with a large rate.", "images": 0, "image_links": 0}
+    assert ASSIGNMENT.reading({"readings": {"answer": good}}, "answer") == good
+    for bad in ({"text": 5, "images": 0, "image_links": 0}, {"text": "x"}, ["x"], "x"):
+        assert ASSIGNMENT.reading({"readings": {"answer": bad}}, "answer") is None
+    assert ASSIGNMENT.reading({"readings": {"undeclared": 1}}, "undeclared") is None
+    info = {**NOTEBOOK, "readings": {"answer": {"text": 5, "images": 0, "image_links": 0}}}
+    sub = Submission(reading=child_run("reader", [READY, {"event": "notebook", "info": info}]))
+    assert sub.notebook is not None
+    with pytest.raises(CheckFailed, match="was not found"):
+        RUBRIC["3"].check(sub, RUBRIC["3"])
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        {"deep": [[[["too deep"]]]]},
+        {"long": "x" * 20_001},
+        {"many": list(range(51))},
+        {"bad name!": 1},
+    ],
+    ids=["nested_too_deep", "string_too_long", "list_too_long", "odd_key"],
+)
+def test_a_reading_past_the_engines_bounds_is_refused_at_the_channel(readings):
+    within = {"deep": [[["three deep"]]], "long": {"a": {"b": "x" * 20_000}}, "many": list(range(50))}
+    for sent, accepted in ((within, True), (readings, False)):
+        report = ChildReport(role="reader")
+        report.add_line(json.dumps(READY).encode())
+        report.add_line(json.dumps({"event": "notebook", "info": {**NOTEBOOK, "readings": sent}}).encode())
+        assert (report.notebook is not None) is accepted, sent
+
+
+def test_a_reading_that_fails_reports_none_and_the_notebook_is_still_read(tmp_path):
+    from grader.notebook.read import read
+
+    (tmp_path / "A0.ipynb").write_text(json.dumps(NOTEBOOK_FILE))
+    found = read(tmp_path, readings={"fails": lambda text: 1 / 0, "cells": lambda text: len(text.code)})
+    assert found.info["readings"] == {"fails": None, "cells": 1}
+
+
+NOTEBOOK_FILE = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {},
+    "cells": [
+        {"cell_type": "code", "id": "a", "metadata": {}, "outputs": [], "execution_count": None, "source": "x = 1"}
+    ],
+}

@@ -221,9 +221,12 @@ def _gradient_distances(sub: Submission, line, names) -> str:
 
 def autograd_evidence(sub: Submission) -> list:
     """The reader's evidence that the `backprop` that runs uses autograd (lines of the notebook), or []."""
-    notebook = sub.notebook or {}
-    evidence = [str(line) for line in notebook.get("autograd_evidence") or []]
-    return evidence or (["(the notebook's code)"] if notebook.get("autograd_in_backprop") else [])
+    return list(reading(sub, "autograd") or [])
+
+
+def reading(sub: Submission, name: str):
+    """What the reader found in the notebook's text (readings.py), once the parent has checked it; else None."""
+    return sub.assignment.reading(sub.notebook, name)
 
 
 def _close(array, expected, tolerance) -> bool:
@@ -265,7 +268,7 @@ def exercise3_answer(sub: Submission, line) -> str:
         raise CheckFailed(sub.problem)
     if sub.notebook is None:
         raise CheckFailed(f"{sub.ending} Your notebook could not be read, so no answer was found.")
-    answer = sub.notebook["answer"]
+    answer = reading(sub, "answer") or {"text": None, "images": 0, "image_links": 0}
     if answer["text"] is None:
         raise CheckFailed(
             "The Exercise 3 question (\"Could loss ever increase...\") was not found in your notebook, "
@@ -462,7 +465,7 @@ def _training_cell_failure(sub: Submission) -> str | None:
 
 
 def _advice(sub: Submission, loss: float, threshold: float) -> str:
-    saved = sub.notebook.get("saved_loss") if sub.notebook else None
+    saved, seeded = reading(sub, "saved_loss"), reading(sub, "seeded")
     fresh = ""
     if saved is not None and saved < threshold:
         fresh = (
@@ -470,11 +473,11 @@ def _advice(sub: Submission, loss: float, threshold: float) -> str:
             f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
             + (
                 "All); in your session, cells may have run in another order or more than once."
-                if sub.notebook.get("seeded")
+                if seeded
                 else "All), so the model starts from other random weights than in your session."
             )
         )
-    if sub.notebook and not sub.notebook.get("seeded"):
+    if sub.notebook and not seeded:
         return (
             fresh + "\n\nPut `torch.manual_seed(0)` right before `model = ToyModel()` in the Exercise 5 cell, so "
             "every run starts from the same weights, then check with Restart & Run All that the loss is below "

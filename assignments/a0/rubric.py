@@ -9,9 +9,9 @@ line" and "Adding a probe" show the steps.
 
 from pathlib import Path
 
-from grader.assignment import Assignment, Line, Probe
+from grader.assignment import Assignment, Flag, Line, Probe, Reading
 
-from . import checks, inputs, probes
+from . import checks, inputs, probes, readings, staff
 from .handout import HANDOUT_CODE
 
 # fmt: off
@@ -52,6 +52,16 @@ LEADERBOARD = None  # checks.leaderboard adds a leaderboard column "MSE" (lowest
 # from the notebook, never from the process that runs it) can cost points; the runner's own account is a hint.
 AUTOGRAD_IN_BACKPROP = "flag"
 
+READINGS = [  # what the reader finds in the notebook's text (readings.py), never by running it
+    Reading(name, getattr(readings, name), schema) for name, schema in readings.SCHEMAS.items()
+]
+FLAGS = [
+    Flag("autograd_in_backprop", "autograd in backprop",
+         "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
+         + ("scored 0" if AUTOGRAD_IN_BACKPROP == "zero" else "kept their points, for the course staff to review"),
+         staff.autograd_used),
+]  # fmt: skip
+
 ASSIGNMENT = Assignment(
     probes=tuple(PROBE_LIST),
     lines=tuple(LINES),
@@ -60,4 +70,10 @@ ASSIGNMENT = Assignment(
     stdout_visibility=STDOUT_VISIBILITY,
     leaderboard=LEADERBOARD,
     options={"autograd_in_backprop": AUTOGRAD_IN_BACKPROP},
+    title="A0",
+    readings=tuple(READINGS),
+    flags=tuple(FLAGS),
+    by_hand="3",
+    answer=staff.answer,
+    cause=staff.cause,
 )

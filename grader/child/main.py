@@ -4,7 +4,6 @@ the first cell has run, this process is the notebook's."""
 
 # Everything from the grader is imported now, before the child may no longer read the grader's files; torch is
 # imported before the submission's folder is on sys.path (a `torch.py` in the upload must not replace it).
-import importlib
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ from ..records import CELLS, CELLS_DONE, NOTE, READY
 from .cells import new_shell, run_cells
 from .confine import confine
 from .probes import run_probes
-from .report import Reporter, end, read_or_end
+from .report import Reporter, end, imported, read_or_end
 
 _kill = os.kill  # kept before student code can replace it
 
@@ -23,7 +22,7 @@ _kill = os.kill  # kept before student code can replace it
 def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
     requests = _private_stdin()
-    calls = {name: _imported(path) for name, path in config["probes"].items()}  # the probes' own modules only
+    calls = {name: imported(path) for name, path in config["probes"].items()}  # the probes' own modules only
     isolation = confine(config)
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
@@ -54,11 +53,6 @@ def main(config: dict) -> None:
     if line.strip():
         run_probes(shell.user_ns, json.loads(line)["probes"], calls, reporter, config["probe_timeout"])
     end(reporter)
-
-
-def _imported(path: str):
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _private_stdin():

@@ -1,8 +1,10 @@
 """The reader's entry point: confine itself, read the notebook, report what it holds, render it for the TA.
 
 It never runs the notebook's code, so what it reports is as trustworthy as the notebook's text (bounded, inert):
-the checked definitions, the autograd verdict on `backprop`, the Exercise 3 answer, the saved loss, the code's
-fingerprint. The cells are run by the runner (grader/child/main.py), side by side.
+the checked definitions, the results of the assignment's readings (Assignment.readings, imported by their paths
+before it is confined), code reaching into the grader, the code's fingerprint; and, for the staff, the images of
+the answer graded by hand and the notebook as HTML. The cells are run by the runner (grader/child/main.py), side
+by side.
 """
 
 import base64
@@ -12,7 +14,7 @@ from ..notebook.read import read
 from ..records import LOADED, NOTEBOOK, READY, TA_FILE
 from .clock import CellTimeout, time_limit
 from .confine import confine
-from .report import Reporter, end, read_or_end
+from .report import Reporter, end, imported, read_or_end
 
 MAX_IMAGES = 5
 RENDER_SECONDS = 120
@@ -25,12 +27,15 @@ def main(config: dict) -> None:
     if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
         from .render import render_notebook as render
     names = config["names"]
+    readings = {name: imported(path) for name, path in config.get("readings", {}).items()}
     isolation = confine(config)
     import nbformat  # noqa: F401
 
     reporter.send(READY, isolation=isolation)
     notebook = read_or_end(
-        reporter, config, lambda *where: read(*where, names=names, loaded=lambda: reporter.send(LOADED))
+        reporter,
+        config,
+        lambda *where: read(*where, names=names, readings=readings, loaded=lambda: reporter.send(LOADED)),
     )
     reporter.send(NOTEBOOK, info=notebook.info)
     if render:
@@ -39,7 +44,7 @@ def main(config: dict) -> None:
 
 
 def _send_ta_files(reporter, notebook, render_notebook) -> None:
-    """The Exercise 3 answer's images, and the notebook's body as HTML (the parent makes it a page)."""
+    """The images of the answer graded by hand, and the notebook's body as HTML (the parent makes it a page)."""
     for index, (mime, data) in enumerate(notebook.images[:MAX_IMAGES], 1):
         name = f"answer-{index}.{mime.split('/')[-1]}"
         reporter.send(TA_FILE, name=name, base64=base64.b64encode(data).decode())

@@ -7,13 +7,13 @@ grader/child/cells.py.
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..markdown import inline_code
-from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
-from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
+from .scan import CodeCells, code_fingerprint, defined_names, grader_probing
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
@@ -23,42 +23,54 @@ class Notebook:
     info: dict  # records.NotebookInfo, sent to the parent
     cells: list  # [(number, source)] of the code cells, 1-based as Jupyter counts after Restart & Run All
     node: object  # the nbformat NotebookNode (for the TA's HTML rendering)
-    images: list  # the Exercise 3 answer's images: [(mime, bytes)]
+    images: list  # images of the answer graded by hand, for the staff: [(mime, bytes)]
 
 
-def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None, names=()) -> Notebook:
+@dataclass
+class Text:
+    """What a reading (Assignment.readings) is given: the notebook as read, never run. Untrusted, any shape."""
+
+    cells: list  # its cells, nbformat 4 dicts
+    code: list  # [(number, source)] of its code cells
+    parsed: CodeCells  # the code cells, parsed once (scan.py)
+    definitions: dict  # {checked name: [code cells that define it]}
+    images: list = field(default_factory=list)  # a reading adds (mime, bytes) of the answer's images for the staff
+
+
+def read(
+    workdir: Path, handout_code: str | None = None, loaded=lambda: None, names=(), readings: dict | None = None
+) -> Notebook:
     """`loaded()` is called once the notebook's text is read and parsed, before it is analysed; `names` are what the
-    probes call (Assignment.checked_names), whose defining cells are reported."""
+    probes call (Assignment.checked_names), whose defining cells are reported; `readings` ({name: function}) are the
+    assignment's analyses, whose results are reported as plain JSON (a reading that fails reports None)."""
     located = locate(workdir, handout_code)
     nb = _parse(located.path)
     loaded()
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
     code = _code(cells)
     parsed = CodeCells([source for _, source in code])
-    evidence = backprop_autograd(parsed)
-    answer = exercise3_answer(cells)
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in names}
-    training = _last(code, definitions.get("model", []))
+    text = Text(cells, code, parsed, definitions)
     info = {
         "path": located.path.relative_to(workdir).as_posix()[:500],
         "reason": located.reason,
         "notes": [str(note)[:2000] for note in located.notes][:50],
         "cells": len(code),
         "definitions": definitions,
-        "answer": {
-            "text": None if answer.text is None else answer.text[:20000],
-            "images": len(answer.images),
-            "image_links": answer.image_links + answer.images_skipped,
-            "printed": None if answer.printed is None else answer.printed[:4000],
-        },
-        "saved_loss": _finite(saved_exercise5_loss(cells)),
-        "seeded": bool(training and seeds_before(training, "model")),
-        "autograd_in_backprop": bool(evidence),
-        "autograd_evidence": [line[:500] for line in evidence][:20],
+        "readings": {name: _plain(reading, text) for name, reading in (readings or {}).items()},
         "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
         "code_hash": code_fingerprint(cells),
     }
-    return Notebook(info, code, nb, answer.images)
+    return Notebook(info, code, nb, text.images)
+
+
+def _plain(reading: Callable, text: Text):
+    """The reading's result as plain JSON data, or None when it fails: an assignment's bug must not make the notebook
+    ungradable (the reading time limit, a BaseException, still stops the reader). The parent bounds it (records)."""
+    try:
+        return json.loads(json.dumps(reading(text), allow_nan=False))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def code_cells(workdir: Path, handout_code: str | None = None) -> list:
@@ -83,14 +95,6 @@ def cell_defines(source: str) -> list[str]:
 
 def _defines(source: str, name: str) -> bool:
     return name in source and name in cell_defines(source)
-
-
-def _last(code, numbers):
-    return dict(code)[numbers[-1]] if numbers else ""
-
-
-def _finite(value):
-    return value if isinstance(value, float) and abs(value) < 1e300 else None
 
 
 def _text(source) -> str:

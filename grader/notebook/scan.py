@@ -183,9 +183,9 @@ def code_fingerprint(cells_or_path) -> str:
     return digest.hexdigest()
 
 
-# -- autograd in the `backprop` that runs: what its code calls, followed into the notebook's own helpers
+# -- autograd in a function that runs: what its code calls, followed into the notebook's own helpers
 MAX_EVIDENCE = 12
-MAX_FOLLOWED = 500  # functions and methods followed from `backprop`
+MAX_FOLLOWED = 500  # functions and methods followed from the function
 _ENGINE_ATTRIBUTES = {"_execution_engine", "run_backward", "_engine_run_backward", "grad_fn", "next_functions"}
 _AUTOGRAD_CALLS = (  # dotted names (after the notebook's imports are resolved) that compute gradients
     "torch.autograd.grad",
@@ -218,13 +218,13 @@ _CAN_MATTER = (
 )
 
 
-def backprop_autograd(sources: list, name: str = "backprop") -> list[str]:
-    """Evidence that the `name` that runs (its last top-level definition in the code cells `sources`) computes
+def autograd_in(sources: list, name: str) -> list[str]:
+    """Evidence that the function `name` that runs (its last top-level definition in the code cells `sources`) computes
     gradients with autograd: ["cell 5, line 3: loss.backward()", ...]; [] when nothing was found.
 
     What counts is what the code calls, read from the syntax tree: `.backward()` on a tensor, `torch.autograd.grad`
     and its relatives, `torch.func`, autograd's engine (`_execution_engine.run_backward`), walking `grad_fn`
-    nodes, turning autograd on (`enable_grad`, `set_grad_enabled(True)`), `eval`/`exec`; in `backprop`, its nested
+    nodes, turning autograd on (`enable_grad`, `set_grad_enabled(True)`), `eval`/`exec`; in the function, its nested
     functions, and the notebook's own functions and methods it reaches. Words never count: comments, docstrings,
     strings, turning autograd off, `requires_grad`, imports, checks in other cells."""
     notebook = sources if isinstance(sources, CodeCells) else CodeCells(sources)
@@ -280,7 +280,7 @@ class CodeCells:
                 self.classes[bound] = (cell, node)
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 value = node.value
-                if isinstance(value, ast.Name) and value.id in self.functions:  # backprop = my_backprop
+                if isinstance(value, ast.Name) and value.id in self.functions:  # grad = my_grad
                     self.functions[bound] = self.functions[value.id]
                 elif isinstance(value, (ast.Name, ast.Attribute)) and self.dotted(value):
                     self.aliases[bound] = self.dotted(value)

@@ -4,7 +4,6 @@ import re
 
 LABELS = {  # code -> what the report says
     "identical": "identical notebook",
-    "autograd_in_backprop": "autograd in backprop",
     "reaches_into_grader": "code reaching into the grader",
     "cell_timeout": "cell stopped at its time limit",
     "run_timeout": "whole run stopped at its time limit",
@@ -17,8 +16,8 @@ SEEN_BY = {  # who saw a flag -> what the pages say
     "reader": "read in the notebook's code",
     "runner": "reported by the notebook's own process",
 }
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `W1`
-_KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 5", "cell 7"
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `x1`
+_KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 2", "cell 7"
 _KNOCK_ON = re.compile(r"same cause as (?:test )?(\d+(?:\.\d+)?)", re.I)
 CAUSE_LENGTH = 120
 
@@ -81,12 +80,10 @@ def cause_of(output: str) -> str:
     return cause if len(cause) <= CAUSE_LENGTH else cause[: CAUSE_LENGTH - 1] + "…"
 
 
-TRAINING_KINDS = ("crashed", "timed out", "out of memory", "MSE too high", "not the trained model")
-
-
-def first_cause(test: dict, tests: dict, line: str) -> str:
+def first_cause(test: dict, tests: dict, line: str, kind=None) -> str:
     """The cause a failure counts under, once: a knock-on failure ("same cause as test 1.1") counts under that
-    test's cause; Exercise 5 (`line` "5.1") under its kind (TRAINING_KINDS)."""
+    test's cause; a failure of rubric line `line` under `kind(line, output)` when the assignment names one
+    (Assignment.cause), else under its first line (cause_of)."""
     output, number = test.get("output", ""), test.get("number")
     for _ in range(len(tests)):  # each step goes to another test: bounded
         earlier = _KNOCK_ON.search(output or "")
@@ -96,10 +93,4 @@ def first_cause(test: dict, tests: dict, line: str) -> str:
         output = test.get("output", "")
     if test.get("number") != number:
         return f"test {test.get('number')} failed first: {cause_of(output)}"
-    if line != "5.1":
-        return cause_of(output)
-    if "did not finish" in output or "time limit" in output:
-        if "time limit" in output or "Timeout" in output:
-            return "timed out"
-        return "out of memory" if "out of memory" in output or "MemoryError" in output else "crashed"
-    return "MSE too high" if "The MSE of your trained `model`" in output else "not the trained model"
+    return (kind and kind(line, output or "")) or cause_of(output)

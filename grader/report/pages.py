@@ -22,7 +22,9 @@ from ..assignment import load
 from ..settings import Settings
 from . import flags as F
 
-RUBRIC = load().rubric  # the graded assignment's lines, by number
+ASSIGNMENT = load()  # the graded assignment
+RUBRIC = ASSIGNMENT.rubric  # its lines, by number
+LABELS = {**F.LABELS, **{flag.code: flag.label for flag in ASSIGNMENT.flags}}  # flag code -> what pages say
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-src 'self'"
 CSS = """
@@ -77,7 +79,7 @@ def flag_chips(row: dict) -> str:
     """Each flag, with who saw it: the grader itself, the notebook's code, or the notebook's own report."""
     seen = dict(part.split(": ", 1) for part in row.get("flags_seen_by", "").split("; ") if ": " in part)
     return "".join(
-        f'<span class="flag">{esc(F.LABELS.get(f, f))} '
+        f'<span class="flag">{esc(LABELS.get(f, f))} '
         f"<small>({esc(F.SEEN_BY.get(seen.get(f), F.SEEN_BY['parent']))})</small></span>"
         for f in row["flags"].split("; ")
         if f
@@ -93,7 +95,7 @@ def exercise3(results) -> dict:
         images = [n for n in found.get("images") or [] if isinstance(n, str) and _ANSWER_IMAGE.fullmatch(n)]
         answer = found.get("answer")
         return {"answer": answer if isinstance(answer, str) else None, "images": images}
-    test = next((t for t in (results or {}).get("tests", []) if t.get("number") == "3"), None)
+    test = next((t for t in (results or {}).get("tests", []) if t.get("number") == ASSIGNMENT.by_hand), None)
     output = (test or {}).get("output", "")
     if test and test.get("status") == "passed" and output.startswith(_QUOTED_ANSWER):
         lines = output[len(_QUOTED_ANSWER) :].strip("\n").splitlines()
@@ -231,7 +233,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
     graded = [r for r in rows if results_by_id.get(r["submission_id"]) and "not_graded" not in r["flags"]]
     totals = [float(r["total"]) for r in graded]
     parts = [
-        f"<h1>A0 class report</h1><p><b>{len(rows)}</b> submissions, <b>{len(graded)}</b> graded, "
+        f"<h1>{esc(ASSIGNMENT.title)} class report</h1><p><b>{len(rows)}</b> submissions, <b>{len(graded)}</b> graded, "
         f"<b>{len(rows) - len(graded)}</b> not graded. Grader version <code>{esc(version)}</code>. "
         '<a href="grades.csv">grades.csv</a>, <a href="answers.html">Exercise 3 answers</a>.</p>'
     ]
@@ -247,7 +249,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
         tests = [(row, t, _tests(results_by_id, row)) for row in graded for t in _tests(results_by_id, row).values()
                  if t.get("number") == item.number]  # fmt: skip
         failed = [(row, t, all_) for row, t, all_ in tests if t in F.failed_tests({"tests": [t]})]
-        if item.number == "3":  # graded by hand: what matters is whether there is an answer
+        if item.number == ASSIGNMENT.by_hand:  # what matters is whether there is an answer
             answered = len(tests) - len(failed)
             lines.append(
                 f"<tr><td>{esc(item.number)}</td><td>{esc(item.name)}</td><td class=num>{item.points:g}</td>"
@@ -263,7 +265,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
         if failed:
             grouped = {}
             for row, test, all_ in failed:
-                grouped.setdefault(F.first_cause(test, all_, item.number), []).append(row)
+                grouped.setdefault(F.first_cause(test, all_, item.number, ASSIGNMENT.cause), []).append(row)
             ordered = sorted(grouped.items(), key=lambda kv: -len(kv[1]))
             causes.append(
                 f"<h3>{esc(item.number)} {esc(item.name)}: {len(failed)} failed</h3><table>"
@@ -298,7 +300,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
 
     flagged = [r for r in rows if r["flags"]]
     counts = Counter(f for r in flagged for f in r["flags"].split("; "))
-    summary = ", ".join(f"{F.LABELS.get(f, f)}: {n}" for f, n in counts.most_common())
+    summary = ", ".join(f"{LABELS.get(f, f)}: {n}" for f, n in counts.most_common())
     parts.append(f"<h2>Flagged submissions ({len(flagged)})</h2><p>{esc(summary)}</p>")
     if flagged:
         parts.append(
@@ -312,7 +314,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
             )
             + "</table>"
         )
-    write(out / "report.html", page("A0 class report", "\n".join(parts)))
+    write(out / "report.html", page(f"{ASSIGNMENT.title} class report", "\n".join(parts)))
 
 
 def _tests(results_by_id: dict, row: dict) -> dict:
@@ -328,7 +330,6 @@ def flag_details(row: dict, results) -> list:
         number = used.get(key)
         return f"{number:g}" if isinstance(number, (int, float)) and not isinstance(number, bool) else f"{value:g}"
 
-    zero = load().options.get("autograd_in_backprop") == "zero"
     cell = facts.get("first_failing_cell")
     at = f" (first failing cell: {cell})" if cell else ""
     details = {
@@ -337,23 +338,23 @@ def flag_details(row: dict, results) -> list:
         "run_timeout": f"the run was stopped at the whole-run limit ({limit('total_timeout', default.total_timeout)} s)"
         f"{at}",
         "memory_limit": f"the memory limit ({limit('memory_mb', default.limits.memory_bytes // 2**20)} MB) was hit{at}",
-        "autograd_in_backprop": "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
-        + ("scored 0" if zero else "kept their points, for the course staff to review"),
+        **{flag.code: flag.details for flag in ASSIGNMENT.flags},
         "not_graded": row["problems"] or "no results",
         "differs_from_gradescope": row.get("differs_from_gradescope", ""),
     }
-    return [f"{F.LABELS.get(f, f)}: {details.get(f, '')}" for f in row["flags"].split("; ") if f] + (
+    return [f"{LABELS.get(f, f)}: {details.get(f, '')}" for f in row["flags"].split("; ") if f] + (
         [row["problems"]] if row["problems"] and "not_graded" not in row["flags"] else []
     )
 
 
 def _evidence(results) -> str:
-    """The lines of the notebook on which the reader based its flags."""
+    """The lines of the notebook each flag rests on (extra_data.evidence)."""
+    evidence = F.facts_of(results).get("evidence")
     parts = []
-    for key, label in (("autograd_evidence", "autograd in backprop"), ("grader_evidence", "reaching into the grader")):
-        lines = [str(line) for line in F.facts_of(results).get(key) or []][:5]
+    for code, lines in list((evidence if isinstance(evidence, dict) else {}).items())[:20]:
+        lines = [str(line) for line in lines[:5]] if isinstance(lines, list) else []
         if lines:
-            parts.append(f"<br>{label}: <code>{'<br>'.join(map(esc, lines))}</code>")
+            parts.append(f"<br>{esc(LABELS.get(code, code))}: <code>{'<br>'.join(map(esc, lines))}</code>")
     return "".join(parts)
 
 

@@ -66,6 +66,7 @@ class Child:
         ta_files=False,
         handout_code: str | None = None,
         probes: dict | None = None,
+        readings: dict | None = None,
         names=(),
         writable=(),
         role: str = "runner",
@@ -88,6 +89,7 @@ class Child:
             "handout_code": handout_code,
             "probes": probes or {},  # {name: "module:function"}, imported by the runner before it is confined
             "names": list(names),  # what the probes call: the reader reports their defining cells
+            "readings": readings or {},  # {name: "module:function"}, imported by the reader before it is confined
             "landlock": file_policy(self.python, workdir, identity.uid is not None, writable),
             "root": str(ROOT),
             "entry": ENTRIES[role],

@@ -48,13 +48,15 @@ def facts(sub: Submission) -> dict:
     def flag(code: str, who: str) -> None:
         seen_by.setdefault(code, who)
 
-    backprop = sub.report.records.get("backprop", {}).get("call", {})
-    if notebook.get("autograd_in_backprop"):
-        flag("autograd_in_backprop", "reader")
-    elif backprop.get("autograd"):
-        flag("autograd_in_backprop", "runner")  # a hint: the runner's own account
+    evidence = {}  # flag -> the notebook's lines it rests on
+    for raised in sub.assignment.flags:  # the assignment's own (Assignment.flags)
+        found = raised.raised(sub) if notebook else None
+        if found:
+            flag(raised.code, found[0])
+            evidence[raised.code] = found[1]
     if notebook.get("grader_evidence"):
         flag("reaches_into_grader", "reader")
+        evidence["reaches_into_grader"] = notebook["grader_evidence"]
     if sub.run and sub.run.stopped == "watchdog":
         flag("cell_timeout", "parent")
     if "timeout" in statuses:
@@ -68,7 +70,6 @@ def facts(sub: Submission) -> dict:
     if sub.problem or not notebook:
         flag("not_graded", "reader" if sub.reading_report.ungradable else "parent")
     flags = list(seen_by)
-    answer = notebook.get("answer") or {}
     return {
         "grader_version": grader_version(),
         "notebook": notebook.get("path"),
@@ -80,8 +81,7 @@ def facts(sub: Submission) -> dict:
         "first_failing_cell": next((n for n in failed if not _intended(sub.report.cells[n])), None),
         "flags": flags,
         "flag_sources": seen_by,
-        "autograd_evidence": [str(line)[:500] for line in notebook.get("autograd_evidence") or []][:20],
-        "grader_evidence": [str(line)[:500] for line in notebook.get("grader_evidence") or []][:20],
+        "evidence": {code: [str(line)[:500] for line in lines[:20]] for code, lines in evidence.items() if lines},
         "failed_cells_reported_by": "runner",  # the notebook's own process: its report, not the grader's finding
         "not_in_force": _not_in_force(sub),
         "in_force": _not_in_force(sub, "in_force"),
@@ -92,7 +92,7 @@ def facts(sub: Submission) -> dict:
             "memory_mb": sub.memory_mb,
         },
         "exercise3": {
-            "answer": answer.get("text"),
+            "answer": sub.assignment.answer(sub) if sub.assignment.answer and notebook else None,
             "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
         },
     }

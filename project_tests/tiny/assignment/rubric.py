@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.assignment import Assignment, Line, Probe
+from grader.assignment import Assignment, Flag, Line, Probe, Reading
 from grader.scoring.feedback import CheckFailed, as_array, record
 
-from . import probes
+from . import probes, readings
 
 
 def draw_scale(rng) -> dict:
@@ -34,6 +34,11 @@ def w_trained(sub, line) -> str:
     return "`w` is 3."
 
 
+def set_by_hand(sub) -> tuple | None:
+    lines = sub.assignment.reading(sub.notebook, "w_by_hand")
+    return ("reader", lines) if lines else None
+
+
 ASSIGNMENT = Assignment(
     probes=(
         Probe("scale", ("scale",), "`scale(x)`", draw_scale, probes.scale),
@@ -44,4 +49,8 @@ ASSIGNMENT = Assignment(
         Line("2", "w is trained to 3 within {tolerance}", 1, w_trained, "w", tolerance=0.01),
     ),
     tests=Path(__file__).with_name("tests"),
+    readings=(
+        Reading("w_by_hand", readings.w_by_hand, {"type": "array", "maxItems": 10, "items": {"type": "string"}}),
+    ),
+    flags=(Flag("w_by_hand", "w set by hand", "`w` is set to a number, not trained; 2 kept its points", set_by_hand),),
 )

@@ -1,4 +1,5 @@
-"""The Exercise 3 answer and the saved Exercise 5 loss, read from a notebook's cells (plain dicts, nbformat 4).
+"""The Exercise 3 answer and the saved Exercise 5 loss, read from a notebook's cells (plain dicts, nbformat 4) by the
+reader child (readings.py).
 
 Linear in the notebook's size, bounded, and never raising on odd input: a source may be a list, a string, None,
 a number or a dict. No regex with nested quantifiers ever sees student text."""

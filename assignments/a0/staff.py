@@ -1,0 +1,34 @@
+"""What A0 tells the course staff beyond the scores (parent side): its flag, the answer they grade by hand, and the
+kinds of failure the class report counts Exercise 5 under."""
+
+from grader.scoring.submission import Submission
+
+from .checks import autograd_evidence, reading
+
+TRAINING_KINDS = ("crashed", "timed out", "out of memory", "MSE too high", "not the trained model")
+
+
+def autograd_used(sub: Submission) -> tuple | None:
+    """The reader's evidence that `backprop` uses autograd; else the runner's own account, a hint with no lines."""
+    evidence = autograd_evidence(sub)
+    if evidence:
+        return "reader", evidence
+    if sub.report.records.get("backprop", {}).get("call", {}).get("autograd"):
+        return "runner", []
+    return None
+
+
+def answer(sub: Submission) -> str | None:
+    """The Exercise 3 answer's text."""
+    return (reading(sub, "answer") or {}).get("text")
+
+
+def cause(number: str, output: str) -> str | None:
+    """Exercise 5's failures count under their kind (TRAINING_KINDS); the others under their first line."""
+    if number != "5.1":
+        return None
+    if "did not finish" in output or "time limit" in output:
+        if "time limit" in output or "Timeout" in output:
+            return "timed out"
+        return "out of memory" if "out of memory" in output or "MemoryError" in output else "crashed"
+    return "MSE too high" if "The MSE of your trained `model`" in output else "not the trained model"
