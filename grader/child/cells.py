@@ -21,7 +21,7 @@ from IPython.utils.text import SList
 from traitlets.config import Config
 
 from ..records import CELL_END, CELL_START
-from . import colab
+from . import colab, shared_memory
 from .report import Reporter
 
 FULL_ERRORS = 20  # later failing cells are described briefly: the channel's budget must keep room for the checks
@@ -227,6 +227,7 @@ def new_shell(note) -> GradingShell:
     colab.install(note)
     shell.ast_transformers.append(colab.LocalImportCheck(note))
     _tensors_by_value_without_unix_sockets()
+    shared_memory.adapt(note)
     return shell
 
 
