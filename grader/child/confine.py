@@ -49,7 +49,7 @@ def confine(config: dict) -> dict:
     done = {"user": "unchanged (not root)" if os.geteuid() else "root"}
     done["hidden"] = _hide(config.get("hide", []), missing)
     private = config.get("uid") is None and _attempt(
-        lambda: config.get("user_namespace", True) and _private_shm(limits["memory_bytes"]),
+        lambda: config.get("user_namespace", True) and _private_shm(limits["memory_bytes"] // 4),
         missing,
         "user namespace (no private /dev/shm: DataLoader workers load in-process, no multiprocessing)",
     )
@@ -243,7 +243,8 @@ def _new_network_namespace(in_user_namespace: bool) -> bool:
 def _private_shm(size: int) -> bool:
     """Without a sandbox user the machine's /dev/shm holds the TA's own shared memory, so Landlock keeps it closed;
     where unprivileged user namespaces are allowed, the child gets a /dev/shm of its own instead: a tmpfs (at most
-    `size` bytes, the notebook's memory limit) in a mount namespace owned by a user namespace where it keeps its uid.
+    `size` bytes, a quarter of the notebook's memory limit: the TA's RAM, outside RLIMIT_AS) in a mount namespace
+    owned by a user namespace where it keeps its uid.
     multiprocessing's semaphores and DataLoader workers need it. It dies with the last process of the grading.
     Must run while the process has one thread (unshare refuses a user namespace otherwise)."""
     uid, gid = os.geteuid(), os.getegid()
