@@ -234,7 +234,7 @@ def _mount(source: bytes, target: bytes, fstype, flags: int, data=None) -> None:
         raise OSError(ctypes.get_errno(), f"mount {target!r} failed")
 
 
-def _new_network_namespace(in_user_namespace: bool) -> bool:
+def _new_network_namespace(in_user_namespace: bool = False) -> bool:
     """Only root, or a process in a user namespace of its own, can; Docker's default profile (Gradescope) usually
     forbids it even then."""
     return (os.geteuid() == 0 or in_user_namespace) and _libc is not None and _libc.unshare(CLONE_NEWNET) == 0
