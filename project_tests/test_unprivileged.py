@@ -11,7 +11,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, TRAINED, cell_number, code_cells, output_of, save, solution
+from conftest import (
+    FULL_MARKS,
+    ROOT,
+    WARM_START,
+    assert_inert,
+    assert_only_words_written_on_purpose,
+    cell_number,
+    code_cells,
+    output_of,
+    save,
+    solution,
+)
 
 from assignments.a0.rubric import RUBRIC
 from grader.child.shared_memory import NO_SHARED_MEMORY
@@ -53,7 +64,10 @@ def _graded_as_nobody(checkout: Path, nb, *options: str, env=None) -> tuple:
         env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
     assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
-    return json.loads((work / "results.json").read_text()), graded.stdout
+    results = json.loads((work / "results.json").read_text())
+    assert_inert(results)
+    assert_only_words_written_on_purpose(results)
+    return results, graded.stdout
 
 
 def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch(checkout):
@@ -66,9 +80,8 @@ def test_grading_as_an_ordinary_user_keeps_the_limits_and_says_no_user_switch(ch
 
 # -- DataLoader workers and multiprocessing (issue 19)
 START = "torch.manual_seed(0)\nmodel = ToyModel()\n"
-WARM = f"with torch.no_grad():\n    for p, v in zip(model.parameters(), {TRAINED}):\n        p.copy_(torch.tensor(v))\n"
 LOADER_TRAINING = (
-    START + WARM + "from torch.utils.data import DataLoader, TensorDataset\n"
+    START + WARM_START + "from torch.utils.data import DataLoader, TensorDataset\n"
     "loader = DataLoader(TensorDataset(X, Y), batch_size=len(X), num_workers=2, persistent_workers=True)\n"
     "optimizer = torch.optim.Adam(model.parameters(), lr=0.001)\n"
     "for step in range(10):\n"
@@ -90,7 +103,7 @@ POOL_TRAINING = (
     "worker = multiprocessing.Process(target=queue.put, args=(sum(squares),))\n"
     "worker.start()\n"
     "assert queue.get(timeout=120) == 285\n"
-    "worker.join(timeout=120)\n" + START + WARM
+    "worker.join(timeout=120)\n" + START + WARM_START
 )
 
 
