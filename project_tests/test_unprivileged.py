@@ -151,3 +151,35 @@ def test_multiprocessing_pool_and_queue_as_an_ordinary_user(checkout, without):
     feedback = output_of(results, "5.1")
     assert NO_SHARED_MEMORY in feedback, feedback
     assert "Errno" not in feedback, feedback
+
+
+HALF_MADE = """
+import json, os, sys, tempfile
+sys.path.insert(0, sys.argv[1])
+from grader.child import confine
+
+def refused(*args):  # as where a namespace is made without capabilities (Ubuntu 24.04's AppArmor rule)
+    raise OSError(1, "mount refused")
+
+confine._mount = refused
+before = os.readlink("/proc/self/ns/user"), os.geteuid()
+limits = {"cpu_seconds": 60, "memory_bytes": 2**31, "processes": 4096, "file_bytes": 2**26, "open_files": 256}
+done = confine.confine({"limits": limits, "workdir": tempfile.mkdtemp(), "uid": None})
+print(json.dumps({"same": [os.readlink("/proc/self/ns/user"), os.geteuid()] == list(before), **done}))
+"""
+
+
+def test_a_user_namespace_that_cannot_be_completed_leaves_the_child_as_it_was(checkout):
+    done = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", str(checkout / ".venv/bin/python")]
+        + ["-c", HALF_MADE, str(checkout)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["same"], report
+    assert any(m.startswith("user namespace (no private /dev/shm") for m in report["not_in_force"]), report
+    assert "network namespace" in report["not_in_force"]

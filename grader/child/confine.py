@@ -11,8 +11,10 @@ import ctypes.util
 import os
 import platform
 import resource
+import signal
 import stat
 import struct
+import time
 
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -246,17 +248,43 @@ def _private_shm(size: int) -> bool:
     `size` bytes, a quarter of the notebook's memory limit: the TA's RAM, outside RLIMIT_AS) in a mount namespace
     owned by a user namespace where it keeps its uid.
     multiprocessing's semaphores and DataLoader workers need it. It dies with the last process of the grading.
-    Must run while the process has one thread (unshare refuses a user namespace otherwise)."""
-    uid, gid = os.geteuid(), os.getegid()
-    if _libc is None or _threads() != 1 or _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+    Must run while the process has one thread (unshare refuses a user namespace otherwise). A forked copy tries it
+    first: where a namespace can be made but not completed (Ubuntu 24.04's AppArmor rule leaves it without
+    capabilities), the child must not be left in it."""
+    if _libc is None or _threads() != 1 or not _works_in_a_fork(lambda: _enter_private_shm(size)):
         raise OSError("no user namespace")
+    _enter_private_shm(size)
+    return True
+
+
+def _enter_private_shm(size: int) -> None:
+    uid, gid = os.geteuid(), os.getegid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER) failed")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE)
     options = f"size={size},nr_inodes=4096,mode=1777".encode()
     _mount(b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options)
-    return True
+
+
+def _works_in_a_fork(attempt, seconds: float = 10.0) -> bool:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            attempt()
+            os._exit(0)
+        except BaseException:  # noqa: BLE001  -- whatever it was, the copy only says it failed
+            os._exit(1)
+    for _ in range(int(seconds / 0.01)):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
 
 
 def _drop_capabilities() -> bool:
