@@ -168,6 +168,8 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
     base = Path(tempfile.mkdtemp(prefix="a0-matrix-", dir="/tmp"))
     batch = victim = None
     planted_by_root = [Path(user.pw_dir) / f".a0-planted-{tag}", Path(user.pw_dir) / ".ssh" / f"a0-planted-{tag}"]
+    # the shared memory of the user running the batch (a TA's own, as an ordinary user)
+    shm, shm_planted, shm_secret = Path(f"/dev/shm/a0-ta-{tag}"), Path(f"/dev/shm/a0-planted-{tag}"), f"shm-{tag}"
     try:
         os.chmod(base, 0o755)
         checkout = _checkout(base, user)
@@ -177,7 +179,10 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
             (home / ".ssh" / "authorized_keys").write_text("ssh-ed25519 AAAA the-ta\n")
             (home / ".bashrc").write_text("# the TA's own\n")
             subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home)], check=True, timeout=60)
-        watched = {p: p.read_bytes() for p in (home / ".bashrc", home / ".ssh" / "authorized_keys") if p.exists()}
+        shm.write_text(shm_secret)
+        os.chmod(shm, 0o600)
+        os.chown(shm, user.pw_uid, user.pw_gid)
+        watched = {p: p.read_bytes() for p in (home / ".bashrc", home / ".ssh" / "authorized_keys", shm) if p.exists()}
 
         export, out = base / "export", base / "out"
         attacker = nbformat.v4.new_notebook(
@@ -270,8 +275,12 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
             ["list", str(checkout)],
             ["list", str(out)],
             ["list", str(victim)],
+            ["read", str(shm)],
+            *([["list", "/dev/shm"]] if user.pw_uid else []),  # a sandbox user may see its own, swept after
         ]
-        _drop(attack, "targets.json", json.dumps(targets))
+        # a sandbox user may write /dev/shm, an ordinary user's child its private one: checked on the real one below
+        shm_writes = [["append", str(shm)], ["create", str(shm_planted)]]
+        _drop(attack, "targets.json", json.dumps(targets + shm_writes))
         report = json.loads(_wait_for(attack / "attack-report.json", batch, attack))
         _drop(attack, "report-read", "")
         _drop(victim, "go-on", "")
@@ -279,13 +288,15 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         assert batch.returncode == 0, output[-3000:]
 
         control = report.pop("control")
+        for op, path in shm_writes:
+            report.pop(f"{op} {path}")
         assert control == "ok / ok: \n# planted by a notebook\n", control  # the attempts themselves work
         assert len(report) == len(targets) + 4
         # refused, or (as root, in a mount namespace) the path covered by an empty file or folder
         failed = {attempt: result for attempt, result in report.items() if result.startswith(("refused", "empty"))}
         assert failed == report, {attempt: result[:80] for attempt, result in report.items() if attempt not in failed}
         said = json.dumps(list(report.values()))
-        for text in (secret, roster, victim_secret, "def ", "A0", "checks.py"):
+        for text in (secret, roster, victim_secret, shm_secret, "def ", "A0", "checks.py"):
             assert text not in said, text
 
         status = subprocess.run(
@@ -299,6 +310,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         assert {p: p.read_bytes() for p in watched} == watched
         assert not [p for p in [*planted_by_root, home / "planted", home / ".ssh" / "planted"] if p.exists()]
         assert not (out / "planted.txt").exists()
+        assert not shm_planted.exists()
 
         with open(out / "grades.csv", newline="", encoding="utf-8-sig") as f:
             totals = {r["submission_id"]: r["total"] for r in csv.DictReader(f)}
@@ -310,7 +322,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         if batch is not None and batch.poll() is None:
             os.killpg(batch.pid, signal.SIGKILL)
             batch.wait(timeout=60)
-        for path in planted_by_root:
+        for path in [*planted_by_root, shm, shm_planted]:
             path.unlink(missing_ok=True)  # only there if the sandbox failed, and then the test failed too
         shutil.rmtree(base, ignore_errors=True)
         if setting == "ordinary user":

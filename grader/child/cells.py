@@ -20,7 +20,7 @@ from IPython.utils.text import SList
 from traitlets.config import Config
 
 from ..records import CELL_END, CELL_START
-from . import colab
+from . import colab, shared_memory
 from .clock import CELL_FILE, UNINTERRUPTED, CellTimeout, time_limit
 from .report import Reporter
 
@@ -166,6 +166,7 @@ def new_shell(note) -> GradingShell:
     colab.install(note)
     shell.ast_transformers.append(colab.LocalImportCheck(note))
     _tensors_by_value_without_unix_sockets()
+    shared_memory.adapt(note)
     return shell
 
 

@@ -11,14 +11,16 @@ import ctypes.util
 import os
 import platform
 import resource
+import signal
 import stat
 import struct
+import time
 
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 except OSError:
     _libc = None
-CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
+CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUSER = 0x40000000, 0x00020000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
@@ -48,8 +50,16 @@ def confine(config: dict) -> dict:
     limits, missing = config["limits"], []
     done = {"user": "unchanged (not root)" if os.geteuid() else "root"}
     done["hidden"] = _hide(config.get("hide", []), missing)
-    namespace = _attempt(_new_network_namespace, missing, "network namespace")
+    private = config.get("uid") is None and _attempt(
+        lambda: config.get("user_namespace", True) and _private_shm(limits["memory_bytes"] // 4),
+        missing,
+        "user namespace (no private /dev/shm: DataLoader workers load in-process, no multiprocessing)",
+    )
+    done["shm"] = "private tmpfs in a user namespace" if private else "not private"
+    namespace = _attempt(lambda: _new_network_namespace(private), missing, "network namespace")
     done["network"] = "namespace" if namespace else "no namespace"
+    if private:
+        _attempt(_drop_capabilities, missing, "capabilities in the user namespace dropped")
     _attempt(_oom_first, missing, "oom_score_adj")
     for name, key in LIMITS:
         value = limits[key] if key else 0
@@ -64,11 +74,16 @@ def confine(config: dict) -> dict:
         os.setuid(config["uid"])
         done["user"] = f"uid {config['uid']}"
     privileges_fixed = _attempt(_no_new_privs, missing, "no_new_privs")  # seccomp and Landlock need it
-    done["files"] = _landlock(config.get("landlock"), privileges_fixed, missing)
-    if _attempt(lambda: privileges_fixed and _block_sockets(namespace), missing, "seccomp network filter"):
+    policy = config.get("landlock")
+    if private and policy is not None:  # the tmpfs, not the machine's /dev/shm: the rule is bound to its root
+        policy = {**policy, "write": [*policy["write"], "/dev/shm"]}
+    done["files"] = _landlock(policy, privileges_fixed, missing)
+    # Unix sockets only for a sandbox user in a network namespace: the TA's own (ssh-agent, D-Bus) are the TA's uid's
+    unix = namespace and config.get("uid") is not None
+    if _attempt(lambda: privileges_fixed and _block_sockets(unix), missing, "seccomp network filter"):
         done["network"] += (
             " + seccomp (socket() refused for every family but AF_UNIX; io_uring refused)"
-            if namespace
+            if unix
             else " + seccomp (socket() refused for every family, AF_UNIX included: "
             "Unix sockets only through socketpair(); io_uring refused)"
         )
@@ -87,6 +102,8 @@ def _layers(done: dict, missing: list) -> list:
         missing.insert(0, "user switch" + (" (the grader is not root)" if os.geteuid() else ""))
     if done["files"].startswith("Landlock"):
         layers.append(done["files"].split(":")[0])
+    if done["shm"].startswith("private"):
+        layers.append("user namespace (private /dev/shm)")
     if done["network"].startswith("namespace"):
         layers.append("network namespace")
     if "by a mount namespace" in done["hidden"]:
@@ -219,9 +236,64 @@ def _mount(source: bytes, target: bytes, fstype, flags: int, data=None) -> None:
         raise OSError(ctypes.get_errno(), f"mount {target!r} failed")
 
 
-def _new_network_namespace() -> bool:
-    """Only root can; Docker's default profile (Gradescope) usually forbids it even then."""
-    return os.geteuid() == 0 and _libc is not None and _libc.unshare(CLONE_NEWNET) == 0
+def _new_network_namespace(in_user_namespace: bool = False) -> bool:
+    """Only root, or a process in a user namespace of its own, can; Docker's default profile (Gradescope) usually
+    forbids it even then."""
+    return (os.geteuid() == 0 or in_user_namespace) and _libc is not None and _libc.unshare(CLONE_NEWNET) == 0
+
+
+def _private_shm(size: int) -> bool:
+    """Without a sandbox user the machine's /dev/shm holds the TA's own shared memory, so Landlock keeps it closed;
+    where unprivileged user namespaces are allowed, the child gets a /dev/shm of its own instead: a tmpfs (at most
+    `size` bytes, a quarter of the notebook's memory limit: the TA's RAM, outside RLIMIT_AS) in a mount namespace
+    owned by a user namespace where it keeps its uid.
+    multiprocessing's semaphores and DataLoader workers need it. It dies with the last process of the grading.
+    Must run while the process has one thread (unshare refuses a user namespace otherwise). A forked copy tries it
+    first: where a namespace can be made but not completed (Ubuntu 24.04's AppArmor rule leaves it without
+    capabilities), the child must not be left in it."""
+    if _libc is None or _threads() != 1 or not _works_in_a_fork(lambda: _enter_private_shm(size)):
+        raise OSError("no user namespace")
+    _enter_private_shm(size)
+    return True
+
+
+def _enter_private_shm(size: int) -> None:
+    uid, gid = os.geteuid(), os.getegid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER) failed")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    _mount(b"none", b"/", None, MS_REC | MS_PRIVATE)
+    options = f"size={size},nr_inodes=4096,mode=1777".encode()
+    _mount(b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options)
+
+
+def _works_in_a_fork(attempt, seconds: float = 10.0) -> bool:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            attempt()
+            os._exit(0)
+        except BaseException:  # noqa: BLE001  -- whatever it was, the copy only says it failed
+            os._exit(1)
+    for _ in range(int(seconds / 0.01)):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return False
+
+
+def _drop_capabilities() -> bool:
+    """unshare gave this process every capability inside its user namespace (mounts, its network namespace's
+    settings): the notebook gets none of them."""
+    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    if _libc.capset(header, bytes(24)) != 0:  # two empty {effective, permitted, inheritable}
+        raise OSError(ctypes.get_errno(), "capset failed")
+    return True
 
 
 def _block_sockets(namespace: bool) -> None:

@@ -94,6 +94,8 @@ class Child:
             "root": str(ROOT),
             "entry": ENTRIES[role],
             "skip_cells": sorted(skip_cells),  # cells that caught their interrupt in an earlier run (grade.py)
+            # without a sandbox user: a private /dev/shm in a user namespace; tests turn it off to see the fallback
+            "user_namespace": not os.environ.get("A0_TEST_NO_USER_NAMESPACE"),
         }
         self.proc = None
         self.readers = []
@@ -273,8 +275,9 @@ def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> d
     """The child's Landlock allowlists. Read: the venv and the interpreter's own folders, by their real paths as the
     child resolves them (a checkout's plain `.venv`, never the checkout around it), and SYSTEM_READ. Write: its
     scratch folder (also its HOME and TMPDIR), and /dev/shm (multiprocessing's semaphores) only for a sandbox user,
-    whose files there the sweep removes; and `writable` (`--writable`, for tests). A path holding the grader's
-    folder, or inside it but outside the venv, is never allowed to be read."""
+    whose files there the sweep removes (without one, the child adds a private /dev/shm if it can make one); and
+    `writable` (`--writable`, for tests). A path holding the grader's folder, or inside it but outside the venv, is
+    never allowed to be read."""
     venv = Path(os.path.realpath(Path(python).parent.parent))
     grader = Path(os.path.realpath(ROOT))
 
