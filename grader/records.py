@@ -50,7 +50,8 @@ class Module(TypedDict):
 
 class Facts(TypedDict, total=False):  # what the model probe adds for the advice on training (None: cannot tell)
     updated: bool | None
-    toy_data: bool | None
+    grads: bool | None  # some parameter of the model holds a gradient
+    inputs: dict[str, bool]  # the notebook's tensors of 3 features, by global name: is each the toy X?
 
 
 class _ModuleCall(TypedDict):
@@ -80,6 +81,12 @@ class Answer(_AnswerPrinted):
     image_links: int  # images that point elsewhere
 
 
+class Training(TypedDict):
+    input: str | None  # the one variable its loops pass to `model(...)`, when the cell never binds it
+    later: list[str]  # the names it reads that a later cell binds again
+    data_writes: bool  # some cell changes a tensor through `.data` (not counted in the tensor's version)
+
+
 class NotebookInfo(TypedDict):
     path: str  # the graded notebook, relative to the submission
     reason: str  # why this one (plain text)
@@ -89,6 +96,7 @@ class NotebookInfo(TypedDict):
     answer: Answer
     saved_loss: float | None  # the loss the student's own run printed in Exercise 5, if saved
     seeded: bool  # the training cell seeds torch before creating `model`
+    training: "Training | None"  # what the training cell does (the last cell binding `model`), if there is one
     autograd_in_backprop: bool  # the reader found autograd in what the `backprop` that runs calls
     autograd_evidence: list[str]  # its lines: "cell 5, line 3: loss.backward()" (scan.backprop_autograd)
     grader_evidence: list[str]  # lines reaching into the grader: its memory, its channel, patched torch (scan)
@@ -128,6 +136,8 @@ _NUMBER = {"type": "number"}
 
 
 _MAYBE = {"type": ["boolean", "null"]}
+_NAME = {"type": "string", "maxLength": 500}  # a Python name
+_FLAGS = {"type": "object", "maxProperties": 64, "propertyNames": _NAME, "additionalProperties": {"type": "boolean"}}
 
 
 def _object(required, optional=None, **extra):
@@ -214,7 +224,7 @@ _DEFS = {
             "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
             "object": _object(
                 {"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}},
-                {"facts": _object({}, {"updated": _MAYBE, "toy_data": _MAYBE})},  # issue 19: Exercise 5's advice
+                {"facts": _object({}, {"updated": _MAYBE, "grads": _MAYBE, "inputs": _FLAGS})},  # Exercise 5's advice
             ),
         }
     ),
@@ -235,6 +245,18 @@ _DEFS = {
             ),
             "saved_loss": {"anyOf": [_NUMBER, {"type": "null"}]},
             "seeded": {"type": "boolean"},
+            "training": {
+                "anyOf": [
+                    {"type": "null"},
+                    _object(
+                        {
+                            "input": {"anyOf": [_NAME, {"type": "null"}]},
+                            "later": {"type": "array", "maxItems": 200, "items": _NAME},
+                            "data_writes": {"type": "boolean"},
+                        }
+                    ),
+                ]
+            },
             "autograd_in_backprop": {"type": "boolean"},
             "autograd_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
             "grader_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},

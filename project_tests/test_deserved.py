@@ -223,6 +223,76 @@ def test_exercise5_advice_names_data_regenerated_in_the_training_cell(grade_note
     assert message.startswith("Your final `X` is not the toy data of the handout"), message
 
 
+def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_notebook):
+    nb = solution(steps=3, warm=False)  # `x` is Part 3's autograd example, a tensor of 3 values: model(x) runs
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "y_hat = model(X)", "y_hat = model(x)")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        "Your training loop calls `model(x)`: `x` is not the toy data, so the model was trained on other inputs than "
+        "the ones the grader checks it on"
+    ), message
+    assert "Call `model(X)` in the loop to train on `X`." in message.split("\n\n")[0]
+    assert "Train for more steps" not in message and "manual_seed(0)` right" not in message
+
+
+def test_a_loop_on_another_name_for_the_toy_data_is_not_accused_and_a_seeded_cell_is_told_no_seed_fact(
+    grade_notebook,
+):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "y_hat = model(X)", "y_hat = model(inputs)")
+    _insert_before(nb, training, "inputs = X.clone()")
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "Train for more steps" in message
+    assert "model(inputs)" not in message and "seed" not in message
+
+
+def test_exercise5_names_a_cell_that_creates_model_without_a_seed_first(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "torch.manual_seed(0)\n", "")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        f"Cell {training}, which creates your final `model`, sets no seed before `model = ...` (no "
+        "`torch.manual_seed(...)` above it in that cell): the model's starting weights depend on every random number "
+        "drawn before, so a fresh run of the notebook (Restart & Run All, as the grader runs it) can start it from "
+        "other weights than your session did."
+    ), message
+    assert "\n\nThe MSE of your trained `model` on the toy data is " in message
+    assert "Put `torch.manual_seed(0)` right before `model = ToyModel()`" in message
+
+
+MANUAL_SGD = (
+    "torch.manual_seed(0)\nmodel = ToyModel()\nfor step in range(3):\n    model.zero_grad()\n"
+    "    loss = mse_loss(model(X), Y)\n    loss.backward()\n    for p in model.parameters():\n"
+    "        p.data -= 0.01 * p.grad.data  # a tutorial's update: not counted in the tensor's version\n"
+)
+
+
+def test_a_model_trained_through_data_is_never_told_it_was_not_trained(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    code_cells(nb)[cell_number(nb, "range(3)") - 1].source = MANUAL_SGD
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "never changed" not in message
+
+
+def test_data_changed_only_after_training_is_not_named_as_what_the_model_trained_on(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    nb.cells.append(nbformat.v4.new_code_cell("X, Y = generate_data(100)\nmse_loss(model(X), Y)"))
+    message = output_of(grade_notebook(nb), "5.1")
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "toy data of the handout" not in message
+
+
 def test_a_saturated_model_gets_no_warning_of_the_grader(grade_notebook):
     nb = solution()
     code_cells(nb)[_training(nb) - 1].source += "\n    for p in model.parameters():\n        p.mul_(1000.0)\n"

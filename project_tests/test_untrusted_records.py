@@ -22,6 +22,7 @@ NOTEBOOK = {
     "answer": {"text": "", "images": 0, "image_links": 0},
     "saved_loss": None,
     "seeded": True,
+    "training": None,
     "autograd_in_backprop": False,
     "autograd_evidence": [],
     "grader_evidence": [],

@@ -35,14 +35,19 @@ def model(torch, ns: dict, inputs: dict) -> Record:
     module = defined(ns, "model")
     data = module_data(torch, module, torch.tensor(inputs["x"], dtype=own_dtype(torch, module)))
     if data["module"]["is_module"]:
-        data["facts"] = {"updated": _updated(torch, module), "toy_data": _toy_data(torch, ns, inputs["x"])}
+        data["facts"] = {
+            "updated": _updated(torch, module),
+            "grads": _grads(torch, module),
+            "inputs": _toy_inputs(torch, ns, inputs["x"]),
+        }
     return {"object": data}
 
 
 def _updated(torch, module) -> bool | None:
     """Were the model's parameters changed in place since it was created (an optimizer's step, a copy_)? Each
     in-place change counts in a tensor's version; a new model of the same class gives the versions at creation.
-    None when that cannot be told (the class needs arguments, parameters were replaced)."""
+    None when that cannot be told (the class needs arguments, parameters were replaced). A change through `.data`
+    is not counted: the reader says whether the notebook makes one."""
     try:
         fresh = [p._version for p in type(module)().parameters()]
         own = [p._version for p in module.parameters()]
@@ -53,12 +58,29 @@ def _updated(torch, module) -> bool | None:
     return own != fresh
 
 
-def _toy_data(torch, ns, toy_x) -> bool | None:
-    """Is the notebook's final `X` the toy data (`torch.manual_seed(0); X, Y = generate_data(20)`)?"""
-    x = ns.get("X")
-    if not isinstance(x, torch.Tensor):
-        return None
+def _grads(torch, module) -> bool | None:
     try:
-        return bool(x.shape == (len(toy_x), 3) and torch.allclose(x.double(), torch.tensor(toy_x).double()))
+        return any(isinstance(p.grad, torch.Tensor) for p in module.parameters())
     except Exception:  # noqa: BLE001
         return None
+
+
+MAX_INPUTS = 64
+
+
+def _toy_inputs(torch, ns, toy_x) -> dict:
+    """{global name: is it the toy data `X` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
+    notebook's tensors of 3 features (what the model could have been called on)."""
+    found = {}
+    for name, value in list(ns.items())[:10_000]:
+        if len(found) >= MAX_INPUTS:
+            break
+        if not (type(name) is str and name.isidentifier() and len(name) <= 100 and not name.startswith("_")):
+            continue
+        try:
+            if isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[-1] == 3:
+                same = value.shape == (len(toy_x), 3) and torch.allclose(value.double(), torch.tensor(toy_x).double())
+                found[name] = bool(same)
+        except Exception:  # noqa: BLE001
+            continue
+    return found

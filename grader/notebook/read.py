@@ -13,7 +13,17 @@ from pathlib import Path
 from ..markdown import inline_code
 from .answer import exercise3_answer, saved_exercise5_loss
 from .locate import SubmissionProblem, locate
-from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
+from .scan import (
+    CodeCells,
+    backprop_autograd,
+    code_fingerprint,
+    defined_names,
+    grader_probing,
+    loop_argument,
+    read_then_bound,
+    seeds_before,
+    writes_through_data,
+)
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
@@ -53,6 +63,7 @@ def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None, na
         },
         "saved_loss": _finite(saved_exercise5_loss(cells)),
         "seeded": bool(training and seeds_before(training, "model")),
+        "training": _training(code, definitions.get("model", [])),
         "autograd_in_backprop": bool(evidence),
         "autograd_evidence": [line[:500] for line in evidence][:20],
         "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
@@ -83,6 +94,19 @@ def cell_defines(source: str) -> list[str]:
 
 def _defines(source: str, name: str) -> bool:
     return name in source and name in cell_defines(source)
+
+
+def _training(code, numbers) -> dict | None:
+    """What the last cell binding `model` does with it (records.Training), or None without such a cell."""
+    if not numbers:
+        return None
+    source, later = dict(code)[numbers[-1]], [source for n, source in code if n > numbers[-1]]
+    argument = loop_argument(source, "model")
+    return {
+        "input": argument if argument and len(argument) <= 100 else None,
+        "later": [name for name in read_then_bound(source, later) if len(name) <= 100],
+        "data_writes": writes_through_data([source for _, source in code]),
+    }
 
 
 def _last(code, numbers):

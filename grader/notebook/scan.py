@@ -135,6 +135,71 @@ def seeds_before(source: str, name: str = "model") -> bool:
     return False
 
 
+def loop_argument(source: str, name: str = "model") -> str | None:
+    """The one variable the cell's loops pass to `name(...)` or `name.forward(...)` (`for ...: y_hat = model(x)`),
+    when every such call passes that same variable alone and the cell does not bind it from its first such loop on
+    (so its value after the notebook ran is the one the loop saw, unless a later cell binds it); None otherwise."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    passed, first = set(), None
+    for statement in _top_level(tree):
+        if not isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            continue
+        for inner in _top_level(ast.Module(body=statement.body + statement.orelse, type_ignores=[])):
+            for node in _own_expressions(inner):
+                if isinstance(node, ast.Call) and _names_call(node.func, name):
+                    alone = len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Name)
+                    passed.add(node.args[0].id if alone else None)
+                    first = statement.lineno if first is None else min(first, statement.lineno)
+    if len(passed) != 1 or None in passed:
+        return None
+    argument = passed.pop()
+    for statement in _top_level(tree):
+        if any(bound == argument and node.lineno >= first for bound, node in _bindings(statement)):
+            return None
+    return argument
+
+
+def _names_call(func, name: str) -> bool:
+    if isinstance(func, ast.Attribute) and func.attr == "forward":
+        func = func.value
+    return isinstance(func, ast.Name) and func.id == name
+
+
+def read_then_bound(source: str, later: list) -> list[str]:
+    """The names the cell reads that a later cell (`later`, their sources) binds again: after the notebook has run,
+    their values may not be the ones this cell used."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    bound = {name for cell in later if any(name in cell for name in read) for name in defined_names(cell)}
+    return sorted(read & bound)[:MAX_NAMES]
+
+
+def writes_through_data(sources: list) -> bool:
+    """Does any cell change a tensor through `.data` (`p.data -= lr * p.grad`, `p.data.sub_(...)`,
+    `p.data = ...`)? Such a change is not counted in the tensor's version."""
+    for source in sources:
+        tree = _parse(source) if isinstance(source, str) and ".data" in source else None
+        for node in ast.walk(tree) if tree else ():
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            if isinstance(node, (ast.Assign, ast.AugAssign)) and any(map(_through_data, targets)):
+                return True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                method = node.func.attr
+                if method.endswith("_") and not method.startswith("_") and _through_data(node.func.value):
+                    return True
+    return False
+
+
+def _through_data(node) -> bool:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Attribute) and node.attr == "data"
+
+
 def _cell_sources(cells):
     """The code cells' sources of nbformat 4 cells (`source`) or nbformat 3 cells (`input`)."""
     if not isinstance(cells, list):
