@@ -52,6 +52,7 @@ class Facts(TypedDict, total=False):  # what the model probe adds for the advice
     updated: bool | None
     grads: bool | None  # some parameter of the model holds a gradient
     inputs: dict[str, bool]  # the notebook's tensors of 3 features, by global name: is each the toy X?
+    targets: dict[str, bool]  # its tensors of 2 features or none (a number): is each the toy Y?
 
 
 class _ModuleCall(TypedDict):
@@ -82,7 +83,8 @@ class Answer(_AnswerPrinted):
 
 
 class Training(TypedDict):
-    input: str | None  # the one variable its loops pass to `model(...)`, when the cell never binds it
+    input: str | None  # the one variable its loops pass to `model(...)` (scan.loop_arguments)
+    target: str | None  # the one variable its loops pass to the loss, second
     later: list[str]  # the names it reads that a later cell binds again
     data_writes: bool  # some cell changes a tensor through `.data` (not counted in the tensor's version)
 
@@ -224,7 +226,7 @@ _DEFS = {
             "calls": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/call"}},
             "object": _object(
                 {"module": {"$ref": "#/$defs/module"}, "call": {"$ref": "#/$defs/call"}},
-                {"facts": _object({}, {"updated": _MAYBE, "grads": _MAYBE, "inputs": _FLAGS})},  # Exercise 5's advice
+                {"facts": _object({}, {"updated": _MAYBE, "grads": _MAYBE, "inputs": _FLAGS, "targets": _FLAGS})},
             ),
         }
     ),
@@ -251,6 +253,7 @@ _DEFS = {
                     _object(
                         {
                             "input": {"anyOf": [_NAME, {"type": "null"}]},
+                            "target": {"anyOf": [_NAME, {"type": "null"}]},
                             "later": {"type": "array", "maxItems": 200, "items": _NAME},
                             "data_writes": {"type": "boolean"},
                         }

@@ -238,6 +238,20 @@ def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_noteb
     assert "Train for more steps" not in message and "manual_seed(0)` right" not in message
 
 
+def test_exercise5_advice_names_a_loss_compared_with_other_targets(grade_notebook):
+    nb = solution(steps=3, warm=False)
+    training = cell_number(nb, "range(3)")
+    edit_cell(nb, training, "loss = mse_loss(y_hat, Y)", "loss = mse_loss(y_hat, y_train)")
+    _insert_before(nb, training, "x_train, y_train = generate_data(20)  # my own training set")
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    message = output_of(results, "5.1")
+    assert message.startswith(
+        "Your training loop's loss compares the model's output with `y_train`, which is not the toy data's `Y`: the "
+        "model was trained toward other targets than the ones the grader checks it on."
+    ), message
+
+
 def test_a_loop_on_another_name_for_the_toy_data_is_not_accused_and_a_seeded_cell_is_told_no_seed_fact(
     grade_notebook,
 ):

@@ -440,21 +440,35 @@ def _training_fact(sub: Submission, facts: dict) -> str | None:
             "and `optimizer.step()` with an optimizer made from this `model.parameters()`, and that `model` is not "
             "created again after the loop."
         )
-    name = training and training["input"]
-    if not name or name in training["later"] or (facts.get("inputs") or {}).get(name) is not False:
-        return None  # the loop's input is not known, may have changed since, or is the toy data
-    if name == "X":
+    for role, kind in (("input", "inputs"), ("target", "targets")):
+        name = training and training[role]
+        if name and name not in training["later"] and (facts.get(kind) or {}).get(name) is False:
+            return _other_data(role, name)
+    return None  # what the loop trained on is not known, may have changed since, or is the toy data
+
+
+_TOY = "(`torch.manual_seed(0)` then `X, Y = generate_data(20)`)"
+_KEEP = "Do not generate or change `X` and `Y` after the handout's `X, Y = generate_data(20)`."
+
+
+def _other_data(role: str, name: str) -> str:
+    """The loop's input (`model(x)`) or loss target (`mse_loss(y_hat, y)`) is a variable that is not the toy data."""
+    if name in ("X", "Y"):
+        used = "calls `model(X)`" if role == "input" else "compares the model's output with `Y` in its loss"
         return (
-            "Your final `X` is not the toy data of the handout (`torch.manual_seed(0)` then `X, Y = "
-            "generate_data(20)`), and your training loop calls `model(X)`: the model was trained on other data, "
-            "and the grader checks it on the toy data. Do not generate or change `X` and `Y` in the training cell "
-            "or after it."
+            f"Your final `{name}` is not the toy data of the handout {_TOY}, and your training loop {used}: the "
+            f"model was trained on other data, and the grader checks it on the toy data. {_KEEP}"
         )
-    call = inline_code(f"model({name})")
+    if role == "input":
+        return (
+            f"Your training loop calls {inline_code(f'model({name})')}: {inline_code(name)} is not the toy data, so "
+            "the model was trained on other inputs than the ones the grader checks it on (`X`, from "
+            "`torch.manual_seed(0)` then `X, Y = generate_data(20)`). Call `model(X)` in the loop to train on `X`."
+        )
     return (
-        f"Your training loop calls {call}: {inline_code(name)} is not the toy data, so the model was trained on "
-        "other inputs than the ones the grader checks it on (`X`, from `torch.manual_seed(0)` then `X, Y = "
-        "generate_data(20)`). Call `model(X)` in the loop to train on `X`."
+        f"Your training loop's loss compares the model's output with {inline_code(name)}, which is not the toy data's "
+        "`Y`: the model was trained toward other targets than the ones the grader checks it on. Compare with `Y` in "
+        "the loss (for example `mse_loss(y_hat, Y)`) to train toward `Y`."
     )
 
 

@@ -38,7 +38,8 @@ def model(torch, ns: dict, inputs: dict) -> Record:
         data["facts"] = {
             "updated": _updated(torch, module),
             "grads": _grads(torch, module),
-            "inputs": _toy_inputs(torch, ns, inputs["x"]),
+            "inputs": _toy_tensors(torch, ns, inputs["x"], 3),
+            "targets": _toy_tensors(torch, ns, inputs["y"], 2),
         }
     return {"object": data}
 
@@ -65,22 +66,25 @@ def _grads(torch, module) -> bool | None:
         return None
 
 
-MAX_INPUTS = 64
+MAX_TENSORS = 64
 
 
-def _toy_inputs(torch, ns, toy_x) -> dict:
-    """{global name: is it the toy data `X` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
-    notebook's tensors of 3 features (what the model could have been called on)."""
+def _toy_tensors(torch, ns, toy, features) -> dict:
+    """{global name: is it the toy data `toy` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
+    notebook's tensors of `features` features, or numbers if `features` is 2 (what the model could have been called
+    on, or its loss compared with)."""
     found = {}
     for name, value in list(ns.items())[:10_000]:
-        if len(found) >= MAX_INPUTS:
+        if len(found) >= MAX_TENSORS:
             break
         if not (type(name) is str and name.isidentifier() and len(name) <= 100 and not name.startswith("_")):
             continue
         try:
-            if isinstance(value, torch.Tensor) and value.dim() >= 1 and value.shape[-1] == 3:
-                same = value.shape == (len(toy_x), 3) and torch.allclose(value.double(), torch.tensor(toy_x).double())
-                found[name] = bool(same)
+            if not isinstance(value, torch.Tensor):
+                continue
+            if (value.dim() >= 1 and value.shape[-1] == features) or (value.dim() == 0 and features == 2):
+                expected = torch.tensor(toy).double()
+                found[name] = bool(value.shape == expected.shape and torch.allclose(value.double(), expected))
         except Exception:  # noqa: BLE001
             continue
     return found

@@ -19,7 +19,7 @@ from .scan import (
     code_fingerprint,
     defined_names,
     grader_probing,
-    loop_argument,
+    loop_arguments,
     read_then_bound,
     seeds_before,
     writes_through_data,
@@ -101,9 +101,9 @@ def _training(code, numbers) -> dict | None:
     if not numbers:
         return None
     source, later = dict(code)[numbers[-1]], [source for n, source in code if n > numbers[-1]]
-    argument = loop_argument(source, "model")
+    passed = {role: name if name and len(name) <= 100 else None for role, name in loop_arguments(source).items()}
     return {
-        "input": argument if argument and len(argument) <= 100 else None,
+        **passed,
         "later": [name for name in read_then_bound(source, later) if len(name) <= 100],
         "data_writes": writes_through_data([source for _, source in code]),
     }

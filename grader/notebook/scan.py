@@ -135,36 +135,50 @@ def seeds_before(source: str, name: str = "model") -> bool:
     return False
 
 
-def loop_argument(source: str, name: str = "model") -> str | None:
-    """The one variable the cell's loops pass to `name(...)` or `name.forward(...)` (`for ...: y_hat = model(x)`),
-    when every such call passes that same variable alone and the cell does not bind it from its first such loop on
-    (so its value after the notebook ran is the one the loop saw, unless a later cell binds it); None otherwise."""
+def loop_arguments(source: str, name: str = "model") -> dict:
+    """What the cell's loops pass to the model and to the loss: {"input": the one variable every `name(...)` or
+    `name.forward(...)` call gets (`y_hat = model(x)`), "target": the one variable every loss call (`mse_loss`,
+    `loss_fn`, `criterion`...) gets second (`mse_loss(y_hat, Y)`)}. Each is None unless the calls agree on one
+    variable that the cell does not bind from the first such loop on (so its value after the notebook ran is the
+    one the loop saw, unless a later cell binds it)."""
     tree = _parse(source)
     if tree is None:
-        return None
-    passed, first = set(), None
+        return {"input": None, "target": None}
+    passed: dict = {"input": {}, "target": {}}  # variable (None: anything else) -> first loop's line
     for statement in _top_level(tree):
         if not isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
             continue
         for inner in _top_level(ast.Module(body=statement.body + statement.orelse, type_ignores=[])):
             for node in _own_expressions(inner):
-                if isinstance(node, ast.Call) and _names_call(node.func, name):
-                    alone = len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Name)
-                    passed.add(node.args[0].id if alone else None)
-                    first = statement.lineno if first is None else min(first, statement.lineno)
-    if len(passed) != 1 or None in passed:
-        return None
-    argument = passed.pop()
-    for statement in _top_level(tree):
-        if any(bound == argument and node.lineno >= first for bound, node in _bindings(statement)):
-            return None
-    return argument
+                if not isinstance(node, ast.Call):
+                    continue
+                role, position = ("input", 0) if _names_call(node.func, name) else ("target", 1)
+                if role == "target" and not _loss_call(node.func):
+                    continue
+                argument = node.args[position] if len(node.args) == position + 1 else None
+                variable = argument.id if isinstance(argument, ast.Name) and not node.keywords else None
+                passed[role].setdefault(variable, statement.lineno)
+    found = {}
+    for role, variables in passed.items():
+        variable, first = next(iter(variables.items())) if len(variables) == 1 else (None, 0)
+        rebound = any(
+            bound == variable and node.lineno >= first
+            for statement in _top_level(tree)
+            for bound, node in _bindings(statement)
+        )
+        found[role] = None if rebound else variable
+    return found
 
 
 def _names_call(func, name: str) -> bool:
     if isinstance(func, ast.Attribute) and func.attr == "forward":
         func = func.value
     return isinstance(func, ast.Name) and func.id == name
+
+
+def _loss_call(func) -> bool:
+    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return called.lower().endswith("loss") or called in ("criterion", "loss_fn", "loss_function")
 
 
 def read_then_bound(source: str, later: list) -> list[str]:
