@@ -223,13 +223,19 @@ def test_exercise5_advice_names_data_regenerated_in_the_training_cell(grade_note
     assert message.startswith("Your final `X` is not the toy data of the handout"), message
 
 
-def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_notebook):
-    nb = solution(steps=3, warm=False)  # `x` is Part 3's autograd example, a tensor of 3 values: model(x) runs
-    training = cell_number(nb, "range(3)")
-    edit_cell(nb, training, "y_hat = model(X)", "y_hat = model(x)")
+def _exercise5(grade_notebook, change) -> str:
+    """5.1's output for the solution training 3 steps from its seed after `change(nb, training cell's number)`;
+    every other line keeps its points."""
+    nb = solution(steps=3, warm=False)
+    change(nb, cell_number(nb, "range(3)"))
     results = grade_notebook(nb)
     assert results["score"] == TRAINING_LOST, results["output"]
-    message = output_of(results, "5.1")
+    return output_of(results, "5.1")
+
+
+def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_notebook):
+    # `x` is Part 3's autograd example, a tensor of 3 values: `model(x)` runs
+    message = _exercise5(grade_notebook, lambda nb, cell: edit_cell(nb, cell, "model(X)", "model(x)"))
     assert message.startswith(
         "Your training loop calls `model(x)`: `x` is not the toy data, so the model was trained on other inputs than "
         "the ones the grader checks it on"
@@ -239,13 +245,14 @@ def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_noteb
 
 
 def test_exercise5_advice_names_a_loss_compared_with_other_targets(grade_notebook):
-    nb = solution(steps=3, warm=False)
-    training = cell_number(nb, "range(3)")
-    edit_cell(nb, training, "loss = mse_loss(y_hat, Y)", "loss = mse_loss(y_hat, y_train)")
-    _insert_before(nb, training, "x_train, y_train = generate_data(20)  # my own training set")
-    results = grade_notebook(nb)
-    assert results["score"] == TRAINING_LOST, results["output"]
-    message = output_of(results, "5.1")
+    message = _exercise5(
+        grade_notebook,
+        lambda nb, cell: _insert_before(
+            edit_cell(nb, cell, "mse_loss(y_hat, Y)", "mse_loss(y_hat, y_train)"),
+            cell,
+            "x_train, y_train = generate_data(20)  # my own training set",
+        ),
+    )
     assert message.startswith(
         "Your training loop's loss compares the model's output with `y_train`, which is not the toy data's `Y`: the "
         "model was trained toward other targets than the ones the grader checks it on."
@@ -255,25 +262,19 @@ def test_exercise5_advice_names_a_loss_compared_with_other_targets(grade_noteboo
 def test_a_loop_on_another_name_for_the_toy_data_is_not_accused_and_a_seeded_cell_is_told_no_seed_fact(
     grade_notebook,
 ):
-    nb = solution(steps=3, warm=False)
-    training = cell_number(nb, "range(3)")
-    edit_cell(nb, training, "y_hat = model(X)", "y_hat = model(inputs)")
-    _insert_before(nb, training, "inputs = X.clone()")
-    message = output_of(grade_notebook(nb), "5.1")
+    message = _exercise5(
+        grade_notebook,
+        lambda nb, cell: _insert_before(edit_cell(nb, cell, "model(X)", "model(inputs)"), cell, "inputs = X.clone()"),
+    )
     assert message.startswith("The MSE of your trained `model` on the toy data is "), message
     assert "Train for more steps" in message
     assert "model(inputs)" not in message and "seed" not in message
 
 
 def test_exercise5_names_a_cell_that_creates_model_without_a_seed_first(grade_notebook):
-    nb = solution(steps=3, warm=False)
-    training = cell_number(nb, "range(3)")
-    edit_cell(nb, training, "torch.manual_seed(0)\n", "")
-    results = grade_notebook(nb)
-    assert results["score"] == TRAINING_LOST, results["output"]
-    message = output_of(results, "5.1")
+    message = _exercise5(grade_notebook, lambda nb, cell: edit_cell(nb, cell, "torch.manual_seed(0)\n", ""))
     assert message.startswith(
-        f"Cell {training}, which creates your final `model`, sets no seed before `model = ...` (no "
+        f"Cell {_training(solution())}, which creates your final `model`, sets no seed before `model = ...` (no "
         "`torch.manual_seed(...)` above it in that cell): the model's starting weights depend on every random number "
         "drawn before, so a fresh run of the notebook (Restart & Run All, as the grader runs it) can start it from "
         "other weights than your session did."
@@ -290,19 +291,14 @@ MANUAL_SGD = (
 
 
 def test_a_model_trained_through_data_is_never_told_it_was_not_trained(grade_notebook):
-    nb = solution(steps=3, warm=False)
-    code_cells(nb)[cell_number(nb, "range(3)") - 1].source = MANUAL_SGD
-    results = grade_notebook(nb)
-    assert results["score"] == TRAINING_LOST, results["output"]
-    message = output_of(results, "5.1")
+    message = _exercise5(grade_notebook, lambda nb, cell: setattr(code_cells(nb)[cell - 1], "source", MANUAL_SGD))
     assert message.startswith("The MSE of your trained `model` on the toy data is "), message
     assert "never changed" not in message
 
 
 def test_data_changed_only_after_training_is_not_named_as_what_the_model_trained_on(grade_notebook):
-    nb = solution(steps=3, warm=False)
-    nb.cells.append(nbformat.v4.new_code_cell("X, Y = generate_data(100)\nmse_loss(model(X), Y)"))
-    message = output_of(grade_notebook(nb), "5.1")
+    new_data = nbformat.v4.new_code_cell("X, Y = generate_data(100)\nmse_loss(model(X), Y)")
+    message = _exercise5(grade_notebook, lambda nb, cell: nb.cells.append(new_data))
     assert message.startswith("The MSE of your trained `model` on the toy data is "), message
     assert "toy data of the handout" not in message
 
