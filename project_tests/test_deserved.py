@@ -290,8 +290,33 @@ MANUAL_SGD = (
 )
 
 
+def _training_cell(source: str):
+    return lambda nb, cell: setattr(code_cells(nb)[cell - 1], "source", source)
+
+
+NEVER_TRAINED = {
+    "a training function never called": _training_cell(
+        "torch.manual_seed(0)\nmodel = ToyModel()\n\ndef train(steps=3):\n"
+        "    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n    for step in range(steps):\n"
+        "        optimizer.zero_grad()\n        mse_loss(model(X), Y).backward()\n        optimizer.step()\n"
+    ),
+    "the model created again after the loop": lambda nb, cell: nb.cells.append(
+        nbformat.v4.new_code_cell("model = ToyModel()  # start over")
+    ),
+}
+
+
+@pytest.mark.parametrize("change", NEVER_TRAINED.values(), ids=NEVER_TRAINED.keys())
+def test_a_final_model_that_never_trained_is_named_before_any_seed_or_data_fact(grade_notebook, change):
+    message = _exercise5(grade_notebook, change)
+    assert message.startswith(
+        "The parameters of your final `model` never changed after it was created: it was not trained."
+    ), message
+    assert "seed" not in message.split("\n\n")[0] and "Train for more steps" not in message
+
+
 def test_a_model_trained_through_data_is_never_told_it_was_not_trained(grade_notebook):
-    message = _exercise5(grade_notebook, lambda nb, cell: setattr(code_cells(nb)[cell - 1], "source", MANUAL_SGD))
+    message = _exercise5(grade_notebook, _training_cell(MANUAL_SGD))
     assert message.startswith("The MSE of your trained `model` on the toy data is "), message
     assert "never changed" not in message
 
