@@ -39,7 +39,7 @@ def model(torch, ns: dict, inputs: dict) -> Record:
             "updated": _updated(torch, module),
             "grads": _grads(torch, module),
             "inputs": _toy_tensors(torch, ns, inputs["x"], 3),
-            "targets": _toy_tensors(torch, ns, inputs["y"], 2),
+            "targets": _toy_tensors(torch, ns, inputs["y"], 2, numbers=True),
         }
     return {"object": data}
 
@@ -69,10 +69,10 @@ def _grads(torch, module) -> bool | None:
 MAX_TENSORS = 64
 
 
-def _toy_tensors(torch, ns, toy, features) -> dict:
+def _toy_tensors(torch, ns, toy, features, numbers=False) -> dict:
     """{global name: is it the toy data `toy` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
-    notebook's tensors of `features` features, or numbers if `features` is 2 (what the model could have been called
-    on, or its loss compared with)."""
+    notebook's tensors of `features` features, and with `numbers` its tensors holding one number: what the model
+    could have been called on, or its loss compared with."""
     found = {}
     for name, value in list(ns.items())[:10_000]:
         if len(found) >= MAX_TENSORS:
@@ -82,7 +82,7 @@ def _toy_tensors(torch, ns, toy, features) -> dict:
         try:
             if not isinstance(value, torch.Tensor):
                 continue
-            if (value.dim() >= 1 and value.shape[-1] == features) or (value.dim() == 0 and features == 2):
+            if (value.dim() >= 1 and value.shape[-1] == features) or (value.dim() == 0 and numbers):
                 expected = torch.tensor(toy).double()
                 found[name] = bool(value.shape == expected.shape and torch.allclose(value.double(), expected))
         except Exception:  # noqa: BLE001
