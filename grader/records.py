@@ -48,7 +48,9 @@ class Module(TypedDict):
     linears: list[Linear]
 
 
-Facts = dict[str, bool | int | float | str | None]  # what a probe adds for its checks' advice (None: cannot tell)
+Facts = dict[
+    str, bool | int | float | str | None | dict[str, bool]
+]  # a probe's facts for its advice (None: cannot tell)
 
 
 class _ModuleCall(TypedDict):
@@ -113,7 +115,13 @@ _NUMBER = {"type": "number"}
 
 _NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"}
 _SCALAR = {"type": ["boolean", "null", "number", "string"], "maxLength": MAX_TEXT}
-_FACTS = {"type": "object", "maxProperties": 16, "propertyNames": _NAME, "additionalProperties": _SCALAR}
+_MARKS = {"type": "object", "maxProperties": 64, "propertyNames": _NAME, "additionalProperties": {"type": "boolean"}}
+_FACTS = {
+    "type": "object",
+    "maxProperties": 16,
+    "propertyNames": _NAME,
+    "additionalProperties": {"anyOf": [_SCALAR, _MARKS]},
+}
 
 
 def _plain(depth: int) -> dict:

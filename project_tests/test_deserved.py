@@ -223,6 +223,111 @@ def test_exercise5_advice_names_data_regenerated_in_the_training_cell(grade_note
     assert message.startswith("Your final `X` is not the toy data of the handout"), message
 
 
+def _exercise5(grade_notebook, change) -> str:
+    """5.1's output for the solution training 3 steps from its seed after `change(nb, training cell's number)`;
+    every other line keeps its points."""
+    nb = solution(steps=3, warm=False)
+    change(nb, cell_number(nb, "range(3)"))
+    results = grade_notebook(nb)
+    assert results["score"] == TRAINING_LOST, results["output"]
+    return output_of(results, "5.1")
+
+
+def test_exercise5_advice_names_a_loop_that_trains_on_another_tensor(grade_notebook):
+    # `x` is Part 3's autograd example, a tensor of 3 values: `model(x)` runs
+    message = _exercise5(grade_notebook, lambda nb, cell: edit_cell(nb, cell, "model(X)", "model(x)"))
+    assert message.startswith(
+        "Your training loop calls `model(x)`: `x` is not the toy data, so the model was trained on other inputs than "
+        "the ones the grader checks it on"
+    ), message
+    assert "Call `model(X)` in the loop to train on `X`." in message.split("\n\n")[0]
+    assert "Train for more steps" not in message and "manual_seed(0)` right" not in message
+
+
+def test_exercise5_advice_names_a_loss_compared_with_other_targets(grade_notebook):
+    message = _exercise5(
+        grade_notebook,
+        lambda nb, cell: _insert_before(
+            edit_cell(nb, cell, "mse_loss(y_hat, Y)", "mse_loss(y_hat, y_train)"),
+            cell,
+            "x_train, y_train = generate_data(20)  # my own training set",
+        ),
+    )
+    assert message.startswith(
+        "Your training loop's loss compares the model's output with `y_train`, which is not the toy data's `Y`: the "
+        "model was trained toward other targets than the ones the grader checks it on."
+    ), message
+
+
+def test_a_loop_on_another_name_for_the_toy_data_is_not_accused_and_a_seeded_cell_is_told_no_seed_fact(
+    grade_notebook,
+):
+    message = _exercise5(
+        grade_notebook,
+        lambda nb, cell: _insert_before(edit_cell(nb, cell, "model(X)", "model(inputs)"), cell, "inputs = X.clone()"),
+    )
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "Train for more steps" in message
+    assert "model(inputs)" not in message and "seed" not in message
+
+
+def test_exercise5_names_a_cell_that_creates_model_without_a_seed_first(grade_notebook):
+    message = _exercise5(grade_notebook, lambda nb, cell: edit_cell(nb, cell, "torch.manual_seed(0)\n", ""))
+    assert message.startswith(
+        f"Cell {_training(solution())}, which creates your final `model`, sets no seed before `model = ...` (no "
+        "`torch.manual_seed(...)` above it in that cell): the model's starting weights depend on every random number "
+        "drawn before, so a fresh run of the notebook (Restart & Run All, as the grader runs it) can start it from "
+        "other weights than your session did."
+    ), message
+    assert "\n\nThe MSE of your trained `model` on the toy data is " in message
+    assert "Put `torch.manual_seed(0)` right before `model = ToyModel()`" in message
+
+
+MANUAL_SGD = (
+    "torch.manual_seed(0)\nmodel = ToyModel()\nfor step in range(3):\n    model.zero_grad()\n"
+    "    loss = mse_loss(model(X), Y)\n    loss.backward()\n    for p in model.parameters():\n"
+    "        p.data -= 0.01 * p.grad.data  # a tutorial's update: not counted in the tensor's version\n"
+)
+
+
+def _training_cell(source: str):
+    return lambda nb, cell: setattr(code_cells(nb)[cell - 1], "source", source)
+
+
+NEVER_TRAINED = {
+    "a training function never called": _training_cell(
+        "torch.manual_seed(0)\nmodel = ToyModel()\n\ndef train(steps=3):\n"
+        "    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n    for step in range(steps):\n"
+        "        optimizer.zero_grad()\n        mse_loss(model(X), Y).backward()\n        optimizer.step()\n"
+    ),
+    "the model created again after the loop": lambda nb, cell: nb.cells.append(
+        nbformat.v4.new_code_cell("model = ToyModel()  # start over")
+    ),
+}
+
+
+@pytest.mark.parametrize("change", NEVER_TRAINED.values(), ids=NEVER_TRAINED.keys())
+def test_a_final_model_that_never_trained_is_named_before_any_seed_or_data_fact(grade_notebook, change):
+    message = _exercise5(grade_notebook, change)
+    assert message.startswith(
+        "The parameters of your final `model` never changed after it was created: it was not trained."
+    ), message
+    assert "seed" not in message.split("\n\n")[0] and "Train for more steps" not in message
+
+
+def test_a_model_trained_through_data_is_never_told_it_was_not_trained(grade_notebook):
+    message = _exercise5(grade_notebook, _training_cell(MANUAL_SGD))
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "never changed" not in message
+
+
+def test_data_changed_only_after_training_is_not_named_as_what_the_model_trained_on(grade_notebook):
+    new_data = nbformat.v4.new_code_cell("X, Y = generate_data(100)\nmse_loss(model(X), Y)")
+    message = _exercise5(grade_notebook, lambda nb, cell: nb.cells.append(new_data))
+    assert message.startswith("The MSE of your trained `model` on the toy data is "), message
+    assert "toy data of the handout" not in message
+
+
 def test_a_saturated_model_gets_no_warning_of_the_grader(grade_notebook):
     nb = solution()
     code_cells(nb)[_training(nb) - 1].source += "\n    for p in model.parameters():\n        p.mul_(1000.0)\n"

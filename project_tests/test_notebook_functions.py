@@ -15,7 +15,14 @@ from assignments.a0 import answer as answer_module
 from assignments.a0.answer import exercise3_answer, saved_exercise5_loss
 from assignments.a0.handout import HANDOUT_CODE
 from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
-from grader.notebook.scan import code_fingerprint, defined_names, seeds_before
+from grader.notebook.scan import (
+    code_fingerprint,
+    defined_names,
+    loop_arguments,
+    read_then_bound,
+    seeds_before,
+    writes_through_data,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "A0.ipynb"
@@ -357,3 +364,31 @@ def test_no_notebook(tmp_path):
     (tmp_path / "__MACOSX" / "A0.ipynb").write_text("{}")
     with pytest.raises(SubmissionProblem, match=r"\(it has `.A0.ipynb`\)"):
         locate(tmp_path)
+
+
+LOOP = "model = ToyModel()\nfor step in range(9):\n    y_hat = model({})\n    loss = mse_loss(y_hat, {})\n"
+
+
+def test_loop_arguments_name_only_what_the_loop_surely_saw():
+    assert loop_arguments(LOOP.format("x", "Y")) == {"input": "x", "target": "Y"}
+    assert loop_arguments("x = X\n" + LOOP.format("x", "y")) == {"input": "x", "target": "y"}  # bound before
+    assert loop_arguments("while True:\n    l = criterion(model.forward(a), b)") == {"input": "a", "target": "b"}
+    nothing = {"input": None, "target": None}
+    assert loop_arguments(LOOP.format("x", "Y") + "    x = x + 1\n") == {"input": None, "target": "Y"}
+    assert loop_arguments(LOOP.format("X.float()", "Y[:, 0]")) == nothing  # not a variable
+    assert loop_arguments("for xb, yb in loader:\n    mse_loss(model(xb), yb)") == nothing  # one batch at the end
+    assert loop_arguments(LOOP.format("x", "Y") + "    mse_loss(model(X), y)\n") == nothing  # two of each
+    assert loop_arguments("y_hat = model(x)\nloss = mse_loss(y_hat, y)") == nothing  # no loop
+    assert loop_arguments("def train():\n    for i in range(9):\n        model(x)") == nothing  # not run here
+    assert loop_arguments("def (:") == nothing and loop_arguments(None) == nothing
+
+
+def test_read_then_bound_and_writes_through_data():
+    assert read_then_bound(LOOP.format("x", "Y"), ["x = 1", "X2, Y2 = generate_data(100)", "Y = Y.float()"]) == [
+        "Y",
+        "x",
+    ]
+    assert read_then_bound(LOOP.format("x", "Y"), []) == [] and read_then_bound("def (:", ["x = 1"]) == []
+    assert writes_through_data(["for p in model.parameters():\n    p.data -= lr * p.grad.data"])
+    assert writes_through_data(["p.data.sub_(lr * p.grad)"]) and writes_through_data(["p.data[0] = 1"])
+    assert not writes_through_data(["print(p.data)\nq = p.data.clone()", "with torch.no_grad():\n    p -= 1"])

@@ -419,10 +419,10 @@ def trained_model(sub: Submission, line) -> str:
     if training:
         raise CheckFailed(training + reached)
     if not loss < line.tolerance:
-        fact = _training_fact(data.get("facts") or {})
+        fact = _training_fact(sub, data.get("facts") or {})
         if fact:
             raise CheckFailed(f"{fact}\n\n{reached}")
-        raise CheckFailed(reached + _advice(sub, loss, line.tolerance))
+        raise CheckFailed(_advice(sub, reached, loss, line.tolerance))
     return reached
 
 
@@ -431,22 +431,48 @@ def _handout_example(module: dict) -> bool:
     return module.get("class_name") == "ExampleNetwork" and sizes == [(784, 128), (128, 64), (64, 10)]
 
 
-def _training_fact(facts: dict) -> str | None:
-    """What the notebook's own run shows happened to `model` and `X`, said before any advice."""
-    if facts.get("updated") is False:
+def _training_fact(sub: Submission, facts: dict) -> str | None:
+    """What the notebook's own run shows happened to `model` and its training input, said before any advice; None
+    when the probe's facts (the run) and the reader's (the code) cannot establish it."""
+    training = reading(sub, "training")
+    untracked = not training or training["data_writes"]  # a change through `.data` leaves no version behind
+    if facts.get("updated") is False and (facts.get("grads") is False or not untracked):
         return (
             "The parameters of your final `model` never changed after it was created: it was not trained. Check "
             "that the training loop runs (a training function must be called), that it calls `loss.backward()` "
             "and `optimizer.step()` with an optimizer made from this `model.parameters()`, and that `model` is not "
             "created again after the loop."
         )
-    if facts.get("toy_data") is False:
+    for role, kind in (("input", "inputs"), ("target", "targets")):
+        name = training and training[role]
+        if name and name not in training["later"] and (facts.get(kind) or {}).get(name) is False:
+            return _other_data(role, name)
+    return None  # what the loop trained on is not known, may have changed since, or is the toy data
+
+
+_TOY = "(`torch.manual_seed(0)` then `X, Y = generate_data(20)`)"
+_KEEP = "Do not generate or change `X` and `Y` after the handout's `X, Y = generate_data(20)`."
+
+
+def _other_data(role: str, name: str) -> str:
+    """The loop's input (`model(x)`) or loss target (`mse_loss(y_hat, y)`) is a variable that is not the toy data."""
+    if name in ("X", "Y"):
+        used = "calls `model(X)`" if role == "input" else "compares the model's output with `Y` in its loss"
         return (
-            "Your final `X` is not the toy data of the handout (`torch.manual_seed(0)` then `X, Y = "
-            "generate_data(20)`): the model was trained on other data, and the grader checks it on the toy data. "
-            "Do not generate or change `X` and `Y` in the training cell or after it."
+            f"Your final `{name}` is not the toy data of the handout {_TOY}, and your training loop {used}: the "
+            f"model was trained on other data, and the grader checks it on the toy data. {_KEEP}"
         )
-    return None
+    if role == "input":
+        return (
+            f"Your training loop calls {inline_code(f'model({name})')}: {inline_code(name)} is not the toy data, so "
+            "the model was trained on other inputs than the ones the grader checks it on (`X`, from "
+            "`torch.manual_seed(0)` then `X, Y = generate_data(20)`). Call `model(X)` in the loop to train on `X`."
+        )
+    return (
+        f"Your training loop's loss compares the model's output with {inline_code(name)}, which is not the toy data's "
+        "`Y`: the model was trained toward other targets than the ones the grader checks it on. Compare with `Y` in "
+        "the loss (for example `mse_loss(y_hat, Y)`) to train toward `Y`."
+    )
 
 
 def _training_cell_failure(sub: Submission) -> str | None:
@@ -464,28 +490,34 @@ def _training_cell_failure(sub: Submission) -> str | None:
     )
 
 
-def _advice(sub: Submission, loss: float, threshold: float) -> str:
-    saved, seeded = reading(sub, "saved_loss"), reading(sub, "seeded")
+def _advice(sub: Submission, reached: str, loss: float, threshold: float) -> str:
+    """The fact about seeding first when the cell creating `model` sets no seed, then the MSE, then advice."""
+    cells = (sub.notebook or {}).get("definitions", {}).get("model", [])
+    unseeded = bool(cells) and reading(sub, "seeded") is False  # None: the reader could not tell
+    saved = reading(sub, "saved_loss")
     fresh = ""
     if saved is not None and saved < threshold:
         fresh = (
             f"\n\nYour notebook's saved output shows a loss of {saved:.4g}, but the grader's fresh run reached "
             f"{number_text(loss)}. Grading re-runs your notebook from a fresh start (like Kernel > Restart & Run "
             + (
-                "All); in your session, cells may have run in another order or more than once."
-                if seeded
-                else "All), so the model starts from other random weights than in your session."
+                "All), so the model starts from other random weights than in your session."
+                if unseeded
+                else "All); in your session, cells may have run in another order or more than once."
             )
         )
-    if sub.notebook and not seeded:
+    if unseeded:
         return (
-            fresh + "\n\nPut `torch.manual_seed(0)` right before `model = ToyModel()` in the Exercise 5 cell, so "
-            "every run starts from the same weights, then check with Restart & Run All that the loss is below "
-            f"{threshold:g}."
+            f"Cell {cells[-1]}, which creates your final `model`, sets no seed before `model = ...` (no "
+            "`torch.manual_seed(...)` above it in that cell): the model's starting weights depend on every random "
+            "number drawn before, so a fresh run of the notebook (Restart & Run All, as the grader runs it) can "
+            f"start it from other weights than your session did.\n\n{reached}{fresh}\n\nPut `torch.manual_seed(0)` "
+            "right before `model = ToyModel()` in the Exercise 5 cell, so every run starts from the same weights, "
+            f"then check with Restart & Run All that the loss is below {threshold:g}."
         )
     return (
-        fresh + "\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` with "
-        f"lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}."
+        f"{reached}{fresh}\n\nTrain for more steps or with another learning rate (for example `torch.optim.Adam` "
+        f"with lr=0.01), then check with Restart & Run All that the loss is below {threshold:g}."
     )
 
 

@@ -35,14 +35,20 @@ def model(torch, ns: dict, inputs: dict) -> Record:
     module = defined(ns, "model")
     data = module_data(torch, module, torch.tensor(inputs["x"], dtype=own_dtype(torch, module)))
     if data["module"]["is_module"]:
-        data["facts"] = {"updated": _updated(torch, module), "toy_data": _toy_data(torch, ns, inputs["x"])}
+        data["facts"] = {
+            "updated": _updated(torch, module),
+            "grads": _grads(torch, module),
+            "inputs": _toy_tensors(torch, ns, inputs["x"], 3),
+            "targets": _toy_tensors(torch, ns, inputs["y"], 2, numbers=True),
+        }
     return {"object": data}
 
 
 def _updated(torch, module) -> bool | None:
     """Were the model's parameters changed in place since it was created (an optimizer's step, a copy_)? Each
     in-place change counts in a tensor's version; a new model of the same class gives the versions at creation.
-    None when that cannot be told (the class needs arguments, parameters were replaced)."""
+    None when that cannot be told (the class needs arguments, parameters were replaced). A change through `.data`
+    is not counted: the reader says whether the notebook makes one."""
     try:
         fresh = [p._version for p in type(module)().parameters()]
         own = [p._version for p in module.parameters()]
@@ -53,12 +59,32 @@ def _updated(torch, module) -> bool | None:
     return own != fresh
 
 
-def _toy_data(torch, ns, toy_x) -> bool | None:
-    """Is the notebook's final `X` the toy data (`torch.manual_seed(0); X, Y = generate_data(20)`)?"""
-    x = ns.get("X")
-    if not isinstance(x, torch.Tensor):
-        return None
+def _grads(torch, module) -> bool | None:
     try:
-        return bool(x.shape == (len(toy_x), 3) and torch.allclose(x.double(), torch.tensor(toy_x).double()))
+        return any(isinstance(p.grad, torch.Tensor) for p in module.parameters())
     except Exception:  # noqa: BLE001
         return None
+
+
+MAX_TENSORS = 64
+
+
+def _toy_tensors(torch, ns, toy, features, numbers=False) -> dict:
+    """{global name: is it the toy data `toy` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
+    notebook's tensors of `features` features, and with `numbers` its tensors holding one number: what the model
+    could have been called on, or its loss compared with."""
+    found = {}
+    for name, value in list(ns.items())[:10_000]:
+        if len(found) >= MAX_TENSORS:
+            break
+        if not (type(name) is str and name.isascii() and name.isidentifier() and len(name) <= 64 and name[0] != "_"):
+            continue
+        try:
+            if not isinstance(value, torch.Tensor):
+                continue
+            if (value.dim() >= 1 and value.shape[-1] == features) or (value.dim() == 0 and numbers):
+                expected = torch.tensor(toy).double()
+                found[name] = bool(value.shape == expected.shape and torch.allclose(value.double(), expected))
+        except Exception:  # noqa: BLE001
+            continue
+    return found

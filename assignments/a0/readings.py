@@ -1,11 +1,13 @@
 """A0's readings of the notebook's text (grader/assignment.py `Reading`): run by the reader child, which never runs
 the notebook's code, before it is confined; each returns small plain data, checked in the parent against SCHEMAS."""
 
-from grader.notebook.scan import autograd_in, seeds_before
+from grader.notebook.scan import autograd_in, loop_arguments, read_then_bound, seeds_before, writes_through_data
 
 from .answer import exercise3_answer, saved_exercise5_loss
 
 _TEXT_OR_NONE = {"anyOf": [{"type": "string", "maxLength": 20_000}, {"type": "null"}]}
+_NAME = {"type": "string", "maxLength": 100}
+_NAME_OR_NONE = {"anyOf": [_NAME, {"type": "null"}]}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 10_000}
 SCHEMAS = {
     "answer": {
@@ -22,6 +24,17 @@ SCHEMAS = {
     "saved_loss": {"type": "number"},  # the loss the student's own run printed in Exercise 5, if saved
     "seeded": {"type": "boolean"},  # the training cell seeds torch before creating `model`
     "autograd": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 500}},
+    "training": {  # what the last cell binding `model` does with it
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["input", "target", "later", "data_writes"],
+        "properties": {
+            "input": _NAME_OR_NONE,  # the one variable its loops pass to `model(...)` (scan.loop_arguments)
+            "target": _NAME_OR_NONE,  # the one variable its loops pass to the loss, second
+            "later": {"type": "array", "maxItems": 50, "items": _NAME},  # names it reads that a later cell binds
+            "data_writes": {"type": "boolean"},  # some cell changes a tensor through `.data` (no version counted)
+        },
+    },
 }
 
 
@@ -50,3 +63,18 @@ def seeded(text) -> bool:
 def autograd(text) -> list:
     """The lines by which the `backprop` that runs computes gradients with autograd ("cell 5, line 3: ..."), or []."""
     return [line[:500] for line in autograd_in(text.parsed, "backprop")][:20]
+
+
+def training(text) -> dict | None:
+    """What the last cell binding `model` passes to it and to the loss in its loops, or None without such a cell."""
+    cells = text.definitions.get("model", [])
+    if not cells:
+        return None
+    source = dict(text.code)[cells[-1]]
+    later = [code for number, code in text.code if number > cells[-1]]
+    passed = {role: name if name and len(name) <= 100 else None for role, name in loop_arguments(source).items()}
+    return {
+        **passed,
+        "later": [name for name in read_then_bound(source, later) if len(name) <= 100][:50],
+        "data_writes": writes_through_data([code for _, code in text.code]),
+    }

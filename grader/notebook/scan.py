@@ -135,6 +135,85 @@ def seeds_before(source: str, name: str = "model") -> bool:
     return False
 
 
+def loop_arguments(source: str, name: str = "model") -> dict:
+    """What the cell's loops pass to the model and to the loss: {"input": the one variable every `name(...)` or
+    `name.forward(...)` call gets (`y_hat = model(x)`), "target": the one variable every loss call (`mse_loss`,
+    `loss_fn`, `criterion`...) gets second (`mse_loss(y_hat, Y)`)}. Each is None unless the calls agree on one
+    variable that the cell does not bind from the first such loop on (so its value after the notebook ran is the
+    one the loop saw, unless a later cell binds it)."""
+    tree = _parse(source)
+    if tree is None:
+        return {"input": None, "target": None}
+    passed: dict = {"input": {}, "target": {}}  # variable (None: anything else) -> first loop's line
+    for statement in _top_level(tree):
+        if not isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            continue
+        for inner in _top_level(ast.Module(body=statement.body + statement.orelse, type_ignores=[])):
+            for node in _own_expressions(inner):
+                if not isinstance(node, ast.Call):
+                    continue
+                role, position = ("input", 0) if _names_call(node.func, name) else ("target", 1)
+                if role == "target" and not _loss_call(node.func):
+                    continue
+                argument = node.args[position] if len(node.args) == position + 1 else None
+                variable = argument.id if isinstance(argument, ast.Name) and not node.keywords else None
+                passed[role].setdefault(variable, statement.lineno)
+    found = {}
+    for role, variables in passed.items():
+        variable, first = next(iter(variables.items())) if len(variables) == 1 else (None, 0)
+        rebound = any(
+            bound == variable and node.lineno >= first
+            for statement in _top_level(tree)
+            for bound, node in _bindings(statement)
+        )
+        found[role] = None if rebound else variable
+    return found
+
+
+def _names_call(func, name: str) -> bool:
+    if isinstance(func, ast.Attribute) and func.attr == "forward":
+        func = func.value
+    return isinstance(func, ast.Name) and func.id == name
+
+
+def _loss_call(func) -> bool:
+    called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return called.lower().endswith("loss") or called in ("criterion", "loss_fn", "loss_function")
+
+
+def read_then_bound(source: str, later: list) -> list[str]:
+    """The names the cell reads that a later cell (`later`, their sources) binds again: after the notebook has run,
+    their values may not be the ones this cell used."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    bound = {name for cell in later if any(name in cell for name in read) for name in defined_names(cell)}
+    return sorted(read & bound)[:MAX_NAMES]
+
+
+def writes_through_data(sources: list) -> bool:
+    """Does any cell change a tensor through `.data` (`p.data -= lr * p.grad`, `p.data.sub_(...)`,
+    `p.data = ...`)? Such a change is not counted in the tensor's version."""
+    for source in sources:
+        tree = _parse(source) if isinstance(source, str) and ".data" in source else None
+        for node in ast.walk(tree) if tree else ():
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            if isinstance(node, (ast.Assign, ast.AugAssign)) and any(map(_through_data, targets)):
+                return True
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                method = node.func.attr
+                if method.endswith("_") and not method.startswith("_") and _through_data(node.func.value):
+                    return True
+    return False
+
+
+def _through_data(node) -> bool:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Attribute) and node.attr == "data"
+
+
 def _cell_sources(cells):
     """The code cells' sources of nbformat 4 cells (`source`) or nbformat 3 cells (`input`)."""
     if not isinstance(cells, list):
