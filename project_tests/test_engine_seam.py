@@ -11,17 +11,13 @@ ENGINE = ROOT / "grader"
 A0_WORDS = re.compile(r"\b(forward|backprop|ToyModel|W1|B1|W2|B2|A0|assignments\.a0|toy_data)\b")
 # Engine files that still name A0, each for a reason; the list may only shrink (a stale entry fails too).
 STILL_NAMING_A0 = {
-    "grader/settings.py": "names the default assignment module, the configuration a course changes",
-    "grader/notebook/locate.py": "finds the notebook by A0's file name (A0.ipynb): not yet an Assignment field",
     "grader/notebook/answer.py": "reads the Exercise 3 answer and the Exercise 5 loss: not yet moved",
     "grader/notebook/scan.py": "the autograd verdict on `backprop`: not yet moved",
     "grader/child/reader.py": "reports the autograd verdict on `backprop` (scan.py)",
     "grader/records.py": "NotebookInfo's fields for the verdict on `backprop` and the toy data",
-    "grader/scoring/feedback.py": "the hint for `backprop` under no_grad: not yet an assignment hint",
     "grader/scoring/summary.py": "facts from the `backprop` record: not yet moved",
     "grader/report/flags.py": "the TA flags for `backprop` and `W1`: not yet moved",
     "grader/report/pages.py": "the TA page's words for `backprop` and A0: not yet moved",
-    "grader/report/one.py": "its usage line names A0.ipynb",
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.assignment import Assignment, Line, Probe
 
-from . import checks, inputs, probes
+from . import checks, hints, inputs, probes
 from .handout import HANDOUT_CODE
 
 # fmt: off
@@ -56,8 +56,10 @@ ASSIGNMENT = Assignment(
     probes=tuple(PROBE_LIST),
     lines=tuple(LINES),
     tests=Path(__file__).resolve().parents[2] / "tests",
+    notebook="A0.ipynb",
     handout_code=HANDOUT_CODE,
     stdout_visibility=STDOUT_VISIBILITY,
     leaderboard=LEADERBOARD,
     options={"autograd_in_backprop": AUTOGRAD_IN_BACKPROP},
+    hint=hints.hint,
 )

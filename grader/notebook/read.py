@@ -12,10 +12,8 @@ from pathlib import Path
 
 from ..markdown import inline_code
 from .answer import exercise3_answer, saved_exercise5_loss
-from .locate import SubmissionProblem, locate
+from .locate import Sought, SubmissionProblem, locate
 from .scan import CodeCells, backprop_autograd, code_fingerprint, defined_names, grader_probing, seeds_before
-
-MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
 
 @dataclass
@@ -26,11 +24,12 @@ class Notebook:
     images: list  # the Exercise 3 answer's images: [(mime, bytes)]
 
 
-def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None, names=()) -> Notebook:
+def read(workdir: Path, sought: Sought | None = None, loaded=lambda: None, names=()) -> Notebook:
     """`loaded()` is called once the notebook's text is read and parsed, before it is analysed; `names` are what the
     probes call (Assignment.checked_names), whose defining cells are reported."""
-    located = locate(workdir, handout_code)
-    nb = _parse(located.path)
+    sought = sought or Sought()
+    located = locate(workdir, sought)
+    nb = _parse(located.path, sought.max_bytes)
     loaded()
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
     code = _code(cells)
@@ -61,9 +60,10 @@ def read(workdir: Path, handout_code: str | None = None, loaded=lambda: None, na
     return Notebook(info, code, nb, answer.images)
 
 
-def code_cells(workdir: Path, handout_code: str | None = None) -> list:
+def code_cells(workdir: Path, sought: Sought | None = None) -> list:
     """The runner's part of reading: the same notebook's code cells, [(number, source)]."""
-    nb = _parse(locate(workdir, handout_code).path)
+    sought = sought or Sought()
+    nb = _parse(locate(workdir, sought).path, sought.max_bytes)
     return _code([cell for cell in nb.cells if isinstance(cell, dict)])
 
 
@@ -97,13 +97,13 @@ def _text(source) -> str:
     return "".join(map(str, source)) if isinstance(source, list) else str(source or "")
 
 
-def _parse(path: Path):
+def _parse(path: Path, max_bytes: int):
     name = path.name
     size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
+    if size > max_bytes:
         raise SubmissionProblem(
             f"{inline_code(name)} is {size / 2**20:.0f} MB, too large to grade (the limit is "
-            f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
+            f"{max_bytes // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
             "and upload it again."
         )
     try:

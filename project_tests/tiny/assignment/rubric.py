@@ -44,4 +44,5 @@ ASSIGNMENT = Assignment(
         Line("2", "w is trained to 3 within {tolerance}", 1, w_trained, "w", tolerance=0.01),
     ),
     tests=Path(__file__).with_name("tests"),
+    notebook="tiny.ipynb",
 )
