@@ -91,7 +91,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
         skip, left = set(), settings.total_timeout
         for _ in range(1 + settings.reruns):
-            scratch = Scratch(submission, identity.uid, identity.gid)  # each run starts from a fresh copy
+            scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
             try:
                 sub.notes = scratch.notes
                 seed = inputs.seed_for(scratch.digest.digest())

@@ -27,7 +27,7 @@ class Sought:
 
     notebook: str | None = None  # Assignment.notebook: the file name the handout gives, graded first
     handout_code: str | None = None  # Assignment.handout_code
-    max_bytes: int = field(default_factory=lambda: settings.default("notebook_bytes"))
+    max_bytes: int = field(default_factory=lambda: settings.declared_default("notebook_bytes"))
 
     @classmethod
     def of(cls, config: dict) -> "Sought":

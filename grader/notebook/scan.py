@@ -179,7 +179,7 @@ def code_fingerprint(cells_or_path, max_bytes: int | None = None) -> str:
     if isinstance(cells_or_path, list):
         cells = cells_or_path
     else:
-        cells = _notebook_cells(cells_or_path, max_bytes or settings.default("notebook_bytes"))
+        cells = _notebook_cells(cells_or_path, max_bytes or settings.declared_default("notebook_bytes"))
     if cells is None:
         return ""
     digest = hashlib.sha256()

@@ -12,15 +12,18 @@ import tempfile
 from pathlib import Path
 
 from ..markdown import inline_code
+from ..settings import Settings
 from .cleanup import remove_tree
-
-MAX_BYTES = 256 * 1024 * 1024
-MAX_FILES = 2_000
-MAX_DEPTH = 20
 
 
 class Scratch:
-    def __init__(self, submission: Path, uid: int | None, gid: int | None) -> None:
+    def __init__(self, submission: Path, uid: int | None, gid: int | None, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.max_bytes, self.max_files, self.max_depth = (
+            settings.upload_bytes,
+            settings.upload_files,
+            settings.upload_depth,
+        )
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
         self.notes: list = []
         self.digest = hashlib.sha256()
@@ -57,8 +60,8 @@ class Scratch:
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in ("__MACOSX", ".git"):
                         continue
-                    if depth + 1 >= MAX_DEPTH:
-                        self.notes.append(f"Folders deeper than {MAX_DEPTH} levels were not copied.")
+                    if depth + 1 >= self.max_depth:
+                        self.notes.append(f"Folders deeper than {self.max_depth} levels were not copied.")
                         continue
                     (self.path / rel).mkdir(mode=0o700)
                     self._own(self.path / rel)
@@ -66,10 +69,10 @@ class Scratch:
                 elif stat.S_ISREG((info := entry.stat(follow_symlinks=False)).st_mode):
                     files += 1
                     total += info.st_size
-                    if files > MAX_FILES or total > MAX_BYTES:
+                    if files > self.max_files or total > self.max_bytes:
                         self.notes.append(
-                            f"Your submission has more than {MAX_FILES} files or "
-                            f"{MAX_BYTES // 2**20} MB; the rest was not copied."
+                            f"Your submission has more than {self.max_files} files or "
+                            f"{self.max_bytes // 2**20} MB; the rest was not copied."
                         )
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
