@@ -1,4 +1,4 @@
-"""Issue 11: the command line refuses mistakes (exit 2, nothing graded), and its table is readable and safe."""
+"""The command line refuses mistakes (exit 2, nothing graded), and its table is readable and safe."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""Common errors are explained in plain words (issue 9), whatever cell raised them."""
+"""Common errors are explained in plain words, whatever cell raised them."""
 
 import pytest
 

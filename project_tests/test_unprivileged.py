@@ -1,4 +1,4 @@
-"""On a TA's laptop the grader is not root: no user switch, the same limits, and the log says so (issue 3)."""
+"""On a TA's laptop the grader is not root: no user switch, the same limits, and the log says so."""
 
 import json
 import os
