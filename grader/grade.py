@@ -24,7 +24,7 @@ from .sandbox.lease import lease
 from .sandbox.scratch import Scratch
 from .sandbox.ta_files import failed_cells, write_ta_files
 from .scoring import inputs
-from .scoring.feedback import GRADER_FAILED, INTERRUPTED, NO_SUBMISSION, ending, unreadable
+from .scoring.feedback import GRADER_FAILED, INTERRUPTED, NO_SUBMISSION, ending, left_out, unreadable
 from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
@@ -93,7 +93,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
         for _ in range(1 + settings.reruns):
             scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
             try:
-                sub.notes = scratch.notes
+                sub.notes = [left_out(fact, settings) for fact in scratch.left_out]
                 seed = inputs.seed_for(scratch.digest.digest())
                 sub.inputs = {
                     name: probe.draw(np.random.default_rng([seed, index]))

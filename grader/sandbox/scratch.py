@@ -11,7 +11,6 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..markdown import inline_code
 from ..settings import Settings
 from .cleanup import remove_tree
 
@@ -25,7 +24,7 @@ class Scratch:
             settings.upload_depth,
         )
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
-        self.notes: list = []
+        self.left_out: list = []  # what was not copied, as facts: ("link", path), ("deep",), ("large",)
         self.digest = hashlib.sha256()
         self.owner = None if uid is None else (uid, gid)
         root = submission if submission.is_dir() else submission.parent
@@ -56,12 +55,12 @@ class Scratch:
                     continue
                 rel = relative / entry.name
                 if entry.is_symlink():
-                    self.notes.append(f"{inline_code(rel)} is a link; it was not copied.")
+                    self.left_out.append(("link", rel.as_posix()))
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in ("__MACOSX", ".git"):
                         continue
                     if depth + 1 >= self.max_depth:
-                        self.notes.append(f"Folders deeper than {self.max_depth} levels were not copied.")
+                        self.left_out.append(("deep",))
                         continue
                     (self.path / rel).mkdir(mode=0o700)
                     self._own(self.path / rel)
@@ -70,10 +69,7 @@ class Scratch:
                     files += 1
                     total += info.st_size
                     if files > self.max_files or total > self.max_bytes:
-                        self.notes.append(
-                            f"Your submission has more than {self.max_files} files or "
-                            f"{self.max_bytes // 2**20} MB; the rest was not copied."
-                        )
+                        self.left_out.append(("large",))
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
 

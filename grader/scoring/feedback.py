@@ -30,6 +30,21 @@ GRADER_FAILED = (
 )
 
 
+def left_out(fact: tuple, settings) -> str:
+    """A note on what of the upload was not copied for the child (sandbox/scratch.py's facts)."""
+    if fact[0] == "link":
+        return f"{inline_code(fact[1])} is a link; it was not copied."
+    if fact[0] == "deep":
+        return f"Folders deeper than {settings.upload_depth} levels were not copied."
+    return (
+        f"Your submission has more than {settings.upload_files} files or {settings.upload_bytes // 2**20} MB; the "
+        "rest was not copied."
+    )
+
+
+GRADER_FAILED_TEST = "The grader itself failed on this test; this is not your fault. Please tell the course staff."
+
+
 def not_started(exit_code) -> str:
     return (
         f"The grader could not start the process that runs notebooks (exit code {exit_code}); this is a problem of "

@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
+from .feedback import GRADER_FAILED_TEST
 from .testcase import CheckCase
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
@@ -41,7 +42,7 @@ class _Result(JSONTestResult):
             )  # the instructor log; the student sees no grader file or frame
             err = (
                 err[0],
-                "The grader itself failed on this test; this is not your fault. Please tell the course staff.",
+                GRADER_FAILED_TEST,
                 None,
             )
         if not hasattr(test, "_testMethodName"):  # a setUpClass/setUpModule error arrives as an _ErrorHolder
