@@ -77,6 +77,8 @@ class Settings:
     upload_files: int = option(2_000, help="files of the upload copied for the child (the rest is left out)")
     upload_depth: int = option(20, unit="folders", help="folders deeper in the upload are not copied")
     results_bytes: int = option(1_000_000, unit="bytes", help="results.json: the longest outputs are halved to fit")
+    top_output_chars: int = option(100_000, unit="characters", help="results.json's top-level message is cut there")
+    test_output_chars: int = option(30_000, unit="characters", help="one rubric line's message is cut there")
     output_head_bytes: int = option(16 * 1024, unit="bytes", help="what is kept of the notebook's printed output")
     output_tail_bytes: int = option(16 * 1024, unit="bytes", help="the same, from its end")
     limits: Limits = field(default_factory=Limits)
