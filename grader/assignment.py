@@ -1,13 +1,13 @@
 """What the engine knows of an assignment: one object, `ASSIGNMENT`, in the module the settings name.
 
 The engine (sandbox, children, channel, scoring loop, results, batch, report) imports no assignment by name: it
-calls `load(path)` with `Settings.assignment` (the default is the course's own; the environment variable
-GRADER_ASSIGNMENT names another). The parent loads the object: it draws the inputs and scores the lines. The
-children never import it (nor the checks and reference it holds): the runner imports each probe's function by its
-path (`Assignment.calls`), the reader the functions of its readings (`Assignment.reading_paths`) and is given the
-names the probes call. What the engine shows the staff of an assignment's own findings (its flags, the answer graded
-by hand, the causes of failures) it gets through the hooks declared here. README "Adding a probe" and "Adding a
-rubric line" show the steps.
+calls `load(path)` with `Settings.assignment`: `--assignment`, else the environment variable GRADER_ASSIGNMENT, else
+the course's own, which `DEFAULT` in the top-level `assignments/__init__.py` names. The parent loads the object: it
+draws the inputs and scores the lines. The children never import it (nor the checks and reference it holds): the
+runner imports each probe's function by its path (`Assignment.calls`), the reader the functions of its readings
+(`Assignment.reading_paths`) and is given the names the probes call and the notebook's file name. What the engine
+shows the staff of an assignment's own findings (its flags, the answer graded by hand, the causes of failures) it
+gets through the hooks declared here. README "Adding a probe" and "Adding a rubric line" show the steps.
 """
 
 import importlib
@@ -74,6 +74,7 @@ class Assignment:
     probes: tuple[Probe, ...]  # run in this order
     lines: tuple[Line, ...]
     tests: Path  # the folder of its weighted unittest cases
+    notebook: str | None = None  # the file name the handout gives ("hw1.ipynb"): graded first, named in messages
     handout_code: str | None = None  # the handout's code fingerprint (scan.code_fingerprint), if known
     stdout_visibility: str = "hidden"  # the grader's own log; Gradescope shows it to instructors only
     leaderboard: Callable | None = None  # (Submission) -> [{"name", "value", "order"}], or None
@@ -84,6 +85,7 @@ class Assignment:
     by_hand: str | None = None  # the rubric line whose answer the staff grade by hand (answers.html), if any
     answer: Callable | None = None  # (Submission) -> that answer's text, or None when none was found
     cause: Callable | None = None  # (line number, output) -> the cause a failure counts under in the report, or None
+    hint: Callable | None = None  # (error) -> a sentence for an error the assignment's handout explains, or ""
 
     def __post_init__(self):
         names = [p.name for p in self.probes]
@@ -134,7 +136,7 @@ class Assignment:
 
 
 def load(path: str | None = None) -> Assignment:
-    """The assignment in module `path` (default: GRADER_ASSIGNMENT, else the settings' default)."""
+    """The assignment in module `path` (default: Settings.assignment: GRADER_ASSIGNMENT, else the course's)."""
     if path is None:
         from .settings import Settings
 

@@ -24,13 +24,10 @@ from .sandbox.lease import lease
 from .sandbox.scratch import Scratch
 from .sandbox.ta_files import failed_cells, write_ta_files
 from .scoring import inputs
+from .scoring.feedback import GRADER_FAILED, INTERRUPTED, NO_SUBMISSION, ending, left_out, unreadable
 from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
-
-MAX_RESULTS_BYTES = 1_000_000
-MAX_RERUNS = 2  # a notebook may hold several cells that catch their interrupt
-MIN_RERUN_SECONDS = 30.0  # a run again needs at least this much of the total time left
 
 
 class Interrupted(BaseException):
@@ -55,22 +52,14 @@ def grade(
         sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent], writable)
         results = run_tests(sub.assignment.tests, ROOT, sub, summary(sub), facts(sub))
         results["execution_time"] = round(time.monotonic() - started, 2)
-        _fit(results, MAX_RESULTS_BYTES)
+        _fit(results, settings.results_bytes)
         _log(sub, log_output)
     except Interrupted as signal_received:
         interrupted = signal_received
-        results = emergency_results(
-            "Grading was interrupted (the grader was stopped) before it finished; "
-            "this is not your fault. Please tell the course staff.",
-            _assignment(settings),
-        )
+        results = emergency_results(INTERRUPTED, _assignment(settings))
     except Exception:  # noqa: BLE001  -- a bug of the grader: the student still gets a valid results.json
         traceback.print_exc()
-        results = emergency_results(
-            "The autograder itself failed while grading this submission; this is not "
-            "your fault. Please tell the course staff.",
-            _assignment(settings),
-        )
+        results = emergency_results(GRADER_FAILED, _assignment(settings))
     try:
         reservation.write(results)
     finally:
@@ -97,14 +86,14 @@ def _interrupt(signum, frame) -> NoReturn:
 def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> Submission:
     sub = Submission(settings=settings, assignment=load(settings.assignment))
     if not submission.exists():
-        sub.problem = "No submission was found (the grader was given a path that does not exist)."
+        sub.problem = NO_SUBMISSION
         return sub
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
         skip, left = set(), settings.total_timeout
-        for _ in range(1 + MAX_RERUNS):
-            scratch = Scratch(submission, identity.uid, identity.gid)  # each run starts from a fresh copy
+        for _ in range(1 + settings.reruns):
+            scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
             try:
-                sub.notes = scratch.notes
+                sub.notes = [left_out(fact, settings) for fact in scratch.left_out]
                 seed = inputs.seed_for(scratch.digest.digest())
                 sub.inputs = {
                     name: probe.draw(np.random.default_rng([seed, index]))
@@ -115,6 +104,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                     hide=_hidden(python, submission, hide),
                     ta_files=ta_dir is not None,
                     handout_code=sub.assignment.handout_code,
+                    notebook=sub.assignment.notebook,
                     probes=sub.assignment.calls,
                     readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
@@ -130,12 +120,12 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 remove_tree(scratch.path)
             left -= sub.run.seconds
             cell = _uninterruptible_cell(sub.run)
-            if cell is None or cell in skip or left < MIN_RERUN_SECONDS:
+            if cell is None or cell in skip or left < settings.rerun_seconds:
                 break
             skip.add(cell)
             sub.skipped = set(skip)
             print(f"[grader] cell {cell} caught its interrupt: the notebook runs again from a fresh start without it")
-    sub.problem = _unreadable(sub)
+    sub.problem = unreadable(sub)
     if ta_dir is not None:
         dropped = write_ta_files(Path(ta_dir), sub.reading_report.ta_files, failed_cells(sub.report.cells))
         for name in dropped:  # for the instructor's log: a reader's file that did not pass the parent's checks
@@ -143,25 +133,6 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 f"[grader] file for the staff {terminal_safe(name)!r} dropped (not one the grader writes, or not valid)"
             )
     return sub
-
-
-def _unreadable(sub: Submission) -> str | None:
-    """Why the notebook could not be graded, from the reader: it alone reads the notebook for the parent."""
-    reading = sub.reading_report
-    if reading.isolation is None:  # no student code runs before a child reports it is ready
-        code = sub.reading.exit_code if sub.reading else None
-        return (
-            f"The grader could not start the process that runs notebooks (exit code {code}); this is a problem of "
-            "the autograder, not of your notebook. Please tell the course staff."
-        )
-    if reading.ungradable:
-        return reading.ungradable
-    if reading.notebook is None:
-        return (
-            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
-            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
-        )
-    return None
 
 
 def _uninterruptible_cell(run) -> int | None:
@@ -207,6 +178,6 @@ def _log(sub: Submission, log_output: bool) -> None:
     print(f"[grader] parent peak memory {_peak_mb()} MB")
     if sub.run:
         print(f"[sandbox] {sub.run.isolation}")
-        print(f"[sandbox] {sub.ending} {sub.run.seconds:.1f} s; {sub.run.leftovers} leftover process(es) killed")
+        print(f"[sandbox] {ending(sub)} {sub.run.seconds:.1f} s; {sub.run.leftovers} leftover process(es) killed")
         if log_output:
             print("[notebook output, head and tail]\n" + terminal_safe(sub.run.output))

@@ -1,9 +1,15 @@
 """Timeouts and limits, each declared once: its default, the command-line option that changes it (in its unit) and
-its help. `run_autograder --help` is built from these declarations (grader/__main__.py, `add_options`)."""
+its help. `run_autograder --help` is built from these declarations (grader/__main__.py, `add_options`); a setting
+without an option is still declared here, with its unit and why it has its value. The children get theirs in their
+configuration (sandbox/launch.py).
+
+Bounds inside a parser of untrusted data (the channel's share of each event kind in sandbox/channel.py, records.py,
+batch.py's metadata, notebook/scan.py) are part of that parser's contract and stay beside it."""
 
 import argparse
+import importlib
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 GIB = 1024**3
 MIB = 1024**2
@@ -43,16 +49,60 @@ class Settings:
         "pin the user that runs student code when the grader is root (env A0_SANDBOX_USER; default: lease a free "
         "one of a0sandbox, a0sandbox-1, ...)",
     )
+    read_timeout: float = option(
+        60.0, "--read-timeout", "S", "seconds the child may take to find, read and parse the notebook"
+    )
+    notebook_bytes: int = option(
+        100 * MIB,
+        "--notebook-mb",
+        "MB",
+        "largest notebook file the child reads (to grade it, or to compare it with the handout), in MiB",
+        MIB,
+    )
+    reruns: int = option(2, help="runs again without a cell that caught its interrupt (a notebook may hold several)")
+    rerun_seconds: float = option(30.0, unit="s", help="a run again needs at least this much of the total time left")
+    watchdog_grace: float = option(
+        10.0, unit="s", help="a cell or call that ignores its interrupt this long (at most its own limit) is killed"
+    )
+    check_seconds: int = option(
+        60, unit="s", help="one rubric line's check: it reads plain data, so one that runs this long is a grader bug"
+    )
+    upload_bytes: int = option(
+        256 * MIB,
+        "--upload-mb",
+        "MB",
+        "the most of the upload copied for the child (the rest is left out), in MiB",
+        MIB,
+    )
+    upload_files: int = option(2_000, help="files of the upload copied for the child (the rest is left out)")
+    upload_depth: int = option(20, unit="folders", help="folders deeper in the upload are not copied")
+    results_bytes: int = option(1_000_000, unit="bytes", help="results.json: the longest outputs are halved to fit")
+    top_output_chars: int = option(100_000, unit="characters", help="results.json's top-level message is cut there")
+    test_output_chars: int = option(30_000, unit="characters", help="one rubric line's message is cut there")
     output_head_bytes: int = option(16 * 1024, unit="bytes", help="what is kept of the notebook's printed output")
     output_tail_bytes: int = option(16 * 1024, unit="bytes", help="the same, from its end")
-    channel_bytes: int = option(8 * MIB, unit="bytes", help="the most data the child may report")
     limits: Limits = field(default_factory=Limits)
     assignment: str = option(
         flag="--assignment",
         unit="MODULE",
-        help="the module holding the graded assignment (grader/assignment.py; env GRADER_ASSIGNMENT)",
-        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or "assignments.a0.rubric",
+        help="the module holding the graded assignment (grader/assignment.py; env GRADER_ASSIGNMENT; default: "
+        "the course's, assignments.DEFAULT)",
+        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or course_assignment(),
     )
+
+
+def course_assignment() -> str:
+    """The course's own assignment: `DEFAULT` in the package `assignments` beside `grader` (a course names its
+    assignment there, not in the engine)."""
+    return importlib.import_module("assignments").DEFAULT
+
+
+def declared_default(name: str):
+    """The declared default of the setting `name` (of Settings or Limits), without building them."""
+    for f in (*fields(Settings), *fields(Limits)):
+        if f.name == name:
+            return f.default_factory() if f.default is MISSING else f.default  # type: ignore[operator]
+    raise KeyError(name)
 
 
 def _declared():
@@ -73,8 +123,15 @@ def _positive(kind):
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """One option for each declared setting, its default shown in its unit."""
+    """One option for each declared setting, its default shown in its unit; the settings without an option are
+    listed after the options (the parser's epilog)."""
     defaults = Settings()
+    fixed = [f for f in (*fields(Settings), *fields(Limits)) if not f.metadata.get("flag") and f.metadata.get("help")]
+    parser.epilog = "fixed settings (grader/settings.py):\n" + "\n".join(
+        f"  {f.name} = {' '.join(filter(None, [str(declared_default(f.name)), f.metadata['unit']]))}: "
+        f"{f.metadata['help']}"
+        for f in fixed
+    )
     for holder, f in _declared():
         meta = f.metadata
         default = getattr(getattr(defaults, holder) if holder else defaults, f.name)

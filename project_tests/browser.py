@@ -1,5 +1,5 @@
 """Open a page in real headless Chromium (Debian's package) over the DevTools protocol: failed requests, console
-errors, a screenshot. Used by the TA-report tests (issue 12)."""
+errors, a screenshot. Used by the TA-report tests."""
 
 import base64
 import json

@@ -82,7 +82,7 @@ GRADER_TEXT = re.compile(r"\w+Warning: |\.py:\d+: |/grader/|" + re.escape(str(RO
 
 
 def assert_only_words_written_on_purpose(results: dict):
-    """No output of any grading in the suite holds a Python warning or a path of the grader (issue 19)."""
+    """No output of any grading in the suite holds a Python warning or a path of the grader."""
     for output in [results.get("output", ""), *(t.get("output", "") for t in results["tests"])]:
         found = GRADER_TEXT.search(output)
         assert found is None, output[max(0, found.start() - 500) : found.end() + 500]

@@ -1,4 +1,4 @@
-"""Issue 11: a fresh clone in a folder closed to other users grades as root; `make zip` needs no venv; `make run`
+"""A fresh clone in a folder closed to other users grades as root; `make zip` needs no venv; `make run`
 fails unless the solution gets full marks."""
 
 import json

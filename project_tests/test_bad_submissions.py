@@ -1,4 +1,4 @@
-"""Bad submissions (issue 3): each gives a valid results.json whose message tells the student what to fix, or is
+"""Bad submissions: each gives a valid results.json whose message tells the student what to fix, or is
 graded normally where that is possible; never a crash, never a hang."""
 
 import base64

@@ -1,4 +1,4 @@
-"""Batch regrading of a Gradescope "Download Submissions" export (issue 4), through `python -m grader.batch`."""
+"""Batch regrading of a Gradescope "Download Submissions" export, through `python -m grader.batch`."""
 
 import csv
 import json

@@ -1,4 +1,4 @@
-"""Feedback names the real cause, and student text can never forge it (issue 9)."""
+"""Feedback names the real cause, and student text can never forge it."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Issue 11: the command line refuses mistakes (exit 2, nothing graded), and its table is readable and safe."""
+"""The command line refuses mistakes (exit 2, nothing graded), and its table is readable and safe."""
 
 import io
 import json
@@ -193,3 +193,26 @@ def test_every_declared_setting_is_an_option_in_its_unit():
     settings = from_options(parse(["--submission", str(notebook), "--memory-mb", "1000", "--open-files", "99"]))
     assert settings.limits.memory_bytes == 1000 * MIB and settings.limits.open_files == 99
     assert settings.cell_timeout == Settings().cell_timeout and settings.limits.file_bytes == 64 * MIB
+
+
+def test_the_settings_without_an_option_are_listed_in_help():
+    from grader.settings import Limits, Settings, fields
+
+    text = " ".join(run("--help").stdout.split())
+    assert "fixed settings (grader/settings.py):" in text
+    for declared in (*fields(Settings), *fields(Limits)):
+        if "help" in declared.metadata and not declared.metadata["flag"]:
+            assert f"{declared.name} = " in text and declared.metadata["help"] in text, declared.name
+
+
+def test_the_notebook_size_limit_reaches_the_child(tmp_path):
+    nb = nbformat.read(ROOT / "solution" / "A0.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("x" * (2 * 1024 * 1024)))
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    save(nb, folder)
+    done = run("--submission", folder, "--results", tmp_path / "results.json", "--notebook-mb", "1", "--quiet")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["score"] == 0
+    assert "`A0.ipynb` is 2 MB, too large to grade (the limit is 1 MB)" in results["output"]

@@ -1,4 +1,4 @@
-"""Every grading ends clean however many run at once (issue 10), and gives the same answer every time (issue 11)."""
+"""Every grading ends clean however many run at once, and gives the same answer every time."""
 
 import concurrent.futures
 import json

@@ -1,4 +1,4 @@
-"""The sandbox holds in every setting a course grades in (issue 17): as root, as root without CAP_SYS_ADMIN (Docker's
+"""The sandbox holds in every setting a course grades in: as root, as root without CAP_SYS_ADMIN (Docker's
 default, Gradescope) and as an ordinary user (a TA's laptop, no sudo). In each, `python -m grader.batch` grades two
 notebooks at once from a copy of the checkout: one tries to write the checkout, the home of the user it runs as (found
 with pwd), ~/.ssh and the batch's OUT, and to read solution/, tests/, grader/, .grader-secret, OUT's CSVs, the export

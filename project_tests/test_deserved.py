@@ -1,4 +1,4 @@
-"""Every honest notebook gets the score its work deserves, and words that never contradict it (issue 19).
+"""Every honest notebook gets the score its work deserves, and words that never contradict it.
 
 Each test writes a notebook with one idiom or mistake a real student makes, and checks the score it deserves and the
 first sentence of the test that names the real cause."""

@@ -10,12 +10,7 @@ from conftest import FULL_MARKS, ROOT, solution
 ENGINE = ROOT / "grader"
 A0_WORDS = re.compile(r"\b(forward|backprop|ToyModel|W1|B1|W2|B2|A0|assignments\.a0|toy_data)\b")
 # Engine files that still name A0, each for a reason; the list may only shrink (a stale entry fails too).
-STILL_NAMING_A0 = {
-    "grader/settings.py": "names the default assignment module, the configuration a course changes",
-    "grader/notebook/locate.py": "finds the notebook by A0's file name (A0.ipynb): not yet an Assignment field",
-    "grader/scoring/feedback.py": "the hint for `backprop` under no_grad: not yet an assignment hint",
-    "grader/report/one.py": "its usage line names A0.ipynb",
-}
+STILL_NAMING_A0 = {}
 
 
 def _modules() -> dict:

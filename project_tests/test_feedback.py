@@ -1,4 +1,4 @@
-"""What students and TAs see: messages they can act on, and the rubric's switches (issue 4)."""
+"""What students and TAs see: messages they can act on, and the rubric's switches."""
 
 import dataclasses
 

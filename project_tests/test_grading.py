@@ -1,4 +1,4 @@
-"""End to end: notebooks in, results.json out, through the real run_autograder (issue 2)."""
+"""End to end: notebooks in, results.json out, through the real run_autograder."""
 
 import nbformat
 import pytest

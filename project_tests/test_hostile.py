@@ -1,4 +1,4 @@
-"""Hostile notebooks (issue 3): each attack is a code cell added to the solution (or the template).
+"""Hostile notebooks: each attack is a code cell added to the solution (or the template).
 
 Whatever the attack, `hostile.grade` checks what the grader must guarantee: results.json is valid, written by the
 grader (root) and under 1 MB, no process of the sandbox user is left, no secret (tests, reference, solution) is in

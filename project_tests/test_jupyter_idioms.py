@@ -1,4 +1,4 @@
-"""Notebooks run as they do in Jupyter (issue 8): real IPython idioms applied to the solution keep full marks."""
+"""Notebooks run as they do in Jupyter: real IPython idioms applied to the solution keep full marks."""
 
 import nbformat
 from conftest import FULL_MARKS, LOOP, STEPS, cell_number, edit_cell, solution

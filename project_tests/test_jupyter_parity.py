@@ -1,4 +1,4 @@
-"""Fidelity to Jupyter is a test, not a claim (issue 19): notebooks run through a real Jupyter kernel (nbclient and
+"""Fidelity to Jupyter is a test, not a claim: notebooks run through a real Jupyter kernel (nbclient and
 ipykernel, the versions in constraints.txt) and through the grader fail in the same cells."""
 
 import nbformat

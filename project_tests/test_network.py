@@ -1,4 +1,4 @@
-"""The child's seccomp filter (issue 10): no socket reaches anything outside the child's own processes, with or
+"""The child's seccomp filter: no socket reaches anything outside the child's own processes, with or
 without a network namespace, and multiprocessing's pipes and queues keep working."""
 
 import json

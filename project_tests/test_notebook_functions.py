@@ -14,7 +14,7 @@ import pytest
 from assignments.a0 import answer as answer_module
 from assignments.a0.answer import exercise3_answer, saved_exercise5_loss
 from assignments.a0.handout import HANDOUT_CODE
-from grader.notebook.locate import MAX_DEPTH, SubmissionProblem, locate
+from grader.notebook.locate import MAX_DEPTH, Sought, SubmissionProblem, locate
 from grader.notebook.scan import (
     code_fingerprint,
     defined_names,
@@ -284,21 +284,21 @@ def test_the_untouched_handout_gives_way_to_the_copy_with_work(tmp_path):
     write(tmp_path, "A0.ipynb")
     write(tmp_path, "Copy of A0.ipynb", SOLUTION)
     write(tmp_path, "scratch.ipynb", SOLUTION)
-    located = locate(tmp_path, HANDOUT_CODE)
+    located = locate(tmp_path, Sought("A0.ipynb", HANDOUT_CODE))
     assert located.path.name == "Copy of A0.ipynb"
     assert located.reason == (
         "`Copy of A0.ipynb` was graded because `A0.ipynb` has exactly the code cells of the "
         "handout (no work in it), and `Copy of A0.ipynb` has your work."
     )
     assert located.notes == ["Other notebooks not graded: `A0.ipynb`, `scratch.ipynb`."]
-    assert locate(tmp_path).path.name == "A0.ipynb"  # without the handout's fingerprint: the expected name
+    assert locate(tmp_path, Sought("A0.ipynb")).path.name == "A0.ipynb"  # without the handout's fingerprint
 
 
 def test_the_handout_is_graded_when_no_other_notebook_has_work(tmp_path):
     write(tmp_path, "A0.ipynb")
     write(tmp_path, "Copy of A0.ipynb")
     (tmp_path / "broken.ipynb").write_text("{not json")
-    located = locate(tmp_path, HANDOUT_CODE)
+    located = locate(tmp_path, Sought("A0.ipynb", HANDOUT_CODE))
     assert located.path.name == "A0.ipynb" and "expected name" in located.reason
 
 
@@ -392,3 +392,17 @@ def test_read_then_bound_and_writes_through_data():
     assert writes_through_data(["for p in model.parameters():\n    p.data -= lr * p.grad.data"])
     assert writes_through_data(["p.data.sub_(lr * p.grad)"]) and writes_through_data(["p.data[0] = 1"])
     assert not writes_through_data(["print(p.data)\nq = p.data.clone()", "with torch.no_grad():\n    p -= 1"])
+
+
+def test_messages_name_the_notebook_the_assignment_gives(tmp_path):
+    write(tmp_path, "hw1.ipynb")
+    write(tmp_path, "notes.ipynb")
+    assert "the expected name `hw1.ipynb`" in locate(tmp_path, Sought("hw1.ipynb")).reason
+    (tmp_path / "hw1.ipynb").unlink()
+    (tmp_path / "notes.ipynb").unlink()
+    (tmp_path / "hw1.py").write_text("x = 1\n")
+    with pytest.raises(SubmissionProblem, match=r"\(`hw1.ipynb`, from File > Download"):
+        locate(tmp_path, Sought("hw1.ipynb"))
+    with pytest.raises(SubmissionProblem) as unnamed:
+        locate(tmp_path)
+    assert "A0" not in str(unnamed.value) and "from File > Download" in str(unnamed.value)

@@ -1,5 +1,5 @@
-"""What the notebook's own process reports can cost it points, never gain them, and never reaches staff unchecked
-(issue 18). Each attack measured against the grader: no score above the honest one, no flag removed that the parent
+"""What the notebook's own process reports can cost it points, never gain them, and never reaches staff unchecked.
+Each attack measured against the grader: no score above the honest one, no flag removed that the parent
 or the reader observed, no file for the staff that the grader did not write."""
 
 import base64
@@ -88,8 +88,8 @@ def test_hidden_autograd_is_flagged_by_the_reader(grade_notebook, before, backpr
 
 
 def test_the_probes_inputs_are_not_in_memory_while_cells_run(grade_notebook):
-    """The measured attack: a first cell found the grader's request with gc and backprop answered from it. Here the
-    backprop is right only if a cell found the request: it must score as the honest wrong one does."""
+    """A first cell that searches the process's memory (gc) for the grader's request finds nothing: the backprop here
+    is right only if a cell found the request, so it must score as the honest wrong one does."""
     search = """import gc, sys, os
 def _has_request(o):
     try:
@@ -133,8 +133,9 @@ _send("ta_file", name="notebook.html", base64="PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0P
 
 
 def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook):
-    """The measured attack turned 11/15 with flags and failed cells into 15/15 with none. Now: the score is the
-    honest one, and the reader's autograd flag (with its lines) stays; what the runner says is labelled as its own."""
+    """A notebook that wraps the runner's reporter to turn 11/15 with flags and failed cells into 15/15 with none
+    keeps the honest score, and the reader's autograd flag (with its lines) stays; what the runner says is labelled
+    as its own."""
     autograd = code_cells(solution())[BACKPROP - 1].source.replace(
         "def backprop(x):\n", "def backprop(x):\n    loss = ((forward(x) - Y)**2).sum()\n    loss.backward()\n"
     )

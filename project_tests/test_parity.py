@@ -1,4 +1,4 @@
-"""Gradescope parity (issue 4): the built zip, unpacked and set up like /autograder, grades with no arguments."""
+"""Gradescope parity: the built zip, unpacked and set up like /autograder, grades with no arguments."""
 
 import json
 import os

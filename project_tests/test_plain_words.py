@@ -1,4 +1,4 @@
-"""Common errors are explained in plain words (issue 9), whatever cell raised them."""
+"""Common errors are explained in plain words, whatever cell raised them."""
 
 import pytest
 
@@ -27,3 +27,18 @@ def test_a_common_error_gets_its_plain_words(error, words):
 
 def test_an_ordinary_error_gets_no_invented_advice():
     assert plain_words(Submission(), {"type": "ValueError", "message": "bad shape"}) == ""
+
+
+def test_an_error_only_the_assignment_explains_gets_the_assignments_hint():
+    import dataclasses
+
+    from assignments.a0.rubric import ASSIGNMENT
+
+    error = {
+        "type": "RuntimeError",
+        "message": "element 0 of tensors does not require grad and does not have a grad_fn",
+    }
+    assert "The grader calls `backprop(X)` under `torch.no_grad()`" in plain_words(
+        Submission(assignment=ASSIGNMENT), error
+    )
+    assert plain_words(Submission(assignment=dataclasses.replace(ASSIGNMENT, hint=None)), error) == ""

@@ -1,4 +1,4 @@
-"""A TA's laptop that is not Linux-as-root (issue 11): the child applies what the platform offers and says what it
+"""A TA's laptop that is not Linux-as-root: the child applies what the platform offers and says what it
 could not; grading a checkout changes none of its files."""
 
 import json

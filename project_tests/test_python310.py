@@ -1,4 +1,4 @@
-"""Issue 11: Gradescope's Ubuntu 22.04 runs Python 3.10: every shipped file compiles there, and constraints.txt
+"""Gradescope's Ubuntu 22.04 runs Python 3.10: every shipped file compiles there, and constraints.txt
 resolves there (torch left out: its 3.10 wheel is on the CPU-only index, not on this machine)."""
 
 import glob

@@ -1,4 +1,4 @@
-"""A regrade course staff can trust (issue 20): Gradescope's results beside the local ones, every change listed after
+"""A regrade course staff can trust: Gradescope's results beside the local ones, every change listed after
 a rubric change, Exercise 3 anonymous and grouped, causes that add up, a spreadsheet-safe grades.csv, and a batch
 that stops clean when its terminal closes."""
 

@@ -1,4 +1,4 @@
-"""The course staff's outputs of `make batch` (issue 12): flags, Exercise 3 answers, the class report, feedback
+"""The course staff's outputs of `make batch`: flags, Exercise 3 answers, the class report, feedback
 pages, the child-side notebook renderer, regrading on a new grader version; pages opened in headless Chromium."""
 
 import base64

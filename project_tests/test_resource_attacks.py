@@ -1,4 +1,4 @@
-"""Only the sandbox parses a submission (issue 8): notebooks built to exhaust a parser end within the time limit
+"""Only the sandbox parses a submission: notebooks built to exhaust a parser end within the time limit
 with a valid results.json, and the parent's own memory stays small whatever the notebook."""
 
 import json

@@ -1,4 +1,4 @@
-"""gradescope-utils 0.5.0's traps, worked around: no test or point silently disappears (issue 2)."""
+"""gradescope-utils 0.5.0's traps, worked around: no test or point silently disappears."""
 
 import json
 import textwrap

@@ -1,4 +1,4 @@
-"""Sweeping what a sandbox user left (issue 10): processes, System V IPC objects, files in the writable places,
+"""Sweeping what a sandbox user left: processes, System V IPC objects, files in the writable places,
 folders however deep; what belongs to other users stays."""
 
 import json

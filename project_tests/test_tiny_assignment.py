@@ -21,6 +21,10 @@ def _grade(copy, notebook, tmp_path) -> dict:
     folder = tmp_path / "submission"
     folder.mkdir()
     shutil.copy(notebook, folder / "tiny.ipynb")
+    return _grade_folder(copy, folder, tmp_path)
+
+
+def _grade_folder(copy, folder, tmp_path) -> dict:
     env = {"GRADER_ASSIGNMENT": "assignments.tiny.rubric"}
     return grade(folder, tmp_path / "results.json", runner=copy / "run_autograder", env=env)
 
@@ -61,3 +65,13 @@ def test_the_tiny_assignments_reading_raises_its_flag_with_the_lines(tiny_grader
 
 def test_the_tiny_solution_raises_no_flag(tiny_grader, tmp_path):
     assert _grade(tiny_grader, TINY / "solution.ipynb", tmp_path)["extra_data"]["flags"] == []
+
+
+def test_the_tiny_assignment_names_its_own_notebook(tiny_grader, tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "tiny.py").write_text("def scale(x):\n    return 2 * x\n")
+    data = _grade_folder(tiny_grader, folder, tmp_path)
+    assert data["score"] == 0
+    assert "Please upload the notebook itself (`tiny.ipynb`, from File > Download" in data["output"]
+    assert "A0" not in data["output"]

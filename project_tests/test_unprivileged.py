@@ -1,6 +1,6 @@
-"""On a TA's laptop the grader is not root: no user switch, the same limits, and the log says so (issue 3).
-DataLoader workers and `multiprocessing` work there too: in a private /dev/shm where the system allows a user
-namespace, else a DataLoader loads in the notebook's process with a note (issue 19)."""
+"""On a TA's laptop the grader is not root: no user switch, the same limits, and the log says so. DataLoader
+workers and `multiprocessing` work there too: in a private /dev/shm where the system allows a user namespace, else a
+DataLoader loads in the notebook's process with a note."""
 
 import json
 import os

@@ -12,6 +12,7 @@ from grader.scoring.feedback import (
     as_array,
     defining_cell_hint,
     describe_value,
+    ending,
     error_text,
     inline_code,
     largest_difference,
@@ -267,7 +268,7 @@ def exercise3_answer(sub: Submission, line) -> str:
     if sub.problem:
         raise CheckFailed(sub.problem)
     if sub.notebook is None:
-        raise CheckFailed(f"{sub.ending} Your notebook could not be read, so no answer was found.")
+        raise CheckFailed(f"{ending(sub)} Your notebook could not be read, so no answer was found.")
     answer = reading(sub, "answer") or {"text": None, "images": 0, "image_links": 0}
     if answer["text"] is None:
         raise CheckFailed(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.assignment import Assignment, Flag, Line, Probe, Reading
 
-from . import checks, inputs, probes, readings, staff
+from . import checks, hints, inputs, probes, readings, staff
 from .handout import HANDOUT_CODE
 
 # fmt: off
@@ -66,6 +66,7 @@ ASSIGNMENT = Assignment(
     probes=tuple(PROBE_LIST),
     lines=tuple(LINES),
     tests=Path(__file__).resolve().parents[2] / "tests",
+    notebook="A0.ipynb",
     handout_code=HANDOUT_CODE,
     stdout_visibility=STDOUT_VISIBILITY,
     leaderboard=LEADERBOARD,
@@ -76,4 +77,5 @@ ASSIGNMENT = Assignment(
     by_hand="3",
     answer=staff.answer,
     cause=staff.cause,
+    hint=hints.hint,
 )

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..notebook.locate import SubmissionProblem
+from ..notebook.locate import Sought, SubmissionProblem
 from ..records import DONE, EVENTS, UNGRADABLE
 from .clock import CellTimeout, time_limit
 
@@ -35,27 +35,16 @@ class Reporter:
 
 
 def read_or_end(reporter, config: dict, read_notebook):
-    """`read_notebook(workdir, handout_code)` under the reading time limit; a notebook that cannot be read is
-    reported as ungradable, and the child ends."""
+    """`read_notebook(workdir, sought)` under the reading time limit; a notebook that cannot be read is reported as
+    ungradable, and the child ends."""
     try:
         with time_limit(config["read_timeout"], anywhere=True):
-            return read_notebook(Path(config["workdir"]), config.get("handout_code"))
-    except (SubmissionProblem, CellTimeout, MemoryError, RecursionError) as problem:
-        reporter.send(UNGRADABLE, reason=_unreadable(problem))
+            return read_notebook(Path(config["workdir"]), Sought.of(config))
+    except SubmissionProblem as problem:  # what to fix, in locate's and read's words
+        reporter.send(UNGRADABLE, reason=str(problem)[:20000])
         end(reporter)
-
-
-def _unreadable(problem) -> str:
-    """Why the notebook could not be read, for the student."""
-    reason = (
-        str(problem)
-        if isinstance(problem, SubmissionProblem)
-        else (
-            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
-            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
-        )
-    )
-    return reason[:20000]
+    except (CellTimeout, MemoryError, RecursionError):  # the parent says so (scoring/feedback.py, `unreadable`)
+        end(reporter)
 
 
 def end(reporter) -> None:

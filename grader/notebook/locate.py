@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from .. import settings
 from ..markdown import inline_code
 from .scan import code_fingerprint
 
-EXPECTED_NAME = "a0.ipynb"
 SAVED_AS_TEXT = ".ipynb.txt"  # Safari's download of a notebook
 CHECKPOINTS = ".ipynb_checkpoints"  # Jupyter's copy of the notebook as of its last save
 MAX_DEPTH = 30  # folders below the submission folder
@@ -19,6 +19,30 @@ MAX_FINGERPRINTS = 10  # notebooks read to compare with the handout
 
 class SubmissionProblem(Exception):
     """The submission cannot be graded; the message tells the student what to fix."""
+
+
+@dataclass(frozen=True)
+class Sought:
+    """What the child looks for in a submission, from its configuration (sandbox/launch.py)."""
+
+    notebook: str | None = None  # Assignment.notebook: the file name the handout gives, graded first
+    handout_code: str | None = None  # Assignment.handout_code
+    max_bytes: int = field(default_factory=lambda: settings.declared_default("notebook_bytes"))
+
+    @classmethod
+    def of(cls, config: dict) -> "Sought":
+        return cls(config.get("notebook"), config.get("handout_code"), config["notebook_bytes"])
+
+    @property
+    def stem(self) -> str:
+        """The expected name without `.ipynb`, lower case ("" when the assignment names none)."""
+        name = (self.notebook or "").lower()
+        return name[: -len(".ipynb")] if name.endswith(".ipynb") else name
+
+    @property
+    def upload(self) -> str:
+        """How messages name the file to upload."""
+        return inline_code(self.notebook) if self.notebook else "the notebook file (`.ipynb`)"
 
 
 @dataclass
@@ -68,7 +92,7 @@ def _walk(root: Path, notes: list):
             except OSError:
                 continue
             rel = path.relative_to(root)
-            hidden = entry.name.startswith(".")  # .ipynb_checkpoints, ._A0.ipynb (macOS): listed, never graded
+            hidden = entry.name.startswith(".")  # .ipynb_checkpoints, ._hw.ipynb (macOS): listed, never graded
             if is_file and in_checkpoints:
                 if not hidden and entry.name.lower().endswith(".ipynb"):
                     checkpoints.append(path)
@@ -101,16 +125,18 @@ def _walk(root: Path, notes: list):
     return notebooks, others, as_text + checkpoints
 
 
-def locate(submission: Path, handout_code: str | None = None) -> Located:
-    """Pick the notebook: the expected name first, then the only one, then the shallowest, alphabetically.
+def locate(submission: Path, sought: Sought | None = None) -> Located:
+    """Pick the notebook: the expected name (`sought.notebook`) first, then the only one, then the shallowest,
+    alphabetically.
 
-    With `handout_code` (`handout.HANDOUT_CODE`): when the notebook picked has exactly the handout's
-    code cells and another notebook has different code (Colab's "Copy of A0.ipynb"), that one is graded."""
+    With `sought.handout_code`: when the notebook picked has exactly the handout's code cells and another notebook
+    has different code (Colab's "Copy of hw.ipynb"), that one is graded."""
+    sought = sought or Sought()
     submission = Path(submission)
     if submission.is_file():
         as_text = submission.name.lower().endswith(SAVED_AS_TEXT)
         if submission.suffix.lower() != ".ipynb" and not as_text:
-            raise SubmissionProblem(_not_a_notebook(submission.name))
+            raise SubmissionProblem(_not_a_notebook(submission.name, sought))
         reason = f"{inline_code(submission.name)} was graded: it is the file that was given."
         return Located(submission, reason, [_saved_as_text(submission.name)] if as_text else [])
     if not submission.is_dir():
@@ -118,23 +144,24 @@ def locate(submission: Path, handout_code: str | None = None) -> Located:
     notes: list = []
     found, other_files, fallbacks = _walk(submission, notes)
     if not found and fallbacks:
-        return _fallback(submission, fallbacks, notes)
+        return _fallback(submission, fallbacks, notes, sought)
     if not found:
-        _nothing_to_grade(notes, other_files)
-    expected = [p for p in found if p.name.lower() == EXPECTED_NAME]
+        _nothing_to_grade(notes, other_files, sought)
+    expected = [p for p in found if sought.notebook and p.name.lower() == sought.notebook.lower()]
     pool = sorted(expected or found, key=lambda p: _order(p, submission))
     chosen = pool[0]
     if len(found) == 1:
         reason = "it is the only notebook in your submission"
     elif expected:
-        reason = f"it has the expected name `A0.ipynb` ({len(found)} notebooks were found)"
+        reason = f"it has the expected name {sought.upload} ({len(found)} notebooks were found)"
     else:
+        named = f"is named {sought.upload}" if sought.notebook else "has the expected name"
         reason = (
-            f"none of the {len(found)} notebooks is named `A0.ipynb`, so the one nearest the top of the "
+            f"none of the {len(found)} notebooks {named}, so the one nearest the top of the "
             "submission, first in alphabetical order, was taken"
         )
-    if handout_code and len(found) > 1:
-        worked = _with_work(chosen, found, submission, handout_code)
+    if sought.handout_code and len(found) > 1:
+        worked = _with_work(chosen, found, submission, sought)
         if worked is not None:
             reason = (
                 f"{inline_code(chosen.relative_to(submission))} has exactly the code cells of the handout (no work in "
@@ -152,26 +179,28 @@ def _order(path: Path, root: Path):
     return len(rel.parts), str(rel).lower()
 
 
-def _with_work(chosen: Path, found: list, root: Path, handout_code: str) -> Path | None:
+def _with_work(chosen: Path, found: list, root: Path, sought: Sought) -> Path | None:
     """Another notebook whose code differs from the handout's, when `chosen` is the untouched handout."""
-    if code_fingerprint(chosen) != handout_code:
+    if code_fingerprint(chosen, sought.max_bytes) != sought.handout_code:
         return None
-    # Notebooks named like the assignment first ("Copy of A0.ipynb", "A0 (1).ipynb"), then by depth and name.
-    rest = sorted((p for p in found if p != chosen), key=lambda p: ("a0" not in p.name.lower(), *_order(p, root)))
+    # Notebooks named like the assignment first ("Copy of hw.ipynb", "hw (1).ipynb"), then by depth and name.
+    rest = sorted(
+        (p for p in found if p != chosen), key=lambda p: (sought.stem not in p.name.lower(), *_order(p, root))
+    )
     for path in rest[:MAX_FINGERPRINTS]:
-        fingerprint = code_fingerprint(path)
-        if fingerprint and fingerprint != handout_code:
+        fingerprint = code_fingerprint(path, sought.max_bytes)
+        if fingerprint and fingerprint != sought.handout_code:
             return path
     return None
 
 
-def _fallback(root: Path, fallbacks: list, notes: list) -> Located:
+def _fallback(root: Path, fallbacks: list, notes: list, sought: Sought) -> Located:
     """No `.ipynb` file: a notebook Safari saved as `.ipynb.txt`, else Jupyter's checkpoint copy, is graded."""
     chosen = min(
         fallbacks,
         key=lambda p: (
             CHECKPOINTS in p.relative_to(root).parts,
-            p.name.lower() not in ("a0.ipynb.txt", "a0-checkpoint.ipynb"),
+            not sought.stem or p.name.lower() not in (f"{sought.stem}.ipynb.txt", f"{sought.stem}-checkpoint.ipynb"),
         ),
     )
     rel = inline_code(chosen.relative_to(root))
@@ -187,7 +216,7 @@ def _fallback(root: Path, fallbacks: list, notes: list) -> Located:
         )
         notes.append(
             f"Your submission holds only Jupyter's checkpoint copy of your notebook ({rel}): it is your notebook as "
-            "of its last save or checkpoint and may miss later work. Next time upload `A0.ipynb` itself."
+            f"of its last save or checkpoint and may miss later work. Next time upload {sought.upload} itself."
         )
     if len(fallbacks) > 1:
         others = ", ".join(f"{inline_code(p.relative_to(root))}" for p in fallbacks if p != chosen)
@@ -202,25 +231,30 @@ def _saved_as_text(name: str) -> str:
     )
 
 
-def _nothing_to_grade(notes: list, other_files: list) -> NoReturn:
+def _nothing_to_grade(notes: list, other_files: list, sought: Sought) -> NoReturn:
     if notes:  # only links, or a submission too large to search
-        raise SubmissionProblem(" ".join(notes) + " Please upload the notebook file itself (`A0.ipynb`).")
+        itself = f"the notebook file itself ({sought.upload})" if sought.notebook else "the notebook file itself"
+        raise SubmissionProblem(" ".join(notes) + f" Please upload {itself}.")
     others = sorted(other_files, key=str.lower)[:5]
     if any(n.lower().endswith(".py") for n in other_files):
         raise SubmissionProblem(
             "Your submission has a `.py` file but no notebook. Please upload the notebook itself "
-            "(`A0.ipynb`, from File > Download in Jupyter or Colab), not an exported script."
+            f"({_download(sought)}), not an exported script."
         )
     listed = ", ".join(f"{inline_code(n)}" for n in others) or "no files at all"
     raise SubmissionProblem(
-        f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). Please upload `A0.ipynb`."
+        f"No Jupyter notebook (`.ipynb`) was found in your submission (it has {listed}). Please upload {sought.upload}."
     )
 
 
-def _not_a_notebook(name: str) -> str:
+def _not_a_notebook(name: str, sought: Sought) -> str:
     if name.lower().endswith(".py"):
         return (
             f"{inline_code(name)} is a Python script, not a notebook. Please upload the notebook itself "
-            "(`A0.ipynb`, from File > Download in Jupyter or Colab)."
+            f"({_download(sought)})."
         )
-    return f"{inline_code(name)} is not a Jupyter notebook (`.ipynb`). Please upload `A0.ipynb`."
+    return f"{inline_code(name)} is not a Jupyter notebook (`.ipynb`). Please upload {sought.upload}."
+
+
+def _download(sought: Sought) -> str:
+    return (f"{sought.upload}, " if sought.notebook else "") + "from File > Download in Jupyter or Colab"

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..markdown import inline_code
-from .locate import SubmissionProblem, locate
+from .locate import Sought, SubmissionProblem, locate
 from .scan import CodeCells, code_fingerprint, defined_names, grader_probing
-
-MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
 
 
 @dataclass
@@ -38,13 +36,14 @@ class Text:
 
 
 def read(
-    workdir: Path, handout_code: str | None = None, loaded=lambda: None, names=(), readings: dict | None = None
+    workdir: Path, sought: Sought | None = None, loaded=lambda: None, names=(), readings: dict | None = None
 ) -> Notebook:
     """`loaded()` is called once the notebook's text is read and parsed, before it is analysed; `names` are what the
     probes call (Assignment.checked_names), whose defining cells are reported; `readings` ({name: function}) are the
     assignment's analyses, whose results are reported as plain JSON (a reading that fails reports None)."""
-    located = locate(workdir, handout_code)
-    nb = _parse(located.path)
+    sought = sought or Sought()
+    located = locate(workdir, sought)
+    nb = _parse(located.path, sought.max_bytes)
     loaded()
     cells = [cell for cell in nb.cells if isinstance(cell, dict)]
     code = _code(cells)
@@ -73,9 +72,10 @@ def _plain(reading: Callable, text: Text):
         return None
 
 
-def code_cells(workdir: Path, handout_code: str | None = None) -> list:
+def code_cells(workdir: Path, sought: Sought | None = None) -> list:
     """The runner's part of reading: the same notebook's code cells, [(number, source)]."""
-    nb = _parse(locate(workdir, handout_code).path)
+    sought = sought or Sought()
+    nb = _parse(locate(workdir, sought).path, sought.max_bytes)
     return _code([cell for cell in nb.cells if isinstance(cell, dict)])
 
 
@@ -101,13 +101,13 @@ def _text(source) -> str:
     return "".join(map(str, source)) if isinstance(source, list) else str(source or "")
 
 
-def _parse(path: Path):
+def _parse(path: Path, max_bytes: int):
     name = path.name
     size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
+    if size > max_bytes:
         raise SubmissionProblem(
             f"{inline_code(name)} is {size / 2**20:.0f} MB, too large to grade (the limit is "
-            f"{MAX_NOTEBOOK_BYTES // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
+            f"{max_bytes // 2**20} MB). Clear the outputs (Edit > Clear All Outputs) "
             "and upload it again."
         )
     try:

@@ -5,9 +5,10 @@ import hashlib
 import json
 from pathlib import Path
 
+from .. import settings
+
 MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function answers "nothing found")
 MAX_NAMES = 200
-MAX_NOTEBOOK_BYTES = 20 * 2**20  # code_fingerprint of a path
 
 _SEED_CALLS = {"manual_seed", "manual_seed_all", "seed", "seed_everything", "set_seed"}
 _BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
@@ -226,13 +227,13 @@ def _cell_sources(cells):
             yield source if isinstance(source, str) else ""
 
 
-def _notebook_cells(path) -> list | None:
+def _notebook_cells(path, max_bytes: int) -> list | None:
     try:
         path = Path(path)
-        if path.is_symlink() or path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        if path.is_symlink() or path.stat().st_size > max_bytes:
             return None
         with open(path, "rb") as file:
-            data = json.loads(file.read(MAX_NOTEBOOK_BYTES + 1).decode("utf-8-sig"))
+            data = json.loads(file.read(max_bytes + 1).decode("utf-8-sig"))
     except (OSError, ValueError, RecursionError, MemoryError, TypeError):
         return None
     if not isinstance(data, dict):
@@ -250,10 +251,14 @@ def _notebook_cells(path) -> list | None:
     return None
 
 
-def code_fingerprint(cells_or_path) -> str:
+def code_fingerprint(cells_or_path, max_bytes: int | None = None) -> str:
     """sha256 of the code cells' sources with all whitespace removed (outputs, markdown and layout ignored).
-    Accepts a list of cell dicts or a notebook's path (read with a size cap); "" when it cannot be read."""
-    cells = cells_or_path if isinstance(cells_or_path, list) else _notebook_cells(cells_or_path)
+    Accepts a list of cell dicts or a notebook's path (read only if at most `max_bytes`, default the setting
+    notebook_bytes); "" when it cannot be read."""
+    if isinstance(cells_or_path, list):
+        cells = cells_or_path
+    else:
+        cells = _notebook_cells(cells_or_path, max_bytes or settings.declared_default("notebook_bytes"))
     if cells is None:
         return ""
     digest = hashlib.sha256()

@@ -1,5 +1,5 @@
-"""`make grade NB=path`: grade one notebook into out/<its name>-<digest of its path>/ (two students' A0.ipynb never
-share a folder) with results.json, notebook.html and feedback.html, and print the summary table."""
+"""`make grade NB=path`: grade one notebook into out/<its name>-<digest of its path>/ (two students' notebooks of the
+same name never share a folder) with results.json, notebook.html and feedback.html, and print the summary table."""
 
 import hashlib
 import subprocess

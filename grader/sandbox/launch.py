@@ -34,8 +34,6 @@ BOOT = (
     "boot()\n"
 )
 ENTRIES = {"runner": "grader.child.main", "reader": "grader.child.reader"}
-WATCHDOG_GRACE = 10.0  # a cell or call that ignores its interrupt this long (at most its own limit) is killed
-READ_TIMEOUT = 60.0  # reading and parsing the notebook, in the child
 
 
 @dataclass
@@ -65,6 +63,7 @@ class Child:
         hide=(),
         ta_files=False,
         handout_code: str | None = None,
+        notebook: str | None = None,
         probes: dict | None = None,
         readings: dict | None = None,
         names=(),
@@ -83,10 +82,12 @@ class Child:
             "limits": asdict(settings.limits),
             "cell_timeout": settings.cell_timeout,
             "probe_timeout": settings.probe_timeout,
-            "read_timeout": READ_TIMEOUT,
+            "read_timeout": settings.read_timeout,
+            "notebook_bytes": settings.notebook_bytes,
             "hide": [str(p) for p in hide],
             "ta_files": ta_files,
             "handout_code": handout_code,
+            "notebook": notebook,  # the file name the assignment gives (Assignment.notebook)
             "probes": probes or {},  # {name: "module:function"}, imported by the runner before it is confined
             "names": list(names),  # what the probes call: the reader reports their defining cells
             "readings": readings or {},  # {name: "module:function"}, imported by the reader before it is confined
@@ -244,7 +245,12 @@ class Child:
     def _wait(self) -> str | None:
         """None when the child exited by itself, else why it was stopped."""
         deadline = self.started_at + self.settings.total_timeout
-        limits = {"cell": self.settings.cell_timeout, "probe": self.settings.probe_timeout, "read": READ_TIMEOUT}
+        limits = {
+            "cell": self.settings.cell_timeout,
+            "probe": self.settings.probe_timeout,
+            "read": self.settings.read_timeout,
+        }
+        grace = self.settings.watchdog_grace
         while True:
             try:
                 self.proc.wait(timeout=0.1)
@@ -256,7 +262,7 @@ class Child:
                 return "run_timeout"
             if running:
                 limit = limits[running[0][0]]
-                if now - running[1] > limit + min(WATCHDOG_GRACE, limit):
+                if now - running[1] > limit + min(grace, limit):
                     return "watchdog"
 
 

@@ -11,18 +11,20 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..markdown import inline_code
+from ..settings import Settings
 from .cleanup import remove_tree
-
-MAX_BYTES = 256 * 1024 * 1024
-MAX_FILES = 2_000
-MAX_DEPTH = 20
 
 
 class Scratch:
-    def __init__(self, submission: Path, uid: int | None, gid: int | None) -> None:
+    def __init__(self, submission: Path, uid: int | None, gid: int | None, settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.max_bytes, self.max_files, self.max_depth = (
+            settings.upload_bytes,
+            settings.upload_files,
+            settings.upload_depth,
+        )
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
-        self.notes: list = []
+        self.left_out: list = []  # what was not copied, as facts: ("link", path), ("deep",), ("large",)
         self.digest = hashlib.sha256()
         self.owner = None if uid is None else (uid, gid)
         root = submission if submission.is_dir() else submission.parent
@@ -53,12 +55,12 @@ class Scratch:
                     continue
                 rel = relative / entry.name
                 if entry.is_symlink():
-                    self.notes.append(f"{inline_code(rel)} is a link; it was not copied.")
+                    self.left_out.append(("link", rel.as_posix()))
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name in ("__MACOSX", ".git"):
                         continue
-                    if depth + 1 >= MAX_DEPTH:
-                        self.notes.append(f"Folders deeper than {MAX_DEPTH} levels were not copied.")
+                    if depth + 1 >= self.max_depth:
+                        self.left_out.append(("deep",))
                         continue
                     (self.path / rel).mkdir(mode=0o700)
                     self._own(self.path / rel)
@@ -66,11 +68,8 @@ class Scratch:
                 elif stat.S_ISREG((info := entry.stat(follow_symlinks=False)).st_mode):
                     files += 1
                     total += info.st_size
-                    if files > MAX_FILES or total > MAX_BYTES:
-                        self.notes.append(
-                            f"Your submission has more than {MAX_FILES} files or "
-                            f"{MAX_BYTES // 2**20} MB; the rest was not copied."
-                        )
+                    if files > self.max_files or total > self.max_bytes:
+                        self.left_out.append(("large",))
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
 

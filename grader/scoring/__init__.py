@@ -1,4 +1,5 @@
-"""Scoring, in the parent: the grader's own inputs and reference values, the checks, and results.json.
+"""Scoring, in the parent: the seed of the inputs, the loop over the assignment's weighted unittest cases, the words
+for students (feedback.py), and results.json. The reference values and checks are the assignment's (assignments/).
 
-Nothing here runs student code; it only reads the plain data the child reported.
+Nothing here runs student code; it only reads the plain data the children reported.
 """

@@ -1,4 +1,5 @@
-"""Sentences a student can act on (Markdown), built from what the child reported.
+"""Sentences a student can act on (Markdown), built from what the child reported: the engine's words for students
+(the assignment adds its own through Assignment.hint and its checks).
 
 Every piece of student-derived text (error messages, tracebacks, cell lines, names) goes through markdown.py, so it
 renders as plain text. Causes are followed to the first one: a NameError for a name that a failed cell should have
@@ -7,6 +8,7 @@ defined names that cell.
 
 import builtins
 import re
+import signal
 
 import numpy as np
 
@@ -18,6 +20,110 @@ class CheckFailed(Exception):
     """The check failed or could not look at the work; the message says why, for the student."""
 
 
+NO_SUBMISSION = "No submission was found (the grader was given a path that does not exist)."
+INTERRUPTED = (
+    "Grading was interrupted (the grader was stopped) before it finished; this is not your fault. Please tell the "
+    "course staff."
+)
+GRADER_FAILED = (
+    "The autograder itself failed while grading this submission; this is not your fault. Please tell the course staff."
+)
+
+
+def left_out(fact: tuple, settings) -> str:
+    """A note on what of the upload was not copied for the child (sandbox/scratch.py's facts)."""
+    if fact[0] == "link":
+        return f"{inline_code(fact[1])} is a link; it was not copied."
+    if fact[0] == "deep":
+        return f"Folders deeper than {settings.upload_depth} levels were not copied."
+    return (
+        f"Your submission has more than {settings.upload_files} files or {settings.upload_bytes // 2**20} MB; the "
+        "rest was not copied."
+    )
+
+
+GRADER_FAILED_TEST = "The grader itself failed on this test; this is not your fault. Please tell the course staff."
+
+
+def not_started(exit_code) -> str:
+    return (
+        f"The grader could not start the process that runs notebooks (exit code {exit_code}); this is a problem of "
+        "the autograder, not of your notebook. Please tell the course staff."
+    )
+
+
+def unreadable(sub: Submission) -> str | None:
+    """Why the notebook could not be graded, from the reader: it alone reads the notebook for the parent."""
+    reading = sub.reading_report
+    if reading.isolation is None:  # no student code runs before a child reports it is ready
+        return not_started(sub.reading.exit_code if sub.reading else None)
+    if reading.ungradable:  # what to fix, in the reader's words (notebook/locate.py, notebook/read.py)
+        return reading.ungradable
+    if reading.notebook is None:  # the reader ran out of time or memory, or hit Python's recursion limit
+        return (
+            "Your notebook could not be read within the grader's limits (it is too large or too deeply nested). "
+            "Clear the outputs (Edit > Clear All Outputs), save, download it again and upload that file."
+        )
+    return None
+
+
+def ending(sub: Submission) -> str:
+    """How the notebook's process ended, in words a student understands."""
+    run, settings = sub.run, sub.settings
+    if run is None or run.stopped == "cancelled":
+        return "The notebook was not run."
+    if run.stopped == "run_timeout":
+        return (
+            f"The notebook did not finish within the grader's time limit of "
+            f"{settings.total_timeout:.0f} s{_where(sub, run.running, ' (', ' was running)')}, so it was stopped."
+        )
+    if run.stopped == "watchdog":
+        what = _running_text(sub, run.running) if run.running else "A cell"
+        limit = {"cell": settings.cell_timeout, "probe": settings.probe_timeout}.get(
+            run.running[0] if run.running else "cell", settings.read_timeout
+        )
+        return (
+            f"{what[0].upper() + what[1:]} ran past its {limit:.0f} s limit and did not stop when "
+            "interrupted, so the notebook's process was stopped."
+        )
+    if run.finished:
+        return "The notebook ran to the end."
+    if run.report.isolation is None:  # no student code runs before the child reports it is ready
+        return not_started(run.exit_code)
+    where = _where(sub, run.running, "during ", "") or "after the last cell"
+    code = run.exit_code
+    if code is not None and code < 0:
+        why = {
+            signal.SIGSEGV: "crashed (segmentation fault)",
+            signal.SIGXCPU: "used up its CPU time",
+            signal.SIGKILL: f"was killed (it may have gone over the {sub.memory_mb} MB memory limit)",
+            signal.SIGABRT: "aborted",
+            signal.SIGXFSZ: "wrote a file larger than allowed",
+        }
+        return (
+            f"The notebook's process {why.get(-code, f'was stopped by signal {-code}')} {where}, before "
+            "the grader could finish its checks."
+        )
+    return (
+        f"The notebook's process ended {where}, with exit code {code} (does it call `os._exit` or "
+        "`os.kill`?), before the grader could finish its checks."
+    )
+
+
+def _where(sub: Submission, running, before: str, after: str) -> str:
+    return f"{before}{_running_text(sub, running)}{after}" if running else ""
+
+
+def _running_text(sub: Submission, running: tuple) -> str:
+    kind, name = running
+    if kind == "cell":
+        return f"cell {name}"
+    if kind == "read":
+        return "the reading of the notebook"
+    probe = sub.assignment.probe.get(name)
+    return f"the grader's call of {probe.called}" if probe else "the grader's checks"
+
+
 def record(sub: Submission, probe: str) -> dict:
     """The child's record for `probe`, or CheckFailed with the first cause in the student's terms."""
     declared = sub.assignment.probe[probe]
@@ -26,7 +132,7 @@ def record(sub: Submission, probe: str) -> dict:
     data = sub.report.records.get(probe)
     if data is None:
         extra = "".join(f"\n\n{channel_problem(p)}" for p in sub.report.problems)
-        raise CheckFailed(f"{sub.ending} The grader could not check {declared.called}.{extra}")
+        raise CheckFailed(f"{ending(sub)} The grader could not check {declared.called}.{extra}")
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = declared.needs[0]
         raise CheckFailed(
@@ -125,12 +231,7 @@ def plain_words(sub: Submission, error: dict) -> str:
             '`device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` and use `.to(device)` instead '
             "of `.cuda()`."
         )
-    if kind == "RuntimeError" and "does not require grad" in message:
-        return (
-            "The grader calls `backprop(X)` under `torch.no_grad()`, as the notebook does: Exercise 2 asks for "
-            "the backward pass by hand, without autograd (`.backward()`)."
-        )
-    return ""
+    return sub.assignment.hint(error) if sub.assignment.hint else ""
 
 
 def first_cause(sub: Submission, error: dict) -> str | None:

@@ -18,11 +18,10 @@ from pathlib import Path
 import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
+from .feedback import GRADER_FAILED_TEST
 from .testcase import CheckCase
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
-MAX_TEST_OUTPUT = 30_000
-MAX_TOP_OUTPUT = 100_000
 
 
 class _Result(JSONTestResult):
@@ -41,7 +40,7 @@ class _Result(JSONTestResult):
             )  # the instructor log; the student sees no grader file or frame
             err = (
                 err[0],
-                "The grader itself failed on this test; this is not your fault. Please tell the course staff.",
+                GRADER_FAILED_TEST,
                 None,
             )
         if not hasattr(test, "_testMethodName"):  # a setUpClass/setUpModule error arrives as an _ErrorHolder
@@ -112,12 +111,13 @@ def _fields(warning) -> dict:
 
 def _finish(data: dict, summary: str, facts: dict, submission) -> None:
     data["execution_time"] = float(data.get("execution_time", 0))
-    data["output"] = summary[:MAX_TOP_OUTPUT]
+    settings = submission.settings
+    data["output"] = summary[: settings.top_output_chars]
     data["extra_data"] = facts
     data["output_format"] = "md"
     data["test_output_format"] = "md"
     for test in data["tests"]:
-        test["output"] = test.get("output", "").strip()[:MAX_TEST_OUTPUT]
+        test["output"] = test.get("output", "").strip()[: settings.test_output_chars]
         item = submission.assignment.rubric.get(test.get("number"))
         if item and item.visibility != "visible":
             test["visibility"] = item.visibility

@@ -2,7 +2,7 @@
 
 from ..markdown import inline_code, with_code
 from ..version import grader_version
-from .feedback import channel_problem, exit_words, out_of_memory
+from .feedback import channel_problem, ending, exit_words, out_of_memory
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -22,7 +22,7 @@ def summary(sub: Submission) -> str:
         "Your notebook was run from a fresh start, top to bottom (like Kernel > Restart & Run All); "
         "a cell that fails does not stop the run. Cell numbers count code cells from the top."
     )
-    lines.append(f"**Run:** {sub.ending} ({sub.run.seconds:.1f} s)")
+    lines.append(f"**Run:** {ending(sub)} ({sub.run.seconds:.1f} s)")
     failed = [_cell_line(sub, end) for _, end in sorted(sub.report.cells.items())]
     if failed:
         more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
@@ -74,7 +74,7 @@ def facts(sub: Submission) -> dict:
         "grader_version": grader_version(),
         "notebook": notebook.get("path"),
         "problem": sub.problem,
-        "ending": sub.ending,
+        "ending": ending(sub),
         "finished": bool(sub.run and sub.run.finished),
         "seconds": round(sub.run.seconds, 2) if sub.run else 0.0,
         "failed_cells": failed[:1000],

@@ -53,4 +53,5 @@ ASSIGNMENT = Assignment(
         Reading("w_by_hand", readings.w_by_hand, {"type": "array", "maxItems": 10, "items": {"type": "string"}}),
     ),
     flags=(Flag("w_by_hand", "w set by hand", "`w` is set to a number, not trained; 2 kept its points", set_by_hand),),
+    notebook="tiny.ipynb",
 )
