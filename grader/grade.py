@@ -120,7 +120,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 remove_tree(scratch.path)
             left -= sub.run.seconds
             cell = _uninterruptible_cell(sub.run)
-            if cell is None or cell in skip or left < settings.rerun_seconds:
+            if cell is None or cell in skip or left < min(settings.rerun_seconds, sub.run.seconds):
                 break
             skip.add(cell)
             sub.skipped = set(skip)

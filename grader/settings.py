@@ -60,7 +60,9 @@ class Settings:
         MIB,
     )
     reruns: int = option(2, help="runs again without a cell that caught its interrupt (a notebook may hold several)")
-    rerun_seconds: float = option(30.0, unit="s", help="a run again needs at least this much of the total time left")
+    rerun_seconds: float = option(
+        30.0, unit="s", help="a run again needs this much of the total time left (or as long as the run before took)"
+    )
     watchdog_grace: float = option(
         10.0, unit="s", help="a cell or call that ignores its interrupt this long (at most its own limit) is killed"
     )
