@@ -372,7 +372,10 @@ LOOP = "model = ToyModel()\nfor step in range(9):\n    y_hat = model({})\n    lo
 def test_loop_arguments_name_only_what_the_loop_surely_saw():
     assert loop_arguments(LOOP.format("x", "Y")) == {"input": "x", "target": "Y"}
     assert loop_arguments("x = X\n" + LOOP.format("x", "y")) == {"input": "x", "target": "y"}  # bound before
-    assert loop_arguments("while True:\n    l = criterion(model.forward(a), b)") == {"input": "a", "target": "b"}
+    assert loop_arguments("while True:\n    l = criterion(model.forward(a), b)", method="forward") == {
+        "input": "a",
+        "target": "b",
+    }
     nothing = {"input": None, "target": None}
     assert loop_arguments(LOOP.format("x", "Y") + "    x = x + 1\n") == {"input": None, "target": "Y"}
     assert loop_arguments(LOOP.format("X.float()", "Y[:, 0]")) == nothing  # not a variable

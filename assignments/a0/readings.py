@@ -72,7 +72,10 @@ def training(text) -> dict | None:
         return None
     source = dict(text.code)[cells[-1]]
     later = [code for number, code in text.code if number > cells[-1]]
-    passed = {role: name if name and len(name) <= 100 else None for role, name in loop_arguments(source).items()}
+    passed = {
+        role: name if name and len(name) <= 100 else None
+        for role, name in loop_arguments(source, "model", method="forward").items()
+    }
     return {
         **passed,
         "later": [name for name in read_then_bound(source, later) if len(name) <= 100][:50],

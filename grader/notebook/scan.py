@@ -136,9 +136,9 @@ def seeds_before(source: str, name: str = "model") -> bool:
     return False
 
 
-def loop_arguments(source: str, name: str = "model") -> dict:
+def loop_arguments(source: str, name: str = "model", method: str | None = None) -> dict:
     """What the cell's loops pass to the model and to the loss: {"input": the one variable every `name(...)` or
-    `name.forward(...)` call gets (`y_hat = model(x)`), "target": the one variable every loss call (`mse_loss`,
+    `name.<method>(...)` call gets (`y_hat = model(x)`), "target": the one variable every loss call (`mse_loss`,
     `loss_fn`, `criterion`...) gets second (`mse_loss(y_hat, Y)`)}. Each is None unless the calls agree on one
     variable that the cell does not bind from the first such loop on (so its value after the notebook ran is the
     one the loop saw, unless a later cell binds it)."""
@@ -153,7 +153,7 @@ def loop_arguments(source: str, name: str = "model") -> dict:
             for node in _own_expressions(inner):
                 if not isinstance(node, ast.Call):
                     continue
-                role, position = ("input", 0) if _names_call(node.func, name) else ("target", 1)
+                role, position = ("input", 0) if _names_call(node.func, name, method) else ("target", 1)
                 if role == "target" and not _loss_call(node.func):
                     continue
                 argument = node.args[position] if len(node.args) == position + 1 else None
@@ -171,8 +171,8 @@ def loop_arguments(source: str, name: str = "model") -> dict:
     return found
 
 
-def _names_call(func, name: str) -> bool:
-    if isinstance(func, ast.Attribute) and func.attr == "forward":
+def _names_call(func, name: str, method: str | None) -> bool:
+    if isinstance(func, ast.Attribute) and method and func.attr == method:
         func = func.value
     return isinstance(func, ast.Name) and func.id == name
 
