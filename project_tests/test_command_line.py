@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, RUN_AUTOGRADER, processes_of, sandbox_user, save
+from conftest import FULL_MARKS, ROOT, RUN_AUTOGRADER, processes_of, sandbox_user, save, solution
 
 from grader.sandbox import cleanup
 from grader.sandbox.lease import system_user
@@ -216,3 +216,15 @@ def test_the_notebook_size_limit_reaches_the_child(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["score"] == 0
     assert "`A0.ipynb` is 2 MB, too large to grade (the limit is 1 MB)" in results["output"]
+
+
+def test_results_written_straight_into_the_temporary_folder_still_grade(tmp_path):
+    """`--results /tmp/r.json`: the results' folder is hidden from the child, but never the folder its copy is in."""
+    save(solution(), tmp_path / "work")
+    results = Path(tempfile.gettempdir()) / f"a0-results-{os.getpid()}-{time.monotonic_ns()}.json"
+    try:
+        done = run("--submission", tmp_path / "work", "--results", results, "--no-notebook-output")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert json.loads(results.read_text())["score"] == FULL_MARKS, done.stdout[-3000:]
+    finally:
+        results.unlink(missing_ok=True)
