@@ -1,7 +1,7 @@
 """A0's probes, run in the child after the notebook's last cell: each calls the notebook's object on the parent's
 inputs and returns plain data (records.Record), with the engine's helpers (grader/child/probes.py)."""
 
-from grader.child.cells import describe
+from grader.child.errors import describe
 from grader.child.probes import call, defined, module_data, own_dtype, set_globals
 from grader.records import Record
 

@@ -6,8 +6,6 @@ and package installers are skipped with a note (there is no network), and Colab-
 """
 
 import fnmatch
-import os
-import re
 import socket
 import sys
 import time
@@ -21,13 +19,13 @@ from traitlets.config import Config
 
 from ..records import CELL_END, CELL_START
 from . import colab, shared_memory
-from .clock import CELL_FILE, UNINTERRUPTED, CellTimeout, time_limit
+from .clock import UNINTERRUPTED, CellTimeout, time_limit
+from .errors import describe, leave_if_forked
 from .report import Reporter
 
 UNINTERRUPTED.add(__file__)
 
 FULL_ERRORS = 20  # later failing cells are described briefly: the channel's budget must keep room for the checks
-_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit  # kept before student code can replace them
 # Shell escapes and installers: skipped with a note. Every other magic runs as in Jupyter.
 SKIPPED_MAGICS = (
     "bash",
@@ -269,35 +267,3 @@ def first_line(source: str) -> str:
         if line.strip():
             return line.strip()[:80]
     return ""
-
-
-def leave_if_forked() -> None:
-    """A copy of this process forked by a cell comes back here when the cell ends: it must not go on."""
-    if _getpid() != _OWNER:
-        _exit(0)
-
-
-def describe(exc: BaseException, brief: bool = False) -> dict:
-    """The exception, with only the traceback frames that belong to the student's cells (none when brief)."""
-    try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if CELL_FILE.match(f.filename)]
-        cell = line = None
-        if isinstance(exc, SyntaxError) and CELL_FILE.match(exc.filename or ""):
-            cell, line = int(CELL_FILE.match(exc.filename).group(1)), exc.lineno
-        elif frames:
-            cell, line = int(CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
-        text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
-        text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
-        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats file and line
-        return {
-            "type": type(exc).__name__[:200],
-            "message": str(message)[: 200 if brief else 2000],
-            "cell": cell,
-            "line": line if isinstance(line, int) else None,
-            "traceback": "" if brief else text[-6000:],
-        }
-    except BaseException:  # noqa: BLE001  -- a hostile exception may fail even to print itself
-        return {"type": "Exception", "message": "(the exception could not be described)", "cell": None, "line": None}
-
-
-CELL_FILE_IN_TEXT = re.compile(r"<ipython-input-(\d+)-[0-9a-f]+>")

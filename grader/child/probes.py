@@ -8,8 +8,8 @@ The probes are the assignment's (grader/assignment.py Probe.call), in its order,
 import difflib
 
 from ..records import MAX_VALUES, PROBE_START, RECORD
-from .cells import describe, leave_if_forked
 from .clock import CellTimeout, time_limit
+from .errors import describe, leave_if_forked
 
 
 class Missing(Exception):

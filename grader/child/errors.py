@@ -1,0 +1,40 @@
+"""What the runner says of an exception, and of a copy of itself a cell forked: light (no IPython), so the parent
+can import the probes' modules too."""
+
+import os
+import re
+import traceback
+
+from .clock import CELL_FILE
+
+_OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit  # kept before student code can replace them
+CELL_FILE_IN_TEXT = re.compile(r"<ipython-input-(\d+)-[0-9a-f]+>")
+
+
+def leave_if_forked() -> None:
+    """A copy of this process forked by a cell comes back here when the cell ends: it must not go on."""
+    if _getpid() != _OWNER:
+        _exit(0)
+
+
+def describe(exc: BaseException, brief: bool = False) -> dict:
+    """The exception, with only the traceback frames that belong to the student's cells (none when brief)."""
+    try:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if CELL_FILE.match(f.filename)]
+        cell = line = None
+        if isinstance(exc, SyntaxError) and CELL_FILE.match(exc.filename or ""):
+            cell, line = int(CELL_FILE.match(exc.filename).group(1)), exc.lineno
+        elif frames:
+            cell, line = int(CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
+        text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
+        text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats file and line
+        return {
+            "type": type(exc).__name__[:200],
+            "message": str(message)[: 200 if brief else 2000],
+            "cell": cell,
+            "line": line if isinstance(line, int) else None,
+            "traceback": "" if brief else text[-6000:],
+        }
+    except BaseException:  # noqa: BLE001  -- a hostile exception may fail even to print itself
+        return {"type": "Exception", "message": "(the exception could not be described)", "cell": None, "line": None}
