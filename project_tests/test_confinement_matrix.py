@@ -1,7 +1,7 @@
 """The sandbox holds in every setting a course grades in: as root, as root without CAP_SYS_ADMIN (Docker's
 default, Gradescope) and as an ordinary user (a TA's laptop, no sudo). In each, `python -m grader.batch` grades two
-notebooks at once from a copy of the checkout: one tries to write the checkout, the home of the user it runs as (found
-with pwd), ~/.ssh and the batch's OUT, and to read solution/, tests/, grader/, .grader-secret, OUT's CSVs, the export
+notebooks at once from a copy of the checkout: one tries to write the checkout, the home and ~/.ssh of the user running
+the batch and the batch's OUT, and to read solution/, tests/, grader/, .grader-secret, OUT's CSVs, the export
 and the other grading's scratch folder; the other is the solution, which still gets full marks. The checks are on
 what the test sees: files on disk, `git status`, grades.csv, OUT's modes; the attacking notebook's own report only
 says which attempts it made and what they read (nothing of any secret may be in it)."""
@@ -39,7 +39,7 @@ open("role-{role}", "w").write("{tag}")
         break
     time.sleep(0.1)
 """
-ATTACK = """import json, os, pwd
+ATTACK = """import json, os
 
 def attempt(op, path):
     try:
@@ -57,10 +57,7 @@ def attempt(op, path):
     except OSError as error:
         return f"refused: {type(error).__name__} {error.errno}"
 
-home = pwd.getpwuid(os.getuid()).pw_dir
-targets = json.load(open("targets.json"))
-attempts = targets + [["append", home + "/.bashrc"], ["append", home + "/.ssh/authorized_keys"],
-                      ["create", home + "/.ssh/planted"], ["create", home + "/planted"]]
+attempts = json.load(open("targets.json"))
 report = {f"{op} {path}": attempt(op, path) for op, path in attempts}
 report["control"] = attempt("create", os.path.abspath("mine")) + " / " + attempt("read", os.path.abspath("mine"))
 with open("report.tmp", "w") as f:
@@ -277,6 +274,12 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
             ["list", str(victim)],
             ["read", str(shm)],
             *([["list", "/dev/shm"]] if user.pw_uid else []),  # a sandbox user may see its own, swept after
+            # the home of the user running the batch, given here: a pwd lookup in the child fails once a useradd
+            # elsewhere has replaced /etc/passwd (Landlock's rule holds the file it saw, not the new one)
+            ["append", f"{home}/.bashrc"],
+            ["append", f"{home}/.ssh/authorized_keys"],
+            ["create", f"{home}/.ssh/planted"],
+            ["create", f"{home}/planted"],
         ]
         # a sandbox user may write /dev/shm, an ordinary user's child its private one: checked on the real one below
         shm_writes = [["append", str(shm)], ["create", str(shm_planted)]]
@@ -291,7 +294,7 @@ def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(
         for op, path in shm_writes:
             report.pop(f"{op} {path}")
         assert control == "ok / ok: \n# planted by a notebook\n", control  # the attempts themselves work
-        assert len(report) == len(targets) + 4
+        assert len(report) == len(targets)
         # refused, or (as root, in a mount namespace) the path covered by an empty file or folder
         failed = {attempt: result for attempt, result in report.items() if result.startswith(("refused", "empty"))}
         assert failed == report, {attempt: result[:80] for attempt, result in report.items() if attempt not in failed}
