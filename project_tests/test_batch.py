@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -211,3 +213,33 @@ def test_a_grading_that_hangs_is_killed_and_reported(tmp_path, monkeypatch):
     assert problem == "grading timed out after 2 s and was killed"
     row = batch.row("submission_1", {}, batch.valid_results(tmp_path / "out" / "results.json"), seconds, problem)
     assert row["total"] == "" and row["problems"] == problem and float(row["seconds"]) >= 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root leases sandbox users")
+def test_every_slots_sandbox_user_exists_before_the_first_notebook_runs(tmp_path, monkeypatch):
+    """A useradd while a notebook runs replaces /etc/passwd, which the confined child can then no longer read (its
+    `pwd.getpwuid` fails): the batch makes its job slots' users before it starts any grading."""
+    prefix = sandbox_user() + "-slots"
+    for sub_id in ("1", "2", "3"):
+        save(solution(), tmp_path / "export" / f"submission_{sub_id}")
+    seen = []
+
+    def grade_one(folder, out, user, *args, **kwargs):
+        seen.append({name: _exists(name) for name in (f"{prefix}-1", f"{prefix}-2", f"{prefix}-3")})
+        return 0.1, "not graded in this test"
+
+    monkeypatch.setattr(batch, "grade_one", grade_one)
+    try:
+        batch._run(tmp_path / "export", tmp_path / "out", 2, 60, prefix, False, None, False, tmp_path / "unpacked")
+        assert seen and all(s == {f"{prefix}-1": True, f"{prefix}-2": True, f"{prefix}-3": False} for s in seen), seen
+    finally:
+        for name in (f"{prefix}-1", f"{prefix}-2"):
+            subprocess.run(["userdel", name], capture_output=True, timeout=60)
+
+
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
