@@ -107,6 +107,16 @@ POOL_TRAINING = (
 )
 
 
+SHARED_BLOCK = (
+    "from multiprocessing import shared_memory\n"
+    "block = shared_memory.SharedMemory(create=True, size=16)\n"
+    "block.buf[0] = 7\n"
+    "assert block.buf[0] == 7\n"
+    "block.close()\n"
+    "block.unlink()\n"
+)
+
+
 def _with_training(source: str, extra: str = ""):
     nb = solution()
     training = code_cells(nb)[cell_number(nb, START) - 1]
@@ -139,7 +149,7 @@ def test_dataloader_workers_train_as_an_ordinary_user(checkout, without):
 @pytest.mark.slow(30)
 @pytest.mark.parametrize("without", ["", "A0_TEST_NO_USER_NAMESPACE"])
 def test_multiprocessing_pool_and_queue_as_an_ordinary_user(checkout, without):
-    nb = _with_training(POOL_TRAINING)
+    nb = _with_training(POOL_TRAINING, SHARED_BLOCK)
     results, _ = _graded_as_nobody(checkout, nb, "--cell-timeout", "120", env={without: "1"} if without else {})
     training = cell_number(nb, "multiprocessing.Pool(2)")
     if not without:
@@ -148,6 +158,8 @@ def test_multiprocessing_pool_and_queue_as_an_ordinary_user(checkout, without):
         return
     assert results["score"] == FULL_MARKS - RUBRIC["5.1"].points, results["output"]
     assert training in results["extra_data"]["failed_cells"]
+    assert cell_number(nb, "SharedMemory") in results["extra_data"]["failed_cells"]
+    assert results["output"].count(NO_SHARED_MEMORY[:60]) >= 1 and "Errno 13" not in results["output"]
     feedback = output_of(results, "5.1")
     assert NO_SHARED_MEMORY in feedback, feedback
     assert "Errno" not in feedback, feedback

@@ -1,6 +1,7 @@
 """Where the runner has no shared memory (an ordinary user on a machine that allows no user namespace: confine.py
 keeps the TA's /dev/shm closed and cannot make a private one), worker processes cannot share locks. A DataLoader
-then loads its batches in the notebook's own process, with a note; plain `multiprocessing` says why it fails."""
+then loads its batches in the notebook's own process, with a note; plain `multiprocessing` (its locks, queues,
+pools and `shared_memory`) says why it fails."""
 
 import functools
 import inspect
@@ -23,12 +24,16 @@ def adapt(note) -> None:
         return
     except OSError:
         pass
+    from multiprocessing import shared_memory
+
     _explained(synchronize.SemLock)
+    _explained(shared_memory.SharedMemory)
     _loading_in_process(note)
 
 
-def _explained(semlock) -> None:
-    make = semlock.__init__
+def _explained(kind) -> None:
+    """`kind(...)` (a lock, a shared memory block) raises the cause, not "[Errno 13] Permission denied"."""
+    make = kind.__init__
 
     @functools.wraps(make)
     def __init__(self, *args, **kwargs):
@@ -37,7 +42,7 @@ def _explained(semlock) -> None:
         except PermissionError:
             raise PermissionError(NO_SHARED_MEMORY) from None
 
-    semlock.__init__ = __init__
+    kind.__init__ = __init__
 
 
 def _loading_in_process(note) -> None:
