@@ -43,7 +43,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--ta-files",
         metavar="DIR",
         type=Path,
-        help="also write the notebook rendered to HTML and the Exercise 3 answer's images here",
+        help="also write the notebook rendered to HTML and the hand-graded answer's images here",
     )
     parser.add_argument(
         "--hide",

@@ -6,12 +6,12 @@ submission and, optionally, `submission_metadata.yml` naming the submitters. Eac
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
 OUT/<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
 then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv (what changed since
-the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (Exercise 3, anonymous
-unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results. A submission
-whose results.json exists, is valid and comes from this grader version is not graded again: an interrupted batch
-resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force regrades all the same.
-A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and SIGHUP stop it clean:
-no grading outlives it, and the unpacked export is removed.
+the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the answers graded by
+hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results.
+A submission whose results.json exists, is valid and comes from this grader version is not graded again: an
+interrupted batch resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force
+regrades all the same. A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and
+SIGHUP stop it clean: no grading outlives it, and the unpacked export is removed.
 """
 
 import argparse
@@ -216,7 +216,8 @@ def current(results) -> bool:
 
 @cache
 def _writes_ta_files() -> bool:
-    """Whether ./run_autograder has --ta-files (notebook.html, Exercise 3 images), which came after the batch."""
+    """Whether ./run_autograder has --ta-files (notebook.html, the hand-graded answer's images), which came after the
+    batch."""
     try:
         done = subprocess.run([str(RUN_AUTOGRADER), "--help"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
@@ -626,7 +627,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--names",
         action="store_true",
-        help="show names beside the Exercise 3 answers (answers.html, answers.csv); by default they are anonymous",
+        help="show names beside the answers graded by hand (answers.html, answers.csv); by default they are anonymous",
     )
     parser.add_argument(
         "--force",

@@ -157,7 +157,8 @@ def _fit(results: dict, limit: int) -> None:
     """Messages quote the student's text (errors, answers): halve the longest output until the file fits."""
     extra = results.get("extra_data", {})
     if len(str(extra)) > limit // 4:
-        extra["exercise3"] = {"answer": (extra.get("exercise3", {}).get("answer") or "")[:20000], "images": []}
+        by_hand = extra.get("by_hand", {})
+        extra["by_hand"] = {"test": by_hand.get("test"), "answer": (by_hand.get("answer") or "")[:20000], "images": []}
     for _ in range(64):  # each round halves one output: bounded
         if len(strict_json(results).encode("utf-8")) <= limit:
             return

@@ -49,10 +49,11 @@ def print_table(results: dict, path) -> None:
         mark = "ok " if test.get("status") == "passed" else "XX "
         score = f"{test.get('score', 0):g}/{test.get('max_score', 0):g}"
         print(f"{mark}{clean(test.get('number', '')):<3} {score:>9}  {_reason(test.get('output', ''))}")
-    answer = (facts.get("exercise3") or {}).get("answer") if isinstance(facts.get("exercise3"), dict) else None
-    if isinstance(answer, str):  # graded by hand: the TA reads it here
-        text = _line(answer)
-        print(f"Exercise 3 answer: {text[:597] + '...' if len(text) > 600 else text or '(empty)'}")
+    by_hand = facts.get("by_hand") if isinstance(facts.get("by_hand"), dict) else {}
+    if isinstance(by_hand.get("answer"), str):  # graded by hand: the TA reads it here
+        text = _line(by_hand["answer"])
+        print(f"answer to test {_line(str(by_hand.get('test') or '?'))[:10]}, graded by hand: "
+              f"{text[:597] + '...' if len(text) > 600 else text or '(empty)'}")  # fmt: skip
     total = sum(t.get("max_score", 0) for t in results.get("tests", []))
     print(f"total  {results.get('score', 0):g}/{total:g}   ({results.get('execution_time', 0)} s)")
     print(f"results: {path}")

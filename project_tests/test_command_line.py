@@ -226,5 +226,6 @@ def test_results_written_straight_into_the_temporary_folder_still_grade(tmp_path
         done = run("--submission", tmp_path / "work", "--results", results, "--no-notebook-output")
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert json.loads(results.read_text())["score"] == FULL_MARKS, done.stdout[-3000:]
+        assert "answer to test 3, graded by hand: Yes" in done.stdout  # the TA reads it in the table
     finally:
         results.unlink(missing_ok=True)

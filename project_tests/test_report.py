@@ -139,14 +139,14 @@ def test_pages_from_forged_results(tmp_path):
     }
     wrong_forward = "`forward(x)` differs from the expected output by 0.{} (allowed: 1e-05).\n\nmore"
     results = {
-        "submission_1": forged({}, code_hash="same", exercise3={"answer": HOSTILE_ANSWER, "images": []}),
-        "submission_2": forged({}, code_hash="same", exercise3={"answer": "- loss can go up", "images": []}),
+        "submission_1": forged({}, code_hash="same", by_hand={"test": "3", "answer": HOSTILE_ANSWER, "images": []}),
+        "submission_2": forged({}, code_hash="same", by_hand={"test": "3", "answer": "- loss can go up", "images": []}),
         "submission_3": forged(
             {"1.2": (0, wrong_forward.format(25))},
             code_hash="h3",
             flags=["cell_timeout"],
             first_failing_cell=12,
-            exercise3={"answer": "see the plot", "images": ["answer-1.png", "../../etc/passwd"]},
+            by_hand={"test": "3", "answer": "see the plot", "images": ["answer-1.png", "../../etc/passwd"]},
         ),
         "submission_4": forged(
             {"1.2": (0, wrong_forward.format(3)), "2.2": (0, "B2 is off")},
@@ -382,7 +382,7 @@ def test_a_class_end_to_end(tmp_path):
     assert answers["1009"]["answer"] == "" and answers["1009"]["status"] == "empty"
     answers_html = (out / "answers.html").read_text()
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;\n# heading\n[img](http://x)" in answers_html
-    if "images" in facts.get("exercise3", {}):
+    if "images" in facts.get("by_hand", {}):
         assert answers["1012"]["images"] == "submission_1012/answer-1.png"
         assert answers_html.count('class="answer-image"') == 1
 

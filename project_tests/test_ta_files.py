@@ -19,7 +19,7 @@ def test_ta_files_hold_the_rendered_notebook_and_the_answer_image(tmp_path):
     ta = tmp_path / "ta"
     run_grader(folder, tmp_path / "results.json", "--ta-files", str(ta), "--sandbox-user", sandbox_user())
     facts = json.loads((tmp_path / "results.json").read_text())["extra_data"]
-    assert facts["exercise3"]["images"] == ["answer-1.png"]
+    assert facts["by_hand"]["images"] == ["answer-1.png"]
     assert (ta / "answer-1.png").read_bytes() == PNG
     page = (ta / "notebook.html").read_text()
     first_call = cell_number(nb, "y_hat = forward(X)")  # where the NameError is raised

@@ -17,7 +17,7 @@ SEEN_BY = {  # who saw a flag -> what the pages say
     "runner": "reported by the notebook's own process",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `x1`
-_KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "Exercise 2", "cell 7"
+_KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "test 2", "cell 7"
 _KNOCK_ON = re.compile(r"same cause as (?:test )?(\d+(?:\.\d+)?)", re.I)
 CAUSE_LENGTH = 120
 
@@ -60,7 +60,7 @@ def identical_groups(results_by_id: dict) -> dict:
 
 
 def failed_tests(results) -> list:
-    """The tests of a results.json that did not get full marks, or failed (Exercise 3 is worth 0 points)."""
+    """The tests of a results.json that did not get full marks, or failed (a hand-graded test is worth 0 points)."""
     return [
         t
         for t in (results or {}).get("tests", [])
@@ -70,7 +70,7 @@ def failed_tests(results) -> list:
 
 def cause_of(output: str) -> str:
     """The first line of a test's output, measured numbers replaced by #, so that failures of one kind count
-    together; the numbers that name something (Exercise 5, cell 7, test 1.1) are kept."""
+    together; the numbers that name something (an exercise, cell 7, test 1.1) are kept."""
     first = next((line.strip() for line in (output or "").splitlines() if line.strip()), "(no message)")
 
     def mask(match):

@@ -1,4 +1,4 @@
-"""The course staff's pages: answers.html/.csv (Exercise 3), report.html (the class), <id>/feedback.html.
+"""The course staff's pages: answers.html/.csv (answers graded by hand), report.html (the class), <id>/feedback.html.
 
 Every page is one self-contained file: inline CSS, the plot as inline SVG, images as data: URIs, no scripts, and a
 Content-Security-Policy that forbids scripts and remote loads. Student text is escaped; results.json's Markdown is
@@ -86,11 +86,14 @@ def flag_chips(row: dict) -> str:
     )
 
 
-# -- Exercise 3
-def exercise3(results) -> dict:
-    """{"answer": text or None, "images": [file names]}: extra_data.exercise3, or, from a grader that does not
-    write it yet, the answer quoted in test 3's output."""
-    found = F.facts_of(results).get("exercise3")
+# -- the answers graded by hand (Assignment.by_hand)
+BY_HAND = f"Answers to test {ASSIGNMENT.by_hand}, graded by hand"
+
+
+def by_hand_answer(results) -> dict:
+    """{"answer": text or None, "images": [file names]}: extra_data.by_hand, or, from a grader that does not
+    write it, the answer quoted in the hand-graded test's output."""
+    found = F.facts_of(results).get("by_hand")
     if isinstance(found, dict):
         images = [n for n in found.get("images") or [] if isinstance(n, str) and _ANSWER_IMAGE.fullmatch(n)]
         answer = found.get("answer")
@@ -133,7 +136,7 @@ def answer_groups(rows: list, results_by_id: dict) -> tuple:
     groups, empty, missing = {}, [], []
     for row in rows:
         results = results_by_id.get(row["submission_id"])
-        found = exercise3(results)
+        found = by_hand_answer(results)
         if not results or "not_graded" in row["flags"].split("; "):
             missing.append((row, found))
         elif not (found["answer"] or "").strip() and not found["images"]:
@@ -151,7 +154,7 @@ def words(found: dict) -> int:
 
 def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = False) -> None:
     """answers.csv (one row per submission, blank score and comment columns) and answers.html, for grading
-    Exercise 3 by hand: anonymous unless `names`, identical answers grouped, empty and missing ones apart."""
+    by hand: anonymous unless `names`, identical answers grouped, empty and missing ones apart."""
     groups, empty, missing = answer_groups(rows, results_by_id)
     people = ["names", "sids", "emails"] if names else []
     with open(out / "answers.csv.tmp", "w", newline="", encoding="utf-8-sig") as f:
@@ -190,18 +193,18 @@ def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = Fals
             f"<td>{answer}</td><td>{submitters(members)}</td></tr>"
         )
     body = (
-        f"<h1>Exercise 3 answers</h1><p>{len(rows)} submissions: <b>{sum(len(m) for _, m in groups)}</b> "
+        f"<h1>{esc(BY_HAND)}</h1><p>{len(rows)} submissions: <b>{sum(len(m) for _, m in groups)}</b> "
         f"answered ({len(groups)} different answers), <b>{len(empty)}</b> empty, <b>{len(missing)}</b> not "
         "graded. Identical answers (whitespace aside) are grouped, the largest group first; "
         + ("names are shown." if names else "names are hidden (<code>--names</code> shows them).")
-        + " Grade them by hand on Gradescope (the autograder gives Exercise 3 no points); "
+        + f" Grade them by hand on Gradescope (the autograder gives test {esc(ASSIGNMENT.by_hand)} no points); "
         '<a href="answers.csv">answers.csv</a> has a row per submission with blank score and comment columns.</p>'
         "<h2>Answered</h2><table><tr><th>group</th><th>count</th><th>words</th><th>answer</th>"
         "<th>submissions</th></tr>" + "\n".join(items) + "</table>"
         f"<h2>Empty answers ({len(empty)})</h2><p>{submitters(empty) or 'None.'}</p>"
         f"<h2>Not graded ({len(missing)})</h2><p>{submitters(missing) or 'None.'}</p>"
     )
-    write(out / "answers.html", page("Exercise 3 answers", body))
+    write(out / "answers.html", page(BY_HAND, body))
 
 
 # -- the class
@@ -235,7 +238,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
     parts = [
         f"<h1>{esc(ASSIGNMENT.title)} class report</h1><p><b>{len(rows)}</b> submissions, <b>{len(graded)}</b> graded, "
         f"<b>{len(rows) - len(graded)}</b> not graded. Grader version <code>{esc(version)}</code>. "
-        '<a href="grades.csv">grades.csv</a>, <a href="answers.html">Exercise 3 answers</a>.</p>'
+        f'<a href="grades.csv">grades.csv</a>, <a href="answers.html">{esc(BY_HAND)}</a>.</p>'
     ]
     if totals:
         parts.append(

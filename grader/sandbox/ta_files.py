@@ -2,7 +2,7 @@
 
 Only the reader's files are taken (it never runs the notebook's code): the notebook page, built here around the
 body the reader rendered, with the grader's own head (the restrictive CSP, so it holds when the page is opened on
-its own), the cells the runner reported as failed marked as the notebook's own report; and the Exercise 3 answer's
+its own), the cells the runner reported as failed marked as the notebook's own report; and the hand-graded answer's
 images, whose bytes must be the image they claim to be. Anything else is dropped and noted.
 """
 

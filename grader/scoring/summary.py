@@ -91,7 +91,8 @@ def facts(sub: Submission) -> dict:
             "total_timeout": sub.settings.total_timeout,
             "memory_mb": sub.memory_mb,
         },
-        "exercise3": {
+        "by_hand": {  # the answer the staff grade by hand (Assignment.by_hand), for answers.html and the terminal
+            "test": sub.assignment.by_hand,
             "answer": sub.assignment.answer(sub) if sub.assignment.answer and notebook else None,
             "images": sorted(n for n in sub.reading_report.ta_files if n.startswith("answer-")),
         },
