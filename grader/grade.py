@@ -101,7 +101,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                 }
                 request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
                 options = dict(
-                    hide=_hidden(python, submission, hide, scratch.path),
+                    hide=_hidden(python, submission, hide),
                     ta_files=ta_dir is not None,
                     handout_code=sub.assignment.handout_code,
                     notebook=sub.assignment.notebook,
@@ -143,14 +143,12 @@ def _uninterruptible_cell(run) -> int | None:
     return None
 
 
-def _hidden(python: str, submission: Path, extra, scratch: Path) -> list:
+def _hidden(python: str, submission: Path, extra) -> list:
     """What the child must not see: the grader's folder (tests, solution, a checkout's .git) except the interpreter
-    it runs, the original upload (it has its copy), the results folder and whatever the caller adds; never a folder
-    holding the scratch copy (`--results /tmp/r.json` hides nothing of /tmp: Landlock still keeps the child out)."""
+    it runs, the original upload (it has its copy), the results folder and whatever the caller adds."""
     keep = {*Path(python).absolute().parents, *Path(sys.prefix).absolute().parents, Path(sys.prefix).absolute()}
     grader = [entry for entry in ROOT.iterdir() if entry not in keep and not entry.is_symlink()]
-    hidden = [*grader, submission.absolute(), *map(Path, extra)]
-    return [str(p) for p in hidden if p.exists() and not Path(scratch).resolve().is_relative_to(p.resolve())]
+    return [str(p) for p in [*grader, submission.absolute(), *map(Path, extra)] if p.exists()]
 
 
 def _fit(results: dict, limit: int) -> None:

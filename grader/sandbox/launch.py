@@ -75,6 +75,9 @@ class Child:
         # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
         # cannot enter); not the interpreter's own real path, which would leave the venv
         self.python = os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))
+        # a folder holding the child's own copy is never hidden (`--results /tmp/r.json` hides nothing of /tmp:
+        # Landlock still keeps the child out of it)
+        own = Path(workdir).resolve()
         self.config = {
             "workdir": str(workdir),
             "uid": identity.uid,
@@ -84,7 +87,7 @@ class Child:
             "probe_timeout": settings.probe_timeout,
             "read_timeout": settings.read_timeout,
             "notebook_bytes": settings.notebook_bytes,
-            "hide": [str(p) for p in hide],
+            "hide": [str(p) for p in hide if not own.is_relative_to(Path(p).resolve())],
             "ta_files": ta_files,
             "handout_code": handout_code,
             "notebook": notebook,  # the file name the assignment gives (Assignment.notebook)
