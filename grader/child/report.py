@@ -1,4 +1,6 @@
-"""Sending plain data to the parent: one JSON object a line, on a pipe the parent created."""
+"""Sending plain data to the parent: one JSON object a line, on a pipe the parent created; and what both children do
+around it (read the notebook or report it ungradable, end, import a probe's or reading's function by path). No
+IPython here: the reader imports this module too."""
 
 import importlib
 import json
