@@ -55,9 +55,15 @@ def saved_loss(text) -> float | None:
     return value if isinstance(value, float) and abs(value) < 1e300 else None
 
 
-def seeded(text) -> bool:
+def _model_cell(text) -> tuple[int, str] | None:
+    """The last code cell that binds `model` (the one whose model is checked), as (number, source)."""
     cells = text.definitions.get("model", [])
-    return bool(cells and seeds_before(dict(text.code)[cells[-1]], "model"))
+    return (cells[-1], dict(text.code)[cells[-1]]) if cells else None
+
+
+def seeded(text) -> bool:
+    found = _model_cell(text)
+    return bool(found and seeds_before(found[1], "model"))
 
 
 def autograd(text) -> list:
@@ -67,11 +73,11 @@ def autograd(text) -> list:
 
 def training(text) -> dict | None:
     """What the last cell binding `model` passes to it and to the loss in its loops, or None without such a cell."""
-    cells = text.definitions.get("model", [])
-    if not cells:
+    found = _model_cell(text)
+    if found is None:
         return None
-    source = dict(text.code)[cells[-1]]
-    later = [code for number, code in text.code if number > cells[-1]]
+    cell, source = found
+    later = [code for number, code in text.code if number > cell]
     passed = {
         role: name if name and len(name) <= 100 else None
         for role, name in loop_arguments(source, "model", method="forward").items()
