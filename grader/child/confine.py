@@ -296,11 +296,11 @@ def _drop_capabilities() -> bool:
     return True
 
 
-def _block_sockets(namespace: bool) -> None:
+def _block_sockets(unix: bool) -> None:
     """A seccomp filter: socket() fails with EACCES for every address family but AF_UNIX (AF_INET, AF_INET6,
-    AF_VSOCK, AF_PACKET, AF_NETLINK, ...), and for AF_UNIX too without a network namespace (`namespace` False):
-    abstract Unix sockets then reach listeners outside the sandbox, so Unix sockets come only from socketpair(),
-    which is allowed (multiprocessing's Pipe and Queue use socketpair() and pipes)."""
+    AF_VSOCK, AF_PACKET, AF_NETLINK, ...), and for AF_UNIX too unless `unix` (a sandbox user in a network
+    namespace): abstract Unix sockets, or the TA's own, would reach listeners outside the sandbox, so Unix sockets
+    come only from socketpair(), which is allowed (multiprocessing's Pipe and Queue use socketpair() and pipes)."""
     arch, seccomp_nr, (socket_nr, io_uring_nr) = _ARCH[platform.machine()]
     ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
     allow, deny = 0x7FFF0000, 0x00050000 | EACCES
@@ -313,7 +313,7 @@ def _block_sockets(namespace: bool) -> None:
         (jeq, 4, 0, io_uring_nr),  # 5: io_uring can open sockets -> deny
         (jeq, 0, 2, socket_nr),  # 6: socket() -> 7, else allow
         (ld, 0, 0, 16),  # 7: first argument, low 32 bits (the kernel reads an int)
-        (jeq, 0 if namespace else 1, 1, AF_UNIX),  # 8: AF_UNIX -> allow if namespace, else deny; others deny
+        (jeq, 0 if unix else 1, 1, AF_UNIX),  # 8: AF_UNIX -> allow if `unix`, else deny; others deny
         (ret, 0, 0, allow),  # 9
         (ret, 0, 0, deny),  # 10
     ]
