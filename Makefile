@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade zip secret gradescope-check bench bench-suite batch clean lock
+.PHONY: venv run test lint grade zip secret gradescope-check bench bench-suite bench-warm batch clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -105,3 +105,7 @@ bench: venv
 # `make bench-suite`: `make test`'s wall time beside two CPU-bound processes (CI shares its 2 cores), then alone.
 bench-suite: venv
 	$(PY) bench/suite_under_load.py
+
+# a grading started cold (run_autograder) against one whose children a warm start forks (grader.serve, the batch)
+bench-warm: venv
+	$(PY) bench/warm.py --repeat $(BENCH_REPEAT)

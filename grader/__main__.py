@@ -105,6 +105,14 @@ def _under(path: Path, folder: Path) -> bool:
 
 
 def main(argv=None) -> None:
+    code = run(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # results.json is written; skipping the interpreter's teardown saves about 0.1 s
+
+
+def run(argv=None, warm=None) -> int:
+    """Grade as the command line says; the exit status. `warm`: grader/serve.py's warm start."""
     args = parse(argv)
     settings = from_options(args)
     try:
@@ -116,19 +124,18 @@ def main(argv=None) -> None:
             ta_dir=args.ta_files,
             hide=args.hide,
             writable=args.writable,
+            warm=warm,
         )
     except Interrupted:
         print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
-        os._exit(130)
+        return 130
     except OSError as error:  # the results file itself cannot be written (a folder in the way, no permission)
         sys.stdout.flush()
         print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
-        os._exit(1)
+        return 1
     if not args.quiet:
         print_table(results, args.results)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # results.json is written; skipping the interpreter's teardown saves about 0.1 s
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from .assignment import load
 from .child.confine import landlock_abi
 from .report import flags, pages
 from .sandbox.lease import system_user
+from .serve import Server
 from .settings import Settings
 from .version import grader_version
 
@@ -233,9 +234,11 @@ def grade_one(
     running: dict,
     command=(str(RUN_AUTOGRADER),),
     cell_timeout=None,
+    server=None,
 ) -> tuple:
     """Grade one submission into out/results.json; returns (seconds, problem or ""). `running` tracks the
-    subprocess while it runs, so an interrupted batch can stop it."""
+    subprocess while it runs, so an interrupted batch can stop it. With a `server` (grader/serve.py, the job
+    slot's), this grader grades it there, its children forked warm; else `command` (run_autograder) does."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.iterdir():  # a regrading leaves only the files it writes: nothing old looks current
         if stale.is_symlink() or not stale.is_dir():
@@ -256,7 +259,7 @@ def grade_one(
     ]
     if cell_timeout:
         args += ["--cell-timeout", str(cell_timeout)]
-    if tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files():
+    if server is not None or (tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files()):
         args += ["--ta-files", str(out)]
         # the export (every student's work, the roster) and the output folder: out of the child's sight
         args += ["--hide", str(submission.absolute().parent), "--hide", str(out.absolute().parent)]
@@ -264,17 +267,23 @@ def grade_one(
         with _STARTING:
             if _STOPPING.is_set():
                 return 0.0, STOPPED
-            proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-            running[proc.pid] = (proc, user)
+            if server is None:
+                proc = subprocess.Popen(
+                    args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                )
+            else:
+                proc = server
+            running[id(proc)] = (proc, user)
         try:
-            code = proc.wait(timeout=timeout + GRACE)
+            if server is None:
+                code = proc.wait(timeout=timeout + GRACE)
+            else:
+                code = server.grade(args[len(command) :], log=out / "log.txt", timeout=timeout + GRACE)
         except subprocess.TimeoutExpired:
             _kill(proc, user)
             return time.monotonic() - started, f"grading timed out after {timeout + GRACE:.0f} s and was killed"
         finally:
-            running.pop(proc.pid, None)
+            running.pop(id(proc), None)
     seconds = time.monotonic() - started
     if _STOPPING.is_set():  # stopped with the batch: what it wrote says "interrupted", not a grade to keep
         (out / "results.json").unlink(missing_ok=True)
@@ -457,7 +466,7 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
             rows[sub_id] = row(sub_id, meta, results)
         elif sub_id in folders:
             todo.append(sub_id)
-    slots, running = queue.Queue(), {}
+    slots, running, servers = queue.Queue(), {}, {}
     for slot in range(1, jobs + 1):
         slots.put(slot)
         if os.geteuid() == 0 and slot <= len(todo):  # every slot's user now, before any notebook runs: a useradd
@@ -466,8 +475,15 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
     def work(sub_id):
         slot = slots.get()
         try:
+            server = servers.setdefault(slot, Server())
             return grade_one(
-                folders[sub_id], out / sub_id, f"{prefix}-{slot}", timeout, running, cell_timeout=cell_timeout
+                folders[sub_id],
+                out / sub_id,
+                f"{prefix}-{slot}",
+                timeout,
+                running,
+                cell_timeout=cell_timeout,
+                server=server,
             )
         finally:
             slots.put(slot)
@@ -491,6 +507,8 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
         raise
     finally:
         pool.shutdown(wait=True)
+        for server in servers.values():
+            server.close()
     ordered = [rows[i] for i in ids]
     results_by_id = {i: valid_results(out / i / "results.json") for i in ids if i in folders}
     changes = keep_runs(out, ids, results_by_id, ordered)

@@ -43,13 +43,16 @@ def grade(
     ta_dir: Path | None = None,
     hide=(),
     writable=(),
+    warm=None,
 ) -> dict:
+    """`warm`: a warm start (grader/sandbox/warm.py) that forks the children, for a parent grading many notebooks."""
     started = time.monotonic()
     reservation = Reservation(results_path)
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     interrupted = None
     try:
-        sub = _run(Path(submission), settings, python, ta_dir, [*hide, Path(results_path).absolute().parent], writable)
+        hide = [*hide, Path(results_path).absolute().parent]
+        sub = _run(Path(submission), settings, python, ta_dir, hide, writable, warm)
         results = run_tests(sub.assignment.tests, ROOT, sub, summary(sub), facts(sub))
         results["execution_time"] = round(time.monotonic() - started, 2)
         _fit(results, settings.results_bytes)
@@ -83,7 +86,7 @@ def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted(signum)
 
 
-def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> Submission:
+def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), warm=None) -> Submission:
     sub = Submission(settings=settings, assignment=load(settings.assignment))
     if not submission.exists():
         sub.problem = NO_SUBMISSION
@@ -109,6 +112,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=()) -> 
                     readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
                     writable=writable,
+                    warm=warm,
                 )
                 run_settings = dataclasses.replace(settings, total_timeout=left)
                 with (

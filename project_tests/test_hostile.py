@@ -28,6 +28,7 @@ from conftest import (
     ROOT,
     RUN_AUTOGRADER,
     SCHEMA,
+    SERVER,
     SOLUTION,
     SOLUTION_CELLS,
     SOURCE,
@@ -94,30 +95,23 @@ class Hostile:
     def code(self, text: str) -> str:
         return text.replace("DROP", repr(str(self.drop)))
 
-    def grade(self, nb, *options) -> Graded:
+    def grade(self, nb, *options, cold: bool = False) -> Graded:
+        """Graded as the batch grades (grader.serve, its children forked warm), or `cold` as run_autograder does."""
         submission = save(nb, self.tmp_path / "submission")
+        argv = ["--submission", str(submission.parent), "--results", str(self.results), "--quiet"]
+        argv += ["--sandbox-user", sandbox_user(), *LIMITS]
+        argv += ["--writable", str(self.drop), *options]  # Landlock: the one place outside its scratch to write
+        log = self.tmp_path / "log.txt"
         started = time.monotonic()
-        completed = subprocess.run(
-            [
-                str(RUN_AUTOGRADER),
-                "--submission",
-                str(submission.parent),
-                "--results",
-                str(self.results),
-                "--quiet",
-                "--sandbox-user",
-                sandbox_user(),
-                *LIMITS,
-                "--writable",  # Landlock: the drop folder is the one place outside its scratch an attack may write
-                str(self.drop),
-                *options,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT + 2 * SLACK,
-        )
+        if cold or os.environ.get("A0_TEST_COLD"):
+            completed = subprocess.run(
+                [str(RUN_AUTOGRADER), *argv], capture_output=True, text=True, timeout=TIMEOUT + 2 * SLACK
+            )
+            assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+            log.write_text(completed.stdout)
+        else:
+            assert SERVER.grade(argv, log=log, timeout=TIMEOUT + 2 * SLACK) == 0, log.read_text()[-3000:]
         seconds = time.monotonic() - started
-        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
         assert seconds < TIMEOUT + SLACK
         uid = pwd.getpwnam(sandbox_user()).pw_uid
         assert _processes_of(uid) == [] and _ipc_of(uid) == [] and _files_of(uid) == []
@@ -134,7 +128,7 @@ class Hostile:
             assert secret not in text
             for path in self.drop.rglob("*"):
                 assert not path.is_file() or secret.encode() not in path.read_bytes(), path
-        return Graded(results, completed.stdout, seconds)
+        return Graded(results, log.read_text(), seconds)
 
     def cleanup(self):
         shutil.rmtree(self.results_dir, ignore_errors=True)
@@ -239,14 +233,16 @@ def overwrite(path):
 
 
 # -- cheating on the results
-def test_writing_the_results_file_is_refused(hostile):
+@pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold"])
+def test_writing_the_results_file_is_refused(hostile, cold):
     nb = with_cell(
         solution(),
         hostile.code(
             RESULTS_PATHS
             + '''
-outcomes = {path: overwrite(path) for path in results_paths()}
-for path in results_paths():
+paths = sorted({*results_paths(), KNOWN_RESULTS})  # a batch's results path is on no command line: told here
+outcomes = {path: overwrite(path) for path in paths}
+for path in paths:
     try:
         os.chmod(os.path.dirname(path), 0o777)
         outcomes[path + " (folder)"] = "chmod done"
@@ -255,9 +251,9 @@ for path in results_paths():
 json.dump(outcomes, open(DROP + "/outcomes.json", "w"))
 raise RuntimeError("ATTACK on the results file done")
 '''
-        ),
+        ).replace("KNOWN_RESULTS", repr(str(hostile.results))),
     )
-    graded = hostile.grade(nb)
+    graded = hostile.grade(nb, cold=cold)
     assert_score(graded)
     outcomes = json.loads((hostile.drop / "outcomes.json").read_text())
     assert outcomes[str(hostile.results)] in ("PermissionError", "OSError")  # OSError: hidden, read-only
@@ -322,7 +318,8 @@ time.sleep(0.5)
     assert (hostile.drop / "alive").read_text() == beats and hostile.results.read_text() == written  # ...no more
 
 
-def test_the_graders_files_cannot_be_read(hostile):
+@pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold"])
+def test_the_graders_files_cannot_be_read(hostile, cold):
     """From the template (which does not hold the solution): tests, reference code and solution, also via .git."""
     template = nbformat.read(SOURCE, as_version=4)
     nb = with_cell(
@@ -361,7 +358,7 @@ found = [text[max(i - 20, 0):i + 80] for i in map(text.find, ("CheckCase", "def 
 raise RuntimeError(f"LOOT from {readable} files: {found}")
 '''),
     )
-    graded = hostile.grade(nb)
+    graded = hostile.grade(nb, cold=cold)
     assert_score(graded, NOTHING)
     assert (hostile.drop / "loot.txt").exists()  # the attack ran to its end
     assert "LOOT from" in summary_line(graded.results, len(code_cells(template)))
@@ -429,7 +426,8 @@ assert forward(X) == 42 and torch.allclose(forward(X), torch.zeros(1))
 
 
 # -- crashing the grader
-def test_killing_the_parent_is_not_permitted(hostile):
+@pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold"])
+def test_killing_the_parent_is_not_permitted(hostile, cold):
     nb = with_cell(
         solution(),
         '''
@@ -445,7 +443,7 @@ for what, kill in (("parent", lambda: os.kill(os.getppid(), signal.SIGKILL)),
 raise RuntimeError("ATTACK " + ", ".join(outcomes))
 ''',
     )
-    graded = hostile.grade(nb)
+    graded = hostile.grade(nb, cold=cold)
     assert_score(graded)
     assert "ATTACK parent: PermissionError, parent group: PermissionError" in summary_line(graded.results, ATTACK)
 

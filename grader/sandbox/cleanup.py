@@ -57,6 +57,18 @@ def _reap() -> None:
         pass
 
 
+_SPARED: dict = {}
+
+
+def spare(pid: int, spared: bool = True, descendants: bool = False) -> None:
+    """A child of this process that is not a leftover: never killed (a warm start's process, whose children are
+    the grading's and still are; a grader.serve, with all its descendants)."""
+    if spared:
+        _SPARED[pid] = descendants
+    else:
+        _SPARED.pop(pid, None)
+
+
 def _descendants(root: int):
     children: dict = {}
     for pid, ppid, _, state in _processes():
@@ -65,8 +77,10 @@ def _descendants(root: int):
     found, todo = [], list(children.get(root, []))
     while todo:
         pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
+        if pid not in _SPARED:
+            found.append(pid)
+        if not _SPARED.get(pid):
+            todo.extend(children.get(pid, []))
     return found
 
 

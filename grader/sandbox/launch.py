@@ -70,11 +70,10 @@ class Child:
         writable=(),
         role: str = "runner",
         skip_cells=(),
+        warm=None,
     ) -> None:
         self.settings, self.identity, self.workdir, self.role = settings, identity, workdir, role
-        # the venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
-        # cannot enter); not the interpreter's own real path, which would leave the venv
-        self.python = os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))
+        self.python = child_python(python)
         # a folder holding the child's own copy is never hidden (`--results /tmp/r.json` hides nothing of /tmp:
         # Landlock still keeps the child out of it)
         own = Path(workdir).resolve()
@@ -101,6 +100,8 @@ class Child:
             # without a sandbox user: a private /dev/shm in a user namespace; tests turn it off to see the fallback
             "user_namespace": not os.environ.get("A0_TEST_NO_USER_NAMESPACE"),
         }
+        self.warm = warm  # a warm start (grader/sandbox/warm.py) forks the child if it can; else it starts cold
+        self.start = "started cold"
         self.proc = None
         self.readers = []
         self.report = ChildReport(role=role)
@@ -119,19 +120,10 @@ class Child:
         read_fd, write_fd = os.pipe()
         self.started_at = time.monotonic()
         try:
-            self.proc = subprocess.Popen(
-                [self.python, "-I", "-c", BOOT],
-                cwd=self.workdir,
-                env=_clean_env(self.workdir),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
+            self.proc, channel_fd = self._start(write_fd)
         finally:
             os.close(write_fd)
-        self.send({**self.config, "channel_fd": write_fd})
+        self.send({**self.config, "channel_fd": channel_fd})
         self.readers = [
             threading.Thread(target=self._read_output, daemon=True),
             threading.Thread(target=self._read_channel, args=(read_fd,), daemon=True),
@@ -139,6 +131,26 @@ class Child:
         for reader in self.readers:
             reader.start()
         return self
+
+    def _start(self, write_fd: int) -> tuple:
+        if self.warm is not None:
+            try:
+                started = self.warm.start(self.workdir, clean_env(self.workdir), write_fd)
+                self.start = "forked by the warm start"
+                return started
+            except OSError:
+                pass  # started cold, as a single grading does
+        proc = subprocess.Popen(
+            [self.python, "-I", "-c", BOOT],
+            cwd=self.workdir,
+            env=clean_env(self.workdir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+        return proc, write_fd
 
     def run(self) -> ChildRun:
         """Wait until the child ends or is stopped (its requests come from another thread: `send`)."""
@@ -154,7 +166,7 @@ class Child:
             self.stopped,
             self.current[0] if self.current else self.report.running,
             self.proc.returncode,
-            _isolation(self.identity, self.report),
+            _isolation(self.identity, self.report, self.start),
             self.leftovers,
         )
 
@@ -330,9 +342,10 @@ def _conduct(reader: Child, runner: Child, request: dict) -> None:
     runner.close_input()
 
 
-def _isolation(identity, report: ChildReport) -> str:
+def _isolation(identity, report: ChildReport, start: str) -> str:
     """For the instructor log: the child's own account, sent before any student code ran, and the parent's."""
-    return f"{identity.description}; " + json.dumps(report.isolation or {"ready": False}, sort_keys=True)[:2000]
+    account = json.dumps(report.isolation or {"ready": False}, sort_keys=True)[:2000]
+    return f"{identity.description}; {start}; {account}"
 
 
 def _kill_group(pid: int) -> None:
@@ -342,7 +355,13 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _clean_env(workdir: Path) -> dict:
+def child_python(python: str) -> str:
+    """The venv's bin folder by its real path (a checkout's .venv may be a link from a folder the sandbox user
+    cannot enter); not the interpreter's own real path, which would leave the venv."""
+    return os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))
+
+
+def clean_env(workdir: Path) -> dict:
     threads = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",

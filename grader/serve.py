@@ -1,0 +1,103 @@
+"""Grade many notebooks in one process, every child forked by one warm start (grader/sandbox/warm.py) instead of
+a fresh interpreter importing torch again: the batch keeps one per job slot, the project's tests one per worker.
+
+`python -m grader.serve`: each line on stdin is a JSON request {"argv": run_autograder's arguments, "log": a file
+for what that grading prints, or null for stderr}; once the grading has ended, its exit status is one line on
+stdout. `Server` is the other end."""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+
+from .__main__ import run
+from .sandbox import cleanup
+from .sandbox.launch import ROOT, child_python
+from .sandbox.warm import Warm
+
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.serve import main; main()"
+
+
+def main() -> None:
+    replies = os.fdopen(os.dup(1), "w")
+    stderr = os.dup(2)
+    warm = Warm()
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if request["log"] else stderr
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            try:
+                code = run(request["argv"], warm)
+            except SystemExit as exit:  # a mistake on the command line
+                code = exit.code if isinstance(exit.code, int) else 2
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                if log != stderr:
+                    os.close(log)
+            print(json.dumps(code), file=replies, flush=True)
+            if code == 130:  # interrupted: stop, as run_autograder would
+                break
+    finally:
+        warm.close()
+    os._exit(0)
+
+
+class Server:
+    """A grader.serve process, started on first use and again after it died or was killed."""
+
+    def __init__(self) -> None:
+        self.proc = None
+
+    def grade(self, argv: list, log=None, timeout: float | None = None) -> int:
+        """run_autograder's exit status for that grading; subprocess.TimeoutExpired (the server is then killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(
+                [child_python(sys.executable), "-I", "-c", BOOT, str(ROOT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
+            cleanup.spare(self.proc.pid, descendants=True)  # not a leftover of a grading this process runs itself
+        try:
+            self.proc.stdin.write(json.dumps({"argv": argv, "log": None if log is None else str(log)}) + "\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # it has just died: its exit status says so below
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            self.kill()
+            raise subprocess.TimeoutExpired("grader.serve", timeout)
+        answer = self.proc.stdout.readline()
+        return int(answer) if answer.strip() else (self.proc.wait(timeout=30) or 1)
+
+    @property
+    def pid(self):
+        return None if self.proc is None else self.proc.pid
+
+    def wait(self, timeout: float | None = None):
+        return None if self.proc is None else self.proc.wait(timeout=timeout)
+
+    def kill(self, signum=signal.SIGKILL) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+if __name__ == "__main__":
+    main()
