@@ -30,6 +30,7 @@ def main() -> None:
             log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) if request["log"] else stderr
             os.dup2(log, 1)
             os.dup2(log, 2)
+            _reset_peak_memory()
             try:
                 code = run(request["argv"], warm)
             except SystemExit as exit:  # a mistake on the command line
@@ -45,6 +46,15 @@ def main() -> None:
     finally:
         warm.close()
     os._exit(0)
+
+
+def _reset_peak_memory() -> None:
+    """The log's "parent peak memory" (VmHWM) is then this grading's, not the largest of all this process graded."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # not Linux: the peak is this process's
 
 
 class Server:

@@ -156,6 +156,8 @@ def test_batch_grades_a_class_and_resumes(tmp_path):
         else:
             assert want in row["problems"], (sub_id, row)
     assert rows["205"]["1.1"] == "0" and rows["201"]["1.2"] == "0" and rows["201"]["1.1"] == "1"
+    for sub_id in ("101", "201", "205"):  # each job slot's grader.serve forked them from its warm start
+        assert "; forked by the warm start; " in (out / f"submission_{sub_id}" / "log.txt").read_text()
     assert rows["301"]["total"] == "0" and rows["310"]["total"] == ""
     assert (rows["101"]["names"], rows["101"]["emails"], rows["101"]["sids"]) == ("Ada Lovelace", "ada@uw.edu", "1815")
     assert rows["101"]["created_at"].startswith("2025-01-10 09:30:00") and rows["101"]["gradescope_score"] == "15"
