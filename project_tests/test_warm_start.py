@@ -2,11 +2,14 @@
 must grade exactly as children started cold (a single grading, Gradescope), and hold nothing of the warm process."""
 
 import json
+import os
 import re
+import signal
 
 import nbformat
 from conftest import FORWARD, FULL_MARKS, code_cells, edit_cell, grade, sandbox_user, save, solution
 
+from grader.sandbox import cleanup
 from grader.serve import Server
 
 PROBE = """\
@@ -75,3 +78,16 @@ def test_a_warm_start_scores_and_explains_as_a_cold_start(tmp_path):
             (t["number"], t["score"], t["output"]) for t in cold["tests"]
         ], name
         assert seconds(warm[name]["output"]) == seconds(cold["output"]), name
+
+
+def test_a_warm_process_that_died_is_started_again(tmp_path):
+    server = Server()
+    try:
+        first, _ = graded_by(server, solution(), tmp_path / "1")
+        (warm,) = [pid for pid, ppid, _, _ in cleanup._processes() if ppid == server.pid]
+        os.kill(warm, signal.SIGKILL)
+        second, log = graded_by(server, solution(), tmp_path / "2")
+    finally:
+        server.close()
+    assert first["score"] == second["score"] == FULL_MARKS
+    assert "forked by the warm start" in log, log[:3000]

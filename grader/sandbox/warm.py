@@ -1,5 +1,6 @@
 """Parent side of the warm start (grader/child/warm.py): a grader that grades many notebooks keeps one warm process,
-which forks each child instead of a fresh interpreter importing torch again (about 1.5 s of CPU a child).
+which forks each child instead of a fresh interpreter importing torch again (make bench-warm: a grading's CPU time
+from 3.1 s to about 0.45 s once the warm process has started).
 
 `Warm().start(cwd, env, channel_fd)` returns what `subprocess.Popen` would (pid, stdin, stdout, wait, returncode)
 and the channel's descriptor number in the child, or raises OSError: the caller then starts the child cold. The
@@ -33,6 +34,7 @@ class Warm:
         self.answers: list = []
         self.exits: dict = {}
         self.alive = self.fresh = False
+        self.generation = 0  # which warm process: a child of an earlier one is waited for without its report
 
     def _boot(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -49,7 +51,8 @@ class Warm:
         finally:
             theirs.close()
         cleanup.spare(self.proc.pid)
-        self.sock, self.alive, self.fresh, self.answers, self.exits = ours, True, True, [], {}
+        self.sock, self.alive, self.fresh, self.answers = ours, True, True, []
+        self.generation += 1
         threading.Thread(target=self._listen, args=(ours,), daemon=True).start()
 
     def _listen(self, sock) -> None:
@@ -72,32 +75,37 @@ class Warm:
                 self.changed.notify_all()
 
     def start(self, cwd, env: dict, channel_fd: int) -> tuple:
-        """(a Popen-like child, the number its channel has in it); OSError if the warm process cannot start it."""
+        """(a Popen-like child, the number its channel has in it); OSError if the warm process cannot start it (a
+        warm process found dead is started again, once)."""
         from ..child.warm import CHANNEL_FD
 
         with self.lock:
-            if not self.alive:
-                self.close()
-                self._boot()
-            (stdin_r, stdin_w), (stdout_r, stdout_w) = os.pipe(), os.pipe()
-            try:
-                request = json.dumps({"cwd": str(cwd), "env": env}).encode()
-                socket.send_fds(self.sock, [request], [stdin_r, stdout_w, channel_fd])
-                with self.changed:
-                    limit, self.fresh = START_SECONDS if self.fresh else ANSWER_SECONDS, False
-                    waited = self.changed.wait_for(lambda: self.answers or not self.alive, limit)
-                    pid = self.answers.pop(0) if waited and self.answers else None
-            except OSError:
-                pid = None
-            finally:
-                os.close(stdin_r)
-                os.close(stdout_w)
-            if pid is None:
+            for _ in range(2):
+                if not self.alive:
+                    self.close()
+                    self._boot()
+                (stdin_r, stdin_w), (stdout_r, stdout_w) = os.pipe(), os.pipe()
+                try:
+                    pid = self._ask(json.dumps({"cwd": str(cwd), "env": env}).encode(), [stdin_r, stdout_w, channel_fd])
+                finally:
+                    os.close(stdin_r)
+                    os.close(stdout_w)
+                if pid is not None:
+                    return Forked(self, pid, stdin_w, stdout_r), CHANNEL_FD
                 os.close(stdin_w)
                 os.close(stdout_r)
                 self.close()
-                raise OSError("the warm process did not start the child")
-            return Forked(self, pid, stdin_w, stdout_r), CHANNEL_FD
+            raise OSError("the warm process did not start the child")
+
+    def _ask(self, request: bytes, fds: list) -> int | None:
+        try:
+            socket.send_fds(self.sock, [request], fds)
+        except OSError:
+            return None
+        with self.changed:
+            limit, self.fresh = START_SECONDS if self.fresh else ANSWER_SECONDS, False
+            waited = self.changed.wait_for(lambda: self.answers or not self.alive, limit)
+            return self.answers.pop(0) if waited and self.answers else None
 
     def close(self) -> None:
         """Stop the warm process (its children are its parent's to stop)."""
@@ -118,7 +126,7 @@ class Forked:
     """What Child needs of subprocess.Popen, for a child the warm process forked."""
 
     def __init__(self, warm: Warm, pid: int, stdin_fd: int, stdout_fd: int) -> None:
-        self.warm, self.pid, self.returncode = warm, pid, None
+        self.warm, self.pid, self.returncode, self.generation = warm, pid, None, warm.generation
         self.stdin = os.fdopen(stdin_fd, "wb")
         self.stdout = os.fdopen(stdout_fd, "rb")
 
@@ -128,7 +136,8 @@ class Forked:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.warm.changed:
             while self.pid not in self.warm.exits:
-                if not self.warm.alive and not _alive(self.pid):  # the warm process died: its report is lost
+                gone = not self.warm.alive or self.warm.generation != self.generation
+                if gone and not _alive(self.pid):  # its warm process died: the report is lost
                     self.warm.exits[self.pid] = -9
                     break
                 left = None if deadline is None else deadline - time.monotonic()
