@@ -267,18 +267,15 @@ def grade_one(
         with _STARTING:
             if _STOPPING.is_set():
                 return 0.0, STOPPED
-            if server is None:
-                proc = subprocess.Popen(
-                    args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-                )
-            else:
-                proc = server
+            proc = server or subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
             running[id(proc)] = (proc, user)
         try:
-            if server is None:
-                code = proc.wait(timeout=timeout + GRACE)
-            else:
+            if server:
                 code = server.grade(args[len(command) :], log=out / "log.txt", timeout=timeout + GRACE)
+            else:
+                code = proc.wait(timeout=timeout + GRACE)
         except subprocess.TimeoutExpired:
             _kill(proc, user)
             return time.monotonic() - started, f"grading timed out after {timeout + GRACE:.0f} s and was killed"

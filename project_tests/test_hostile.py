@@ -93,7 +93,8 @@ class Hostile:
         self.drop.chmod(0o1777)
 
     def code(self, text: str) -> str:
-        return text.replace("DROP", repr(str(self.drop)))
+        """The attack's code with DROP and KNOWN_RESULTS (the results file's path) filled in."""
+        return text.replace("DROP", repr(str(self.drop))).replace("KNOWN_RESULTS", repr(str(self.results)))
 
     def grade(self, nb, *options, cold: bool = False) -> Graded:
         """Graded as the batch grades (grader.serve, its children forked warm), or `cold` as run_autograder does."""
@@ -251,7 +252,7 @@ for path in paths:
 json.dump(outcomes, open(DROP + "/outcomes.json", "w"))
 raise RuntimeError("ATTACK on the results file done")
 '''
-        ).replace("KNOWN_RESULTS", repr(str(hostile.results))),
+        ),
     )
     graded = hostile.grade(nb, cold=cold)
     assert_score(graded)
