@@ -40,7 +40,7 @@ import yaml
 from tqdm import tqdm
 
 from .assignment import load
-from .child.confine import landlock_abi
+from .landlock import landlock_abi
 from .report import flags, pages
 from .sandbox.lease import system_user
 from .serve import Server

@@ -16,6 +16,8 @@ import stat
 import struct
 import time
 
+from ..landlock import LANDLOCK_CREATE_RULESET, landlock_abi
+
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 except OSError:
@@ -28,8 +30,7 @@ SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 _ARCH = {"x86_64": (0xC000003E, 317, (41, 425)), "aarch64": (0xC00000B7, 277, (198, 425))}
 AF_UNIX, EACCES = 1, 13
 # Landlock (Linux 5.13+): the same syscall numbers on every architecture; rights by the ABI that brought them
-LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
-LANDLOCK_CREATE_RULESET_VERSION, LANDLOCK_RULE_PATH_BENEATH = 1, 1
+LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF, LANDLOCK_RULE_PATH_BENEATH = 445, 446, 1
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
 FS_ALL = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}  # by ABI
 FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | (1 << 14) | (1 << 15)  # + TRUNCATE, IOCTL_DEV
@@ -113,14 +114,6 @@ def _layers(done: dict, missing: list) -> list:
     if not any(m.startswith("RLIMIT") for m in missing):
         layers.append("rlimits")
     return layers
-
-
-def landlock_abi() -> int:
-    """The Landlock ABI this kernel offers, 0 without Landlock (another OS, a kernel before 5.13, disabled)."""
-    if _libc is None or not platform.system() == "Linux":
-        return 0
-    version = _libc.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION)
-    return max(version, 0)
 
 
 def _landlock(policy: dict | None, privileges_fixed: bool, missing: list) -> str:

@@ -20,7 +20,8 @@ import sys
 import tempfile
 import traceback
 
-CHANNEL_FD = 3  # where a forked child finds its channel (a cold child is told the number in its configuration)
+from ..records import CHANNEL_FD
+
 MAX_REQUEST = 65536
 READY_SECONDS = 10
 PR_SET_PDEATHSIG = 1

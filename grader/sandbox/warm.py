@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..records import CHANNEL_FD
 from . import cleanup
 from .launch import ROOT, child_python, clean_env
 
@@ -77,8 +78,6 @@ class Warm:
     def start(self, cwd, env: dict, channel_fd: int) -> tuple:
         """(a Popen-like child, the number its channel has in it); OSError if the warm process cannot start it (a
         warm process found dead is started again, once)."""
-        from ..child.warm import CHANNEL_FD
-
         with self.lock:
             for _ in range(2):
                 if not self.alive:

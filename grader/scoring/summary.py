@@ -71,7 +71,7 @@ def facts(sub: Submission) -> dict:
         flag("not_graded", "reader" if sub.reading_report.ungradable else "parent")
     flags = list(seen_by)
     return {
-        "grader_version": grader_version(),
+        "grader_version": grader_version(sub.settings.assignment),
         "notebook": notebook.get("path"),
         "problem": sub.problem,
         "ending": ending(sub),
