@@ -28,10 +28,71 @@ from .scoring.feedback import GRADER_FAILED, INTERRUPTED, NO_SUBMISSION, ending,
 from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
+from .settings import Settings, settings_from_json
 
 
 class Interrupted(BaseException):
     """SIGTERM or SIGINT: clean up, write results saying so, then stop."""
+
+
+@dataclasses.dataclass
+class Job:
+    """One grading, as the engine takes it from the command line (__main__.py), the batch and grader/serve.py."""
+
+    submission: Path
+    results: Path
+    settings: Settings
+    ta_dir: Path | None = None  # --ta-files
+    hide: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = ()
+    log_output: bool = True  # what the notebook printed goes to the log
+
+    def to_json(self) -> dict:
+        return {
+            "submission": str(self.submission),
+            "results": str(self.results),
+            "settings": dataclasses.asdict(self.settings),
+            "ta_dir": None if self.ta_dir is None else str(self.ta_dir),
+            "hide": [str(p) for p in self.hide],
+            "writable": [str(p) for p in self.writable],
+            "log_output": self.log_output,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Job":
+        return cls(
+            Path(data["submission"]),
+            Path(data["results"]),
+            settings_from_json(data["settings"]),
+            None if data["ta_dir"] is None else Path(data["ta_dir"]),
+            tuple(map(Path, data["hide"])),
+            tuple(map(Path, data["writable"])),
+            data["log_output"],
+        )
+
+
+def grade_job(job: Job, warm=None) -> tuple[int, dict | None]:
+    """(run_autograder's exit status, the results) of one grading: 0 once results.json is written, whatever the score;
+    130 interrupted (results.json says so); 1 when results.json itself cannot be written."""
+    try:
+        results = grade(
+            job.submission,
+            job.results,
+            job.settings,
+            log_output=job.log_output,
+            ta_dir=job.ta_dir,
+            hide=job.hide,
+            writable=job.writable,
+            warm=warm,
+        )
+    except Interrupted:
+        print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
+        return 130, None
+    except OSError as error:  # the results file itself cannot be written (a folder in the way, no permission)
+        sys.stdout.flush()
+        print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
+        return 1, None
+    return 0, results
 
 
 def grade(
@@ -92,7 +153,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), war
         sub.problem = NO_SUBMISSION
         return sub
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
-        skip, left = set(), settings.total_timeout
+        skip, left = set[int](), settings.total_timeout
         for _ in range(1 + settings.reruns):
             scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
             try:

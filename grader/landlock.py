@@ -4,7 +4,9 @@ grade a class where nothing would confine the notebooks' files (batch.py)."""
 import ctypes
 import ctypes.util
 import platform
+from typing import Any
 
+_libc: Any  # libc, or None without one: a call then raises AttributeError (confine.py: "not on this platform")
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 except OSError:

@@ -156,3 +156,8 @@ def from_options(args: argparse.Namespace) -> Settings:
             target, f.name, value * f.metadata["scale"] if value is not None and f.metadata["scale"] != 1 else value
         )
     return settings
+
+
+def settings_from_json(data: dict) -> Settings:
+    """The Settings `dataclasses.asdict` gave as `data` (grader/serve.py's requests)."""
+    return Settings(**{**data, "limits": Limits(**data["limits"])})
