@@ -55,7 +55,7 @@ run: venv
 # `make grade NB=path`: out/<name>-<digest of the path>/ (results.json, notebook.html, feedback.html) and the table.
 grade: venv
 	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
-	$(PY) -m grader.report.one "$(NB)" "$(OUT)"
+	$(PY) -m grader.one "$(NB)" "$(OUT)"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,9 @@ notebook/      finds and reads the submitted notebook; used only inside the conf
 sandbox/       parent: leases the sandbox user, copies the upload, starts the children and collects their reports
 child/         the only code that runs next to student code, inside the children (the reader and the runner)
 records.py     what a child may report: the events' types and JSON schema
+version.py     the grader's version, one per assignment; secret.py the course's secret; landlock.py: Landlock here?
 scoring/       parent: the scoring loop over the assignment's unittest cases, the words for students, results.json
 markdown.py    student-derived text made inert; terminal.py prints a results.json's summary
-batch.py, report/  TA tools: regrade a class, its reports and feedback pages (not part of the grader's version)
+batch.py, report/  TA tools: regrade a class, its reports and feedback pages (not part of the grader's version);
+                   one.py grades one notebook with its feedback page (make grade)
 """

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .grade import Interrupted, grade
+from .grade import Job, grade_job
 from .settings import add_options, from_options
 from .terminal import print_table
 
@@ -111,31 +111,26 @@ def main(argv=None) -> None:
     os._exit(code)  # results.json is written; skipping the interpreter's teardown saves about 0.1 s
 
 
-def run(argv=None, warm=None) -> int:
-    """Grade as the command line says; the exit status. `warm`: grader/serve.py's warm start."""
+def run(argv=None) -> int:
+    """Grade as the command line says; the exit status."""
     args = parse(argv)
-    settings = from_options(args)
-    try:
-        results = grade(
-            args.submission,
-            args.results,
-            settings,
-            log_output=not args.no_notebook_output,
-            ta_dir=args.ta_files,
-            hide=args.hide,
-            writable=args.writable,
-            warm=warm,
-        )
-    except Interrupted:
-        print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
-        return 130
-    except OSError as error:  # the results file itself cannot be written (a folder in the way, no permission)
-        sys.stdout.flush()
-        print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
-        return 1
-    if not args.quiet:
+    code, results = grade_job(job_of(args))
+    if results is not None and not args.quiet:
         print_table(results, args.results)
-    return 0
+    return code
+
+
+def job_of(args: argparse.Namespace) -> Job:
+    """The grading the parsed command line asks for."""
+    return Job(
+        args.submission,
+        args.results,
+        from_options(args),
+        ta_dir=args.ta_files,
+        hide=tuple(args.hide),
+        writable=tuple(args.writable),
+        log_output=not args.no_notebook_output,
+    )
 
 
 if __name__ == "__main__":

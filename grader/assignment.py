@@ -11,6 +11,7 @@ gets through the hooks declared here. README "Adding a probe" and "Adding a rubr
 """
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,12 +136,15 @@ class Assignment:
         return tuple(dict.fromkeys(name for p in self.probes for name in p.needs))
 
 
-def load(path: str | None = None) -> Assignment:
-    """The assignment in module `path` (default: Settings.assignment: GRADER_ASSIGNMENT, else the course's)."""
-    if path is None:
-        from .settings import Settings
+def course_assignment() -> str:
+    """The module of the assignment graded by default: the environment variable GRADER_ASSIGNMENT, else `DEFAULT` in
+    the package `assignments` beside `grader` (a course names its assignment there, not in the engine)."""
+    return os.environ.get("GRADER_ASSIGNMENT") or importlib.import_module("assignments").DEFAULT
 
-        path = Settings().assignment
+
+def load(path: str | None = None) -> Assignment:
+    """The assignment in module `path` (default: Settings.assignment's, course_assignment())."""
+    path = path or course_assignment()
     assignment = importlib.import_module(path).ASSIGNMENT
     if not isinstance(assignment, Assignment):
         raise TypeError(f"{path}.ASSIGNMENT is not a grader.assignment.Assignment")

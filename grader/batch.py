@@ -40,7 +40,8 @@ import yaml
 from tqdm import tqdm
 
 from .assignment import load
-from .child.confine import landlock_abi
+from .grade import Job
+from .landlock import landlock_abi
 from .report import flags, pages
 from .sandbox.lease import system_user
 from .serve import Server
@@ -244,36 +245,29 @@ def grade_one(
         if stale.is_symlink() or not stale.is_dir():
             stale.unlink(missing_ok=True)
     started = time.monotonic()
-    args = [
-        *command,
-        "--submission",
-        str(submission),
-        "--results",
-        str(out / "results.json"),
-        "--sandbox-user",
-        user,
-        "--timeout",
-        str(timeout),
-        "--quiet",
-        "--no-notebook-output",
-    ]
+    settings = Settings(sandbox_user=user, total_timeout=timeout)
     if cell_timeout:
-        args += ["--cell-timeout", str(cell_timeout)]
+        settings.cell_timeout = cell_timeout
+    job = Job(submission, out / "results.json", settings, log_output=False)
     if server is not None or (tuple(command) == (str(RUN_AUTOGRADER),) and _writes_ta_files()):
-        args += ["--ta-files", str(out)]
+        job.ta_dir = out
         # the export (every student's work, the roster) and the output folder: out of the child's sight
-        args += ["--hide", str(submission.absolute().parent), "--hide", str(out.absolute().parent)]
+        job.hide = (submission.absolute().parent, out.absolute().parent)
     with open(out / "log.txt", "w") as log:
         with _STARTING:
             if _STOPPING.is_set():
                 return 0.0, STOPPED
             proc = server or subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                [*command, *command_line(job)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
             running[id(proc)] = (proc, user)
         try:
             if server:
-                code = server.grade(args[len(command) :], log=out / "log.txt", timeout=timeout + GRACE)
+                code = server.grade(job, log=out / "log.txt", timeout=timeout + GRACE)
             else:
                 code = proc.wait(timeout=timeout + GRACE)
         except subprocess.TimeoutExpired:
@@ -298,6 +292,19 @@ def grade_one(
         temp.write_text(json.dumps(results))
         os.replace(temp, out / "results.json")
     return seconds, ""
+
+
+def command_line(job: Job) -> list:
+    """run_autograder's arguments for `job`, for a grader run as a command (`grade_one`'s `command`)."""
+    args = ["--submission", str(job.submission), "--results", str(job.results), "--quiet", "--no-notebook-output"]
+    args += ["--sandbox-user", str(job.settings.sandbox_user), "--timeout", str(job.settings.total_timeout)]
+    if job.settings.cell_timeout != Settings().cell_timeout:
+        args += ["--cell-timeout", str(job.settings.cell_timeout)]
+    if job.ta_dir is not None:
+        args += ["--ta-files", str(job.ta_dir)]
+    for folder in job.hide:
+        args += ["--hide", str(folder)]
+    return args
 
 
 def _kill(proc, user: str, ask_first: float = 0.0) -> None:
@@ -463,7 +470,7 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
             rows[sub_id] = row(sub_id, meta, results)
         elif sub_id in folders:
             todo.append(sub_id)
-    slots, running, servers = queue.Queue(), {}, {}
+    slots, running, servers = queue.Queue[int](), dict[int, tuple](), dict[int, Server]()
     for slot in range(1, jobs + 1):
         slots.put(slot)
         if os.geteuid() == 0 and slot <= len(todo):  # every slot's user now, before any notebook runs: a useradd

@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -28,10 +28,71 @@ from .scoring.feedback import GRADER_FAILED, INTERRUPTED, NO_SUBMISSION, ending,
 from .scoring.results import Reservation, emergency_results, run_tests, strict_json
 from .scoring.submission import Submission
 from .scoring.summary import facts, summary
+from .settings import Settings, settings_from_json
 
 
 class Interrupted(BaseException):
     """SIGTERM or SIGINT: clean up, write results saying so, then stop."""
+
+
+@dataclasses.dataclass
+class Job:
+    """One grading, as the engine takes it from the command line (__main__.py), the batch and grader/serve.py."""
+
+    submission: Path
+    results: Path
+    settings: Settings
+    ta_dir: Path | None = None  # --ta-files
+    hide: tuple[Path, ...] = ()
+    writable: tuple[Path, ...] = ()
+    log_output: bool = True  # what the notebook printed goes to the log
+
+    def to_json(self) -> dict:
+        return {
+            "submission": str(self.submission),
+            "results": str(self.results),
+            "settings": dataclasses.asdict(self.settings),
+            "ta_dir": None if self.ta_dir is None else str(self.ta_dir),
+            "hide": [str(p) for p in self.hide],
+            "writable": [str(p) for p in self.writable],
+            "log_output": self.log_output,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Job":
+        return cls(
+            Path(data["submission"]),
+            Path(data["results"]),
+            settings_from_json(data["settings"]),
+            None if data["ta_dir"] is None else Path(data["ta_dir"]),
+            tuple(map(Path, data["hide"])),
+            tuple(map(Path, data["writable"])),
+            data["log_output"],
+        )
+
+
+def grade_job(job: Job, warm=None) -> tuple[int, dict | None]:
+    """(run_autograder's exit status, the results) of one grading: 0 once results.json is written, whatever the score;
+    130 interrupted (results.json says so); 1 when results.json itself cannot be written."""
+    try:
+        results = grade(
+            job.submission,
+            job.results,
+            job.settings,
+            log_output=job.log_output,
+            ta_dir=job.ta_dir,
+            hide=job.hide,
+            writable=job.writable,
+            warm=warm,
+        )
+    except Interrupted:
+        print("run_autograder: interrupted; the sandbox was cleaned up and results.json says so", file=sys.stderr)
+        return 130, None
+    except OSError as error:  # the results file itself cannot be written (a folder in the way, no permission)
+        sys.stdout.flush()
+        print(f"run_autograder: cannot write results: {error}", file=sys.stderr)
+        return 1, None
+    return 0, results
 
 
 def grade(
@@ -51,12 +112,13 @@ def grade(
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     interrupted = None
     try:
-        hide = [*hide, Path(results_path).absolute().parent]
-        sub = _run(Path(submission), settings, python, ta_dir, hide, writable, warm)
-        results = run_tests(sub.assignment.tests, ROOT, sub, summary(sub), facts(sub))
-        results["execution_time"] = round(time.monotonic() - started, 2)
-        _fit(results, settings.results_bytes)
-        _log(sub, log_output)
+        job = Job(Path(submission), Path(results_path), settings, ta_dir, tuple(hide), tuple(writable), log_output)
+        grading = Grading(
+            job, python, warm, started, Submission(settings=settings, assignment=load(settings.assignment))
+        )
+        for step in steps(grading):
+            step(grading)
+        results = grading.results
     except Interrupted as signal_received:
         interrupted = signal_received
         results = emergency_results(INTERRUPTED, _assignment(settings))
@@ -74,6 +136,25 @@ def grade(
     return results
 
 
+@dataclasses.dataclass
+class Grading:
+    """One grading on its way through the steps: each step reads and fills it."""
+
+    job: Job
+    python: str
+    warm: object  # a Warm (grader/sandbox/warm.py) or None
+    started: float  # time.monotonic() when the grading started
+    sub: Submission  # the submission as scoring sees it
+    results: dict = dataclasses.field(default_factory=dict)  # results.json
+
+
+def steps(grading: Grading) -> list:
+    """One grading, in order: read and run the notebook in the sandbox (when there is an upload), score, fit the
+    results into their limit, log for the instructor."""
+    found = [_run, _readable, _ta_files] if grading.job.submission.exists() else [_no_submission]
+    return [*found, _score, _fit, _log]
+
+
 def _assignment(settings):
     try:
         return load(settings.assignment)
@@ -86,15 +167,18 @@ def _interrupt(signum, frame) -> NoReturn:
     raise Interrupted(signum)
 
 
-def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), warm=None) -> Submission:
-    sub = Submission(settings=settings, assignment=load(settings.assignment))
-    if not submission.exists():
-        sub.problem = NO_SUBMISSION
-        return sub
+def _no_submission(grading: Grading) -> None:
+    grading.sub.problem = NO_SUBMISSION
+
+
+def _run(grading: Grading) -> None:
+    """The reader and the runner on a fresh copy of the upload, again without a cell that caught its interrupt."""
+    job, sub, settings = grading.job, grading.sub, grading.job.settings
+    hide = [*job.hide, job.results.absolute().parent]
     with lease(settings.sandbox_pool, settings.sandbox_user) as identity:
-        skip, left = set(), settings.total_timeout
+        skip, left = set[int](), settings.total_timeout
         for _ in range(1 + settings.reruns):
-            scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
+            scratch = Scratch(job.submission, identity.uid, identity.gid, settings)  # each run from a fresh copy
             try:
                 sub.notes = [left_out(fact, settings) for fact in scratch.left_out]
                 seed = inputs.seed_for(scratch.digest.digest())
@@ -103,21 +187,21 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), war
                     for index, (name, probe) in enumerate(sub.assignment.probe.items())
                 }
                 request = {"probes": [[name, inputs.to_json(value)] for name, value in sub.inputs.items()]}
-                options = dict(
-                    hide=_hidden(python, submission, hide),
-                    ta_files=ta_dir is not None,
+                options: dict[str, Any] = dict(
+                    hide=_hidden(grading.python, job.submission, hide),
+                    ta_files=job.ta_dir is not None,
                     handout_code=sub.assignment.handout_code,
                     notebook=sub.assignment.notebook,
                     probes=sub.assignment.calls,
                     readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
-                    writable=writable,
-                    warm=warm,
+                    writable=job.writable,
+                    warm=grading.warm,
                 )
                 run_settings = dataclasses.replace(settings, total_timeout=left)
                 with (
-                    Child(run_settings, identity, scratch.path, python, role="reader", **options) as reader,
-                    Child(run_settings, identity, scratch.path, python, skip_cells=skip, **options) as runner,
+                    Child(run_settings, identity, scratch.path, grading.python, role="reader", **options) as reader,
+                    Child(run_settings, identity, scratch.path, grading.python, skip_cells=skip, **options) as runner,
                 ):
                     sub.reading, sub.run = run_pair(reader, runner, request)
             finally:
@@ -129,14 +213,26 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), war
             skip.add(cell)
             sub.skipped = set(skip)
             print(f"[grader] cell {cell} caught its interrupt: the notebook runs again from a fresh start without it")
-    sub.problem = unreadable(sub)
+
+
+def _readable(grading: Grading) -> None:
+    grading.sub.problem = unreadable(grading.sub)
+
+
+def _ta_files(grading: Grading) -> None:
+    sub, ta_dir = grading.sub, grading.job.ta_dir
     if ta_dir is not None:
         dropped = write_ta_files(Path(ta_dir), sub.reading_report.ta_files, failed_cells(sub.report.cells))
         for name in dropped:  # for the instructor's log: a reader's file that did not pass the parent's checks
             print(
                 f"[grader] file for the staff {terminal_safe(name)!r} dropped (not one the grader writes, or not valid)"
             )
-    return sub
+
+
+def _score(grading: Grading) -> None:
+    sub = grading.sub
+    grading.results = run_tests(sub.assignment.tests, ROOT, sub, summary(sub), facts(sub))
+    grading.results["execution_time"] = round(time.monotonic() - grading.started, 2)
 
 
 def _uninterruptible_cell(run) -> int | None:
@@ -155,8 +251,9 @@ def _hidden(python: str, submission: Path, extra) -> list:
     return [str(p) for p in [*grader, submission.absolute(), *map(Path, extra)] if p.exists()]
 
 
-def _fit(results: dict, limit: int) -> None:
+def _fit(grading: Grading) -> None:
     """Messages quote the student's text (errors, answers): halve the longest output until the file fits."""
+    results, limit = grading.results, grading.job.settings.results_bytes
     extra = results.get("extra_data", {})
     if len(str(extra)) > limit // 4:
         by_hand = extra.get("by_hand", {})
@@ -178,8 +275,9 @@ def _peak_mb() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def _log(sub: Submission, log_output: bool) -> None:
+def _log(grading: Grading) -> None:
     """The instructor-only log (Gradescope's stdout): isolation in force and the notebook's output."""
+    sub, log_output = grading.sub, grading.job.log_output
     print(f"[grader] parent peak memory {_peak_mb()} MB")
     if sub.run:
         print(f"[sandbox] {sub.run.isolation}")

@@ -95,6 +95,7 @@ READY, NOTEBOOK, UNGRADABLE, CELL_START, CELL_END, NOTE, PROBE_START, RECORD, TA
     "done",
 )
 CELLS, CELLS_DONE = "cells", "cells_done"  # the runner: how many code cells it will run; the last one has ended
+CHANNEL_FD = 3  # where a child forked warm finds its channel (a cold child is told the number in its configuration)
 LOADED = "loaded"  # the reader holds the notebook's text (the runner may now read it and run it)
 # Who may say what: the reader (never runs student code) and the runner (runs it, so it may say anything).
 ROLE_EVENTS = {

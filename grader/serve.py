@@ -1,9 +1,9 @@
 """Grade many notebooks in one process, every child forked by one warm start (grader/sandbox/warm.py) instead of
 a fresh interpreter importing torch again: the batch keeps one per job slot, the project's tests one per worker.
 
-`python -m grader.serve`: each line on stdin is a JSON request {"argv": run_autograder's arguments, "log": a file
-for what that grading prints, or null for stderr}; once the grading has ended, its exit status is one line on
-stdout. `Server` is the other end."""
+`python -m grader.serve`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log": a file
+for what that grading prints, or null for stderr}; once the grading has ended, its exit status (run_autograder's) is
+one line on stdout. `Server` is the other end."""
 
 import json
 import os
@@ -11,8 +11,9 @@ import select
 import signal
 import subprocess
 import sys
+from typing import IO, cast
 
-from .__main__ import run
+from .grade import Job, grade_job
 from .sandbox import cleanup
 from .sandbox.launch import ROOT, child_python
 from .sandbox.warm import Warm
@@ -32,9 +33,7 @@ def main() -> None:
             os.dup2(log, 2)
             _reset_peak_memory()
             try:
-                code = run(request["argv"], warm)
-            except SystemExit as exit:  # a mistake on the command line
-                code = exit.code if isinstance(exit.code, int) else 2
+                code, _ = grade_job(Job.from_json(request["job"]), warm)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -61,12 +60,13 @@ class Server:
     """A grader.serve process, started on first use and again after it died or was killed."""
 
     def __init__(self) -> None:
-        self.proc = None
+        self.proc: subprocess.Popen | None = None
 
-    def grade(self, argv: list, log=None, timeout: float | None = None) -> int:
+    def grade(self, job: Job, log=None, timeout: float | None = None) -> int:
         """run_autograder's exit status for that grading; subprocess.TimeoutExpired (the server is then killed)."""
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen(
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            proc = self.proc = subprocess.Popen(
                 [child_python(sys.executable), "-I", "-c", BOOT, str(ROOT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -74,17 +74,18 @@ class Server:
                 text=True,
                 start_new_session=True,
             )
-            cleanup.spare(self.proc.pid, descendants=True)  # not a leftover of a grading this process runs itself
+            cleanup.spare(proc.pid, descendants=True)  # not a leftover of a grading this process runs itself
+        stdin, stdout = cast(IO[str], proc.stdin), cast(IO[str], proc.stdout)  # both pipes
         try:
-            self.proc.stdin.write(json.dumps({"argv": argv, "log": None if log is None else str(log)}) + "\n")
-            self.proc.stdin.flush()
+            stdin.write(json.dumps({"job": job.to_json(), "log": None if log is None else str(log)}) + "\n")
+            stdin.flush()
         except OSError:
             pass  # it has just died: its exit status says so below
-        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+        if not select.select([stdout], [], [], timeout)[0]:
             self.kill()
-            raise subprocess.TimeoutExpired("grader.serve", timeout)
-        answer = self.proc.stdout.readline()
-        return int(answer) if answer.strip() else (self.proc.wait(timeout=30) or 1)
+            raise subprocess.TimeoutExpired("grader.serve", timeout or 0.0)
+        answer = stdout.readline()
+        return int(answer) if answer.strip() else (proc.wait(timeout=30) or 1)
 
     @property
     def pid(self):
@@ -102,7 +103,7 @@ class Server:
 
     def close(self) -> None:
         if self.proc is not None:
-            self.proc.stdin.close()
+            cast(IO[str], self.proc.stdin).close()
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -7,8 +7,6 @@ Bounds inside a parser of untrusted data (the channel's share of each event kind
 batch.py's metadata, notebook/scan.py) are part of that parser's contract and stay beside it."""
 
 import argparse
-import importlib
-import os
 from dataclasses import MISSING, dataclass, field, fields
 
 GIB = 1024**3
@@ -89,14 +87,14 @@ class Settings:
         unit="MODULE",
         help="the module holding the graded assignment (grader/assignment.py; env GRADER_ASSIGNMENT; default: "
         "the course's, assignments.DEFAULT)",
-        factory=lambda: os.environ.get("GRADER_ASSIGNMENT") or course_assignment(),
+        factory=lambda: _course_assignment(),
     )
 
 
-def course_assignment() -> str:
-    """The course's own assignment: `DEFAULT` in the package `assignments` beside `grader` (a course names its
-    assignment there, not in the engine)."""
-    return importlib.import_module("assignments").DEFAULT
+def _course_assignment() -> str:
+    from .assignment import course_assignment  # on use: the children import these settings, never the assignment
+
+    return course_assignment()
 
 
 def declared_default(name: str):
@@ -158,3 +156,8 @@ def from_options(args: argparse.Namespace) -> Settings:
             target, f.name, value * f.metadata["scale"] if value is not None and f.metadata["scale"] != 1 else value
         )
     return settings
+
+
+def settings_from_json(data: dict) -> Settings:
+    """The Settings `dataclasses.asdict` gave as `data` (grader/serve.py's requests)."""
+    return Settings(**{**data, "limits": Limits(**data["limits"])})

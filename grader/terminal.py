@@ -49,7 +49,8 @@ def print_table(results: dict, path) -> None:
         mark = "ok " if test.get("status") == "passed" else "XX "
         score = f"{test.get('score', 0):g}/{test.get('max_score', 0):g}"
         print(f"{mark}{clean(test.get('number', '')):<3} {score:>9}  {_reason(test.get('output', ''))}")
-    by_hand = facts.get("by_hand") if isinstance(facts.get("by_hand"), dict) else {}
+    by_hand = facts.get("by_hand")
+    by_hand = by_hand if isinstance(by_hand, dict) else {}
     if isinstance(by_hand.get("answer"), str):  # graded by hand: the TA reads it here
         text = _line(by_hand["answer"])
         print(f"answer to test {_line(str(by_hand.get('test') or '?'))[:10]}, graded by hand: "

@@ -1,25 +1,47 @@
-"""The grader's version: a hash of everything that decides a score (grader code, test cases, rubric, toy data, and
-the course's secret, which decides every input).
+"""The grader's version, one per assignment: a hash of everything that decides that assignment's scores: the engine's
+code, the assignment's own files (the package holding its module, its unittest cases) and the course's secret, which
+decides every input. Adding or changing another assignment leaves it as it was.
 
-The TA tools (batch, report) are left out: changing them does not change a grade."""
+The TA tools (batch.py, one.py, report/) are left out: changing them does not change a grade."""
 
 import hashlib
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
+from .assignment import course_assignment, load
+from .secret import course_secret
+
 ROOT = Path(__file__).resolve().parents[1]
-NOT_SCORING = ("grader/batch.py", "grader/report/")
+NOT_SCORING = ("grader/batch.py", "grader/report/", "grader/one.py")
 
 
-@lru_cache(maxsize=1)
-def grader_version() -> str:
+def grader_version(assignment: str | None = None) -> str:
+    """The version grading the assignment in module `assignment` (default: the course's)."""
+    return _version(assignment or course_assignment())
+
+
+@lru_cache(maxsize=8)
+def _version(assignment: str) -> str:
+    spec = importlib.util.find_spec(assignment)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"no module {assignment}")
+    files = {*_files(ROOT / "grader"), *_files(Path(spec.origin).parent), *_files(Path(load(assignment).tests))}
     digest = hashlib.sha256()
-    for folder in ("grader", "assignments", "tests"):
-        for path in sorted((ROOT / folder).rglob("*")):
-            name = path.relative_to(ROOT).as_posix()
-            if path.is_file() and path.suffix in (".py", ".json") and not name.startswith(NOT_SCORING):
-                digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    from .scoring import inputs  # made on first use: the secret every grading of this checkout derives from
-
-    digest.update(hashlib.sha256(b"a0 secret\0" + inputs._secret()).digest())
+    for name, path in sorted(files):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(hashlib.sha256(b"a0 secret\0" + course_secret()).digest())
     return digest.hexdigest()[:16]
+
+
+def _files(folder: Path) -> list:
+    """[(name, path)] of the .py and .json files under `folder` that decide a score; named from the checkout (or,
+    outside it, from the folder's parent): the same files give the same version wherever they are."""
+    folder = folder.resolve()
+    base = ROOT if folder.is_relative_to(ROOT) else folder.parent
+    found = []
+    for path in folder.rglob("*"):
+        name = path.relative_to(base).as_posix()
+        if path.is_file() and path.suffix in (".py", ".json") and not name.startswith(NOT_SCORING):
+            found.append((name, path))
+    return found

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from assignments.a0.rubric import RUBRIC
+from grader.__main__ import job_of, parse
 from grader.sandbox import cleanup
 from grader.serve import Server
 
@@ -89,7 +90,12 @@ SERVER = Server()
 
 def served(argv: list, timeout: float) -> None:
     """One grading by this worker's grader.serve; exit status 0 checked."""
-    assert SERVER.grade(argv, timeout=timeout) == 0
+    assert SERVER.grade(job(argv), timeout=timeout) == 0
+
+
+def job(argv: list):
+    """The grading run_autograder's arguments `argv` ask for, as the engine takes it (grader.grade.Job)."""
+    return job_of(parse(argv))
 
 
 GRADER_TEXT = re.compile(r"\w+Warning: |\.py:\d+: |/grader/|" + re.escape(str(ROOT)))

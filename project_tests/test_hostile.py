@@ -35,6 +35,7 @@ from conftest import (
     assert_inert,
     code_cells,
     edit_cell,
+    job,
     output_of,
     sandbox_user,
     save,
@@ -111,7 +112,7 @@ class Hostile:
             assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
             log.write_text(completed.stdout)
         else:
-            assert SERVER.grade(argv, log=log, timeout=TIMEOUT + 2 * SLACK) == 0, log.read_text()[-3000:]
+            assert SERVER.grade(job(argv), log=log, timeout=TIMEOUT + 2 * SLACK) == 0, log.read_text()[-3000:]
         seconds = time.monotonic() - started
         assert seconds < TIMEOUT + SLACK
         uid = pwd.getpwnam(sandbox_user()).pw_uid

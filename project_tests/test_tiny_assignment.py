@@ -3,6 +3,8 @@ engine: its package dropped into a copy's assignments/ and named by GRADER_ASSIG
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, grade, grader_copy
@@ -75,3 +77,41 @@ def test_the_tiny_assignment_names_its_own_notebook(tiny_grader, tmp_path):
     assert data["score"] == 0
     assert "Please upload the notebook itself (`tiny.ipynb`, from File > Download" in data["output"]
     assert "A0" not in data["output"]
+
+
+def _versions(copy) -> dict:
+    """{assignment module: its grader version} in the grader copy `copy`, for A0 and (once added) the tiny one."""
+    names = ["assignments.a0.rubric"] + ["assignments.tiny.rubric"] * (copy / "assignments" / "tiny").is_dir()
+    code = "import json, sys; from grader.version import grader_version; "
+    code += "print(json.dumps({n: grader_version(n) for n in sys.argv[1:]}))"
+    done = subprocess.run([sys.executable, "-c", code, *names], cwd=copy, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_a_second_assignment_leaves_the_first_ones_grader_version(tmp_path):
+    """A0's next batch regrades nothing because another assignment was added or changed; a change of the engine or
+    of A0's own files does change its version."""
+    copy = grader_copy(tmp_path / "grader-copy")
+    (copy / ".grader-secret").write_bytes(b"the course's secret")
+    a0 = _versions(copy)["assignments.a0.rubric"]
+    shutil.copytree(TINY / "assignment", copy / "assignments" / "tiny", ignore=shutil.ignore_patterns("__pycache__"))
+    added = _versions(copy)
+    assert added["assignments.a0.rubric"] == a0 != added["assignments.tiny.rubric"]
+    with open(copy / "assignments" / "tiny" / "rubric.py", "a") as f:
+        f.write("# the tiny assignment changed\n")
+    changed = _versions(copy)
+    assert (
+        changed["assignments.a0.rubric"] == a0
+        and changed["assignments.tiny.rubric"] != added["assignments.tiny.rubric"]
+    )
+    with open(copy / "assignments" / "a0" / "checks.py", "a") as f:
+        f.write("# A0's checks changed\n")
+    assert _versions(copy)["assignments.a0.rubric"] != a0
+    with open(copy / "grader" / "scoring" / "feedback.py", "a") as f:
+        f.write("# the engine changed\n")
+    engine = _versions(copy)
+    assert (
+        engine["assignments.a0.rubric"] != a0
+        and engine["assignments.tiny.rubric"] != changed["assignments.tiny.rubric"]
+    )

@@ -7,7 +7,7 @@ import re
 import signal
 
 import nbformat
-from conftest import FORWARD, FULL_MARKS, code_cells, edit_cell, grade, sandbox_user, save, solution
+from conftest import FORWARD, FULL_MARKS, code_cells, edit_cell, grade, job, sandbox_user, save, solution
 
 from grader.sandbox import cleanup
 from grader.serve import Server
@@ -37,7 +37,7 @@ def graded_by(server: Server, nb, folder) -> tuple:
     """(results.json, the grading's log) of one grading by `server`."""
     submission = save(nb, folder / "submission")
     argv = ["--submission", str(submission), "--results", str(folder / "results.json"), "--sandbox-user"]
-    assert server.grade([*argv, sandbox_user()], log=folder / "log.txt", timeout=600) == 0
+    assert server.grade(job([*argv, sandbox_user()]), log=folder / "log.txt", timeout=600) == 0
     return json.loads((folder / "results.json").read_text()), (folder / "log.txt").read_text()
 
 

@@ -144,7 +144,7 @@ def _added_lines(source: str):
 
 def _tidy(lines: list) -> str:
     """Joined, without blank lines at either end or more than one in a row."""
-    out = []
+    out: list[str] = []
     for line in lines:
         if line.strip() or (out and out[-1]):
             out.append(line if line.strip() else "")
@@ -188,10 +188,10 @@ class _Next:
     """`text.find(needle, start)` for starts that never decrease, in linear time over all calls."""
 
     def __init__(self, text: str, needle: str) -> None:
-        self.text, self.needle, self.at = text, needle, None
+        self.text, self.needle, self.at = text, needle, -2  # -2: not looked for yet
 
     def __call__(self, start: int) -> int:
-        if self.at is None or -1 < self.at < start:
+        if self.at == -2 or -1 < self.at < start:
             self.at = self.text.find(self.needle, start)
         return self.at
 
@@ -213,8 +213,8 @@ def _take_images(source: str, attachments, answer: Answer, budget: list) -> str:
                 scan = b + 2
                 continue
             start, end = b, close_link(end_alt + 2)
-            target = source[end_alt + 2 : end].split(maxsplit=1)[:1] if end >= 0 else []
-            target = target[0] if target else ""
+            words = source[end_alt + 2 : end].split(maxsplit=1)[:1] if end >= 0 else []
+            target = words[0] if words else ""
         else:
             start, end = t, close_tag(t + 4)
             target = _src_attribute(source[t:end]) if end >= 0 else ""

@@ -24,8 +24,13 @@ from grader.scoring.submission import Submission
 
 from . import reference
 
-BIAS_SHAPES = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
-GRADIENT_SHAPES = {"W1": [(3, 4)], "B1": BIAS_SHAPES["B1"], "W2": [(4, 2)], "B2": BIAS_SHAPES["B2"]}
+BIAS_SHAPES: dict[str, list[tuple[int, ...]]] = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
+GRADIENT_SHAPES: dict[str, list[tuple[int, ...]]] = {
+    "W1": [(3, 4)],
+    "B1": BIAS_SHAPES["B1"],
+    "W2": [(4, 2)],
+    "B2": BIAS_SHAPES["B2"],
+}
 
 
 @contextmanager
@@ -42,7 +47,7 @@ def same_cause_as(number: str) -> Iterator[None]:
 def _forward_outputs(sub: Submission):
     """([(x, output)] for the batches where forward gave an (N, 2) tensor, [problems with the others])."""
     calls = record(sub, "forward")["calls"]
-    outputs, problems, errors = [], [], {}
+    outputs, problems, errors = [], [], dict[str, list]()
     for x, call in zip(sub.inputs["forward"]["inputs"], calls):
         n = len(x)
         if "error" in call:
@@ -192,8 +197,8 @@ def _gradient_distances(sub: Submission, line, names) -> str:
     table = "\n".join(lines)
     if failed:
         rows = len(sub.inputs["backprop"]["X"])
-        named = [_gradient_relation(name, grads.get(name), expected[name], rows) for name in names]
-        named = "".join(f"{text} " for text in named if text)
+        relations = [_gradient_relation(name, grads.get(name), expected[name], rows) for name in names]
+        named = "".join(f"{text} " for text in relations if text)
         inherited = ""
         if names == ["W1", "B1"] and not _close(grads.get("B2"), expected["B2"], line.tolerance):
             inherited = (
@@ -204,16 +209,16 @@ def _gradient_distances(sub: Submission, line, names) -> str:
             f"{inherited}{named}With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
-    lines = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
+    quoted = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
     if evidence and sub.assignment.options.get("autograd_in_backprop") == "zero":
         raise CheckFailed(
             "Your `backprop` uses autograd (these lines of your notebook compute gradients with it); Exercise 2 asks "
-            f"for the backward pass by hand, so the gradients score no points even though they match:{lines}"
+            f"for the backward pass by hand, so the gradients score no points even though they match:{quoted}"
             f"\n\n{table}"
         )
     review = (
         "\n\n**Your `backprop` appears to use autograd**, which Exercise 2 asks you not to use; it will be reviewed "
-        f"by the course staff.{lines}"
+        f"by the course staff.{quoted}"
         if evidence or hint
         else ""
     )

@@ -73,7 +73,7 @@ def _toy_tensors(torch, ns, toy, features, numbers=False) -> dict:
     """{global name: is it the toy data `toy` (`torch.manual_seed(0); X, Y = generate_data(20)`)?} for the
     notebook's tensors of `features` features, and with `numbers` its tensors holding one number: what the model
     could have been called on, or its loss compared with."""
-    found = {}
+    found: dict = {}
     for name, value in list(ns.items())[:10_000]:
         if len(found) >= MAX_TENSORS:
             break

@@ -9,7 +9,7 @@ _TEXT_OR_NONE = {"anyOf": [{"type": "string", "maxLength": 20_000}, {"type": "nu
 _NAME = {"type": "string", "maxLength": 100}
 _NAME_OR_NONE = {"anyOf": [_NAME, {"type": "null"}]}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 10_000}
-SCHEMAS = {
+SCHEMAS: dict[str, dict] = {
     "answer": {
         "type": "object",
         "additionalProperties": False,

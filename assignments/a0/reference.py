@@ -10,7 +10,7 @@ TOY_X = np.array(_TOY["X"], dtype=np.float64)
 TOY_Y = np.array(_TOY["Y"], dtype=np.float64)
 
 
-Array = np.ndarray | float
+Array = np.ndarray
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.text import SList
 from traitlets.config import Config
 
-from ..records import CELL_END, CELL_START
+from ..records import CELL_END, CELL_START, Error
 from . import colab, shared_memory
 from .clock import UNINTERRUPTED, CellTimeout, time_limit
 from .errors import describe, leave_if_forked
@@ -54,7 +54,8 @@ class GradingShell(InteractiveShell):
         self.note = note
         self.kernel = _Kernel(note)
         self.cell = 0
-        self.shown = None  # the last exception IPython showed a traceback for (in %%time, in a display, ...)
+        # the last exception IPython showed a traceback for (in %%time, in a display, ...)
+        self.shown: BaseException | None = None
         for kind in ("line", "cell"):
             for name in SKIPPED_MAGICS:
                 if name in self.magics_manager.magics[kind]:
@@ -184,8 +185,8 @@ def _tensors_by_value_without_unix_sockets() -> None:
     import torch.multiprocessing  # noqa: F401  -- registers torch's reducers (once, at import), removed below
 
     for kind in (*torch._storage_classes, torch.storage.TypedStorage, *torch._tensor_classes, torch.Tensor):
-        ForkingPickler._extra_reducers.pop(kind, None)
-    ForkingPickler._extra_reducers.pop(torch.nn.Parameter, None)
+        ForkingPickler._extra_reducers.pop(kind, None)  # type: ignore[attr-defined]  # private: no stub has it
+    ForkingPickler._extra_reducers.pop(torch.nn.Parameter, None)  # type: ignore[attr-defined]
 
 
 def run_cells(
@@ -201,7 +202,8 @@ def run_cells(
         reporter.send(CELL_START, cell=number)
         print(f"\n----- cell {number} -----", flush=True)
         started = time.monotonic()
-        status, error, by_argparse = "ok", None, False
+        status, by_argparse = "ok", False
+        error: Error | None = None
         shell.execution_count = number  # IPython names the code <ipython-input-NUMBER-...>
         shell.shown = None
         try:

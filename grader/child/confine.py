@@ -15,7 +15,11 @@ import signal
 import stat
 import struct
 import time
+from typing import Any
 
+from ..landlock import LANDLOCK_CREATE_RULESET, landlock_abi
+
+_libc: Any  # libc, or None without one: a call then raises AttributeError (confine.py: "not on this platform")
 try:
     _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 except OSError:
@@ -28,8 +32,7 @@ SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 _ARCH = {"x86_64": (0xC000003E, 317, (41, 425)), "aarch64": (0xC00000B7, 277, (198, 425))}
 AF_UNIX, EACCES = 1, 13
 # Landlock (Linux 5.13+): the same syscall numbers on every architecture; rights by the ABI that brought them
-LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
-LANDLOCK_CREATE_RULESET_VERSION, LANDLOCK_RULE_PATH_BENEATH = 1, 1
+LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF, LANDLOCK_RULE_PATH_BENEATH = 445, 446, 1
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1, 2, 4, 8
 FS_ALL = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1, 5: (1 << 16) - 1}  # by ABI
 FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | (1 << 14) | (1 << 15)  # + TRUNCATE, IOCTL_DEV
@@ -47,8 +50,8 @@ LIMITS = (
 
 def confine(config: dict) -> dict:
     """Apply every protection the platform offers; returns what is in force and what is not."""
-    limits, missing = config["limits"], []
-    done = {"user": "unchanged (not root)" if os.geteuid() else "root"}
+    limits, missing = config["limits"], list[str]()
+    done: dict = {"user": "unchanged (not root)" if os.geteuid() else "root"}
     done["hidden"] = _hide(config.get("hide", []), missing)
     private = config.get("uid") is None and _attempt(
         lambda: config.get("user_namespace", True) and _private_shm(limits["memory_bytes"] // 4),
@@ -115,14 +118,6 @@ def _layers(done: dict, missing: list) -> list:
     return layers
 
 
-def landlock_abi() -> int:
-    """The Landlock ABI this kernel offers, 0 without Landlock (another OS, a kernel before 5.13, disabled)."""
-    if _libc is None or not platform.system() == "Linux":
-        return 0
-    version = _libc.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION)
-    return max(version, 0)
-
-
 def _landlock(policy: dict | None, privileges_fixed: bool, missing: list) -> str:
     """Linux Landlock: this process and all it starts may read only `policy["read"]` (the Python installation, the
     venv, the few system paths torch and IPython use) and write only `policy["write"]` (its scratch folder), and
@@ -130,7 +125,7 @@ def _landlock(policy: dict | None, privileges_fixed: bool, missing: list) -> str
     Paths that do not exist or this user cannot open are skipped. Needs no privilege, only no_new_privs. Where the
     ABI allows (4, 6), TCP bind/connect are refused too and abstract Unix sockets and signals stay in the sandbox."""
     abi = landlock_abi() if policy is not None else 0
-    if not abi or not privileges_fixed or _threads() != 1:
+    if policy is None or not abi or not privileges_fixed or _threads() != 1:
         missing.append("Landlock (files confined by permissions only)" if policy is not None else "Landlock")
         return "no Landlock"
     fs_all = FS_ALL[min(abi, 5)]
@@ -296,7 +291,7 @@ def _drop_capabilities() -> bool:
     return True
 
 
-def _block_sockets(unix: bool) -> None:
+def _block_sockets(unix: bool) -> bool:
     """A seccomp filter: socket() fails with EACCES for every address family but AF_UNIX (AF_INET, AF_INET6,
     AF_VSOCK, AF_PACKET, AF_NETLINK, ...), and for AF_UNIX too unless `unix` (a sandbox user in a network
     namespace): abstract Unix sockets, or the TA's own, would reach listeners outside the sandbox, so Unix sockets
@@ -323,3 +318,4 @@ def _block_sockets(unix: bool) -> None:
     fprog_buffer = ctypes.create_string_buffer(fprog)
     if _libc.syscall(seccomp_nr, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, fprog_buffer) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter could not be installed")
+    return True

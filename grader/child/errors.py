@@ -5,6 +5,7 @@ import os
 import re
 import traceback
 
+from ..records import Error
 from .clock import CELL_FILE
 
 _OWNER, _getpid, _exit = os.getpid(), os.getpid, os._exit  # kept before student code can replace them
@@ -23,15 +24,15 @@ def leave_if_forked() -> None:
         _exit(0)
 
 
-def describe(exc: BaseException, brief: bool = False) -> dict:
+def describe(exc: BaseException, brief: bool = False) -> Error:
     """The exception, with only the traceback frames that belong to the student's cells (none when brief)."""
     try:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if CELL_FILE.match(f.filename)]
-        cell = line = None
-        if isinstance(exc, SyntaxError) and CELL_FILE.match(exc.filename or ""):
-            cell, line = int(CELL_FILE.match(exc.filename).group(1)), exc.lineno
-        elif frames:
-            cell, line = int(CELL_FILE.match(frames[-1].filename).group(1)), frames[-1].lineno
+        where = (exc.filename or "", exc.lineno) if isinstance(exc, SyntaxError) else (None, None)
+        if not CELL_FILE.match(where[0] or "") and frames:
+            where = (frames[-1].filename, frames[-1].lineno)
+        in_cell = CELL_FILE.match(where[0] or "")
+        cell, line = (int(in_cell.group(1)), where[1]) if in_cell else (None, None)
         text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
         text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats file and line

@@ -36,7 +36,7 @@ def main(config: dict) -> None:
     sys.path[:] = [config["workdir"]] + [p for p in sys.path if p not in ("", config["root"])]
     reporter.send(CELLS, count=len(cells))
 
-    sent = set()
+    sent: set = set()
 
     def note(text) -> None:  # skipped magics and Colab calls, once each
         if text not in sent and len(sent) < 100:

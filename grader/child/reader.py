@@ -9,6 +9,7 @@ by side.
 
 import base64
 import os
+from collections.abc import Callable
 
 from ..notebook.read import read
 from ..records import LOADED, NOTEBOOK, READY, TA_FILE
@@ -23,7 +24,7 @@ RENDER_SECONDS = 120
 def main(config: dict) -> None:
     reporter = Reporter(config["channel_fd"])
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the configuration was its only input
-    render = None
+    render: Callable | None = None
     if config.get("ta_files"):  # the grader's folder is out of sight once confined: import it now
         from .render import render_notebook as render
     names = config["names"]
@@ -35,7 +36,9 @@ def main(config: dict) -> None:
     notebook = read_or_end(
         reporter,
         config,
-        lambda *where: read(*where, names=names, readings=readings, loaded=lambda: reporter.send(LOADED)),
+        lambda workdir, sought: read(
+            workdir, sought, names=names, readings=readings, loaded=lambda: reporter.send(LOADED)
+        ),
     )
     reporter.send(NOTEBOOK, info=notebook.info)
     if render:

@@ -20,7 +20,8 @@ import sys
 import tempfile
 import traceback
 
-CHANNEL_FD = 3  # where a forked child finds its channel (a cold child is told the number in its configuration)
+from ..records import CHANNEL_FD
+
 MAX_REQUEST = 65536
 READY_SECONDS = 10
 PR_SET_PDEATHSIG = 1
@@ -104,7 +105,7 @@ def _child(request: dict, fds: list, ready_w: int) -> None:
         errors.own_process()
         os.write(CHANNEL_FD + 1, b"1")
         os.close(CHANNEL_FD + 1)
-        config = json.loads(sys.stdin.buffer.raw.readline())
+        config = json.loads(sys.stdin.buffer.raw.readline())  # type: ignore[union-attr]  # a BufferedReader: its raw stream
         __import__(config["entry"], fromlist=["main"]).main(config)
         code = 0
     except SystemExit as exit:

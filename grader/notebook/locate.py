@@ -65,7 +65,7 @@ def _walk(root: Path, notes: list):
     hidden folders and `__MACOSX` skipped (hidden files are listed, never graded), at most MAX_DEPTH folders deep
     and MAX_ENTRIES entries. Fallbacks, graded only where no notebook is found: notebooks saved as `.ipynb.txt`,
     then those in Jupyter's `.ipynb_checkpoints` folders."""
-    notebooks, others, seen, as_text, checkpoints = [], [], 0, [], []
+    notebooks, others, seen, as_text, checkpoints = [], list[str](), 0, [], []
     queue = deque([(root, 0, False)])
     cut = False
     while queue:

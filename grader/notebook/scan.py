@@ -255,6 +255,7 @@ def code_fingerprint(cells_or_path, max_bytes: int | None = None) -> str:
     """sha256 of the code cells' sources with all whitespace removed (outputs, markdown and layout ignored).
     Accepts a list of cell dicts or a notebook's path (read only if at most `max_bytes`, default the setting
     notebook_bytes); "" when it cannot be read."""
+    cells: list | None
     if isinstance(cells_or_path, list):
         cells = cells_or_path
     else:
@@ -315,7 +316,7 @@ def autograd_in(sources: list, name: str) -> list[str]:
     target = notebook.functions.get(name)
     if target is None:
         return []
-    evidence, seen, queue = [], set(), [target]
+    evidence, seen, queue = list[str](), set[int](), [target]
     while queue and len(seen) < MAX_FOLLOWED and len(evidence) < MAX_EVIDENCE:
         cell, node = queue.pop(0)
         if id(node) in seen:
@@ -333,7 +334,12 @@ class CodeCells:
     functions, classes, import aliases (`ag` -> `torch.autograd`) and names bound to autograd's own objects."""
 
     def __init__(self, sources) -> None:
-        self.lines, self.trees, self.functions, self.classes, self.aliases, self.bound = {}, {}, {}, {}, {}, {}
+        self.lines: dict = {}
+        self.trees: dict = {}
+        self.functions: dict = {}
+        self.classes: dict = {}
+        self.aliases: dict = {}
+        self.bound: dict = {}
         for cell, source in enumerate(sources, 1):
             if not isinstance(source, str) or not any(token in source for token in _CAN_MATTER):
                 continue  # `pass`, `x`, `%matplotlib inline`: binds nothing, calls nothing (80,000 of them: 6 s)
@@ -419,11 +425,11 @@ class CodeCells:
                     yield from ((cell, method) for method in _methods(cls, node.attr))
 
     def _findings(self, tree, dotted, own_backward=False, function=None) -> list:
-        found = []
+        found: list[ast.AST] = []
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in _ENGINE_ATTRIBUTES:
                 found.append(node)
-            elif _constant_getattr(node) and node.args[1].value in _ENGINE_ATTRIBUTES:
+            elif _constant_getattr(node) and node.args[1].value in _ENGINE_ATTRIBUTES:  # type: ignore[attr-defined]  # a Call, args[1] a Constant
                 found.append(node)
             elif isinstance(node, ast.Call):
                 name = dotted(node.func)
@@ -509,7 +515,7 @@ _PATCH_ALLOWED = ("torch.backends.", "sys.stdout", "sys.stderr", "numpy.random.s
 _GRADER_WORDS = ("grader.child", "grader.sandbox", "/proc/self/fd", "channel_fd")
 
 
-def grader_probing(sources: list) -> list[str]:
+def grader_probing(sources: "list | CodeCells") -> list[str]:
     """Evidence that the notebook's code reaches into the grader rather than doing the assignment: it walks the
     process's memory or frames (`gc.get_objects`, `sys._getframe`, tracing), writes to descriptors by number,
     replaces functions of torch or the standard library (`torch.Tensor.__matmul__ = ...`, `json.loads = ...`), or
@@ -545,7 +551,10 @@ def _probes_grader(notebook, node) -> bool:
         return any(word in node.value for word in _GRADER_WORDS)
     if isinstance(node, ast.Attribute) and notebook.dotted(node).startswith("ctypes."):
         return True
-    return isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or node.attr) == "Reporter"
+    return (
+        isinstance(node, (ast.Name, ast.Attribute))
+        and (node.id if isinstance(node, ast.Name) else node.attr) == "Reporter"
+    )
 
 
 def _patched(name: str) -> bool:

@@ -46,7 +46,7 @@ def seen_by_of(results, flag_list: list) -> str:
 
 def identical_groups(results_by_id: dict) -> dict:
     """{submission id: [the other submissions with the same code_hash]}, for groups of two or more."""
-    by_hash = {}
+    by_hash: dict = {}
     for sub_id, results in results_by_id.items():
         code_hash = facts_of(results).get("code_hash")
         if results and code_hash and not facts_of(results).get("problem"):

@@ -15,6 +15,7 @@ import re
 import statistics
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 from markdown_it import MarkdownIt
 
@@ -80,7 +81,7 @@ def flag_chips(row: dict) -> str:
     seen = dict(part.split(": ", 1) for part in row.get("flags_seen_by", "").split("; ") if ": " in part)
     return "".join(
         f'<span class="flag">{esc(LABELS.get(f, f))} '
-        f"<small>({esc(F.SEEN_BY.get(seen.get(f), F.SEEN_BY['parent']))})</small></span>"
+        f"<small>({esc(F.SEEN_BY.get(seen.get(f, ''), F.SEEN_BY['parent']))})</small></span>"
         for f in row["flags"].split("; ")
         if f
     )
@@ -133,7 +134,7 @@ def spreadsheet_safe(text) -> str:
 def answer_groups(rows: list, results_by_id: dict) -> tuple:
     """([(group label, [(row, found)])], empty, missing): identical answers (whitespace aside) together, the
     largest group first; answers with images are each their own group; every submission exactly once."""
-    groups, empty, missing = {}, [], []
+    groups, empty, missing = dict[object, list](), list[tuple](), list[tuple]()
     for row in rows:
         results = results_by_id.get(row["submission_id"])
         found = by_hand_answer(results)
@@ -161,7 +162,7 @@ def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = Fals
         writer = csv.writer(f)
         writer.writerow(["submission_id", *people, "group", "group_size", "status", "words", "answer", "images",
                          "score", "comment"])  # fmt: skip
-        listed = [(label, len(m), "answered", r, fd) for label, m in groups for r, fd in m]
+        listed: list[tuple] = [(label, len(m), "answered", r, fd) for label, m in groups for r, fd in m]
         listed += [("", "", "empty", r, fd) for r, fd in empty] + [("", "", "missing", r, fd) for r, fd in missing]
         for label, size, status, row, found in listed:
             images = "; ".join(f"{row['submission_id']}/{name}" for name in found["images"])
@@ -210,6 +211,7 @@ def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = Fals
 # -- the class
 def _histogram(totals: list) -> str:
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(7, 2.8))
     axes = figure.add_subplot()
@@ -218,7 +220,7 @@ def _histogram(totals: list) -> str:
     axes.set_xlabel("total score")
     axes.set_ylabel("submissions")
     axes.set_xticks(range(top + 1))
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    cast(MaxNLocator, axes.yaxis.get_major_locator()).set_params(integer=True)  # an AutoLocator, whole numbers
     figure.tight_layout()
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -266,7 +268,7 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
             f"<td class=num>{len(tests) - len(failed)} / {len(tests)}</td><td class=num>{rate}</td></tr>"
         )
         if failed:
-            grouped = {}
+            grouped: dict = {}
             for row, test, all_ in failed:
                 grouped.setdefault(F.first_cause(test, all_, item.number, ASSIGNMENT.cause), []).append(row)
             ordered = sorted(grouped.items(), key=lambda kv: -len(kv[1]))
@@ -327,7 +329,8 @@ def _tests(results_by_id: dict, row: dict) -> dict:
 def flag_details(row: dict, results) -> list:
     """What each flag of a row rests on: the cell and the limit where the grader has them."""
     facts, default = F.facts_of(results), Settings()
-    used = facts.get("limits") if isinstance(facts.get("limits"), dict) else {}
+    used = facts.get("limits")
+    used = used if isinstance(used, dict) else {}
 
     def limit(key: str, value: float) -> str:  # the limit the grading used; the default only for older results
         number = used.get(key)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from . import cleanup
 from .channel import TOTAL_BYTES, ChildReport, line_cap, split_lines
@@ -102,16 +103,16 @@ class Child:
         }
         self.warm = warm  # a warm start (grader/sandbox/warm.py) forks the child if it can; else it starts cold
         self.start = "started cold"
-        self.proc = None
-        self.readers = []
+        self.proc: Any = None  # a subprocess.Popen, or a warm.Forked (what Child uses of one), once entered
+        self.readers: list = []
         self.report = ChildReport(role=role)
         self.changed = threading.Condition()  # notified on every accepted line and when the run has ended
         self.ended = False
         self.cancelled = False
         self.input_lock = threading.Lock()
         self.output = HeadTail(settings.output_head_bytes, settings.output_tail_bytes)
-        self.current = None  # (what is running, monotonic time it started), for the watchdog
-        self.stopped = None
+        self.current: tuple | None = None  # (what is running, monotonic time it started), for the watchdog
+        self.stopped: str | None = None
         self.stopped_once = False
         self.leftovers = 0
 
@@ -308,7 +309,7 @@ def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> d
         return os.path.exists(real) and not grader.is_relative_to(real) and not inside
 
     python_paths = [str(venv), sys.base_prefix, sys.base_exec_prefix, *sys.path]
-    read = []
+    read: list = []
     for path in sorted({os.path.realpath(p) for p in [*python_paths, *SYSTEM_READ] if p and allowed(p)}):
         if not any(Path(path).is_relative_to(kept) for kept in read):  # a folder's rule covers all below it
             read.append(path)
@@ -318,7 +319,7 @@ def file_policy(python: str, workdir: Path, user_switch: bool, writable=()) -> d
 
 def run_pair(reader: Child, runner: Child, request: dict) -> tuple:
     """Run the reader and the runner side by side; returns (the reader's ChildRun, the runner's)."""
-    reading = {}
+    reading: dict = {}
     watcher = threading.Thread(target=lambda: reading.update(run=reader.run()), daemon=True)
     conductor = threading.Thread(target=_conduct, args=(reader, runner, request), daemon=True)
     watcher.start()

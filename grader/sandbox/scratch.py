@@ -26,7 +26,7 @@ class Scratch:
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
         self.left_out: list = []  # what was not copied, as facts: ("link", path), ("deep",), ("large",)
         self.digest = hashlib.sha256()
-        self.owner = None if uid is None else (uid, gid)
+        self.owner = None if uid is None else (uid, -1 if gid is None else gid)  # -1: the group unchanged
         root = submission if submission.is_dir() else submission.parent
         only = None if submission.is_dir() else submission.name
         try:

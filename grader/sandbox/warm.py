@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..records import CHANNEL_FD
 from . import cleanup
 from .launch import ROOT, child_python, clean_env
 
@@ -28,7 +29,8 @@ BOOT = "import sys\nsys.path.insert(0, sys.argv[1])\nfrom grader.child.warm impo
 class Warm:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = child_python(python)
-        self.proc = self.sock = None
+        self.proc: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
         self.lock = threading.Lock()  # one request at a time
         self.changed = threading.Condition()
         self.answers: list = []
@@ -77,8 +79,6 @@ class Warm:
     def start(self, cwd, env: dict, channel_fd: int) -> tuple:
         """(a Popen-like child, the number its channel has in it); OSError if the warm process cannot start it (a
         warm process found dead is started again, once)."""
-        from ..child.warm import CHANNEL_FD
-
         with self.lock:
             for _ in range(2):
                 if not self.alive:
@@ -98,6 +98,8 @@ class Warm:
             raise OSError("the warm process did not start the child")
 
     def _ask(self, request: bytes, fds: list) -> int | None:
+        if self.sock is None:  # closed
+            return None
         try:
             socket.send_fds(self.sock, [request], fds)
         except OSError:
@@ -118,7 +120,7 @@ class Warm:
             except subprocess.TimeoutExpired:
                 pass
             cleanup.spare(self.proc.pid, False)
-        self.proc = self.sock = None
+        self.proc, self.sock = None, None
         self.alive = False
 
 
@@ -126,7 +128,8 @@ class Forked:
     """What Child needs of subprocess.Popen, for a child the warm process forked."""
 
     def __init__(self, warm: Warm, pid: int, stdin_fd: int, stdout_fd: int) -> None:
-        self.warm, self.pid, self.returncode, self.generation = warm, pid, None, warm.generation
+        self.warm, self.pid, self.generation = warm, pid, warm.generation
+        self.returncode: int | None = None
         self.stdin = os.fdopen(stdin_fd, "wb")
         self.stdout = os.fdopen(stdout_fd, "rb")
 
@@ -142,7 +145,7 @@ class Forked:
                     break
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise subprocess.TimeoutExpired("warm child", timeout)
+                    raise subprocess.TimeoutExpired("warm child", timeout or 0.0)
                 self.warm.changed.wait(timeout=0.2 if left is None else min(left, 0.2))
             self.returncode = self.warm.exits.pop(self.pid)
         return self.returncode

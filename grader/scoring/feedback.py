@@ -93,7 +93,7 @@ def ending(sub: Submission) -> str:
     where = _where(sub, run.running, "during ", "") or "after the last cell"
     code = run.exit_code
     if code is not None and code < 0:
-        why = {
+        why: dict[int, str] = {
             signal.SIGSEGV: "crashed (segmentation fault)",
             signal.SIGXCPU: "used up its CPU time",
             signal.SIGKILL: f"was killed (it may have gone over the {sub.memory_mb} MB memory limit)",

@@ -27,7 +27,7 @@ SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text
 class _Result(JSONTestResult):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._recorded = set()
+        self._recorded: set = set()
 
     def processResult(self, test, err=None) -> None:
         if test.id() in self._recorded:

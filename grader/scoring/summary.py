@@ -22,7 +22,7 @@ def summary(sub: Submission) -> str:
         "Your notebook was run from a fresh start, top to bottom (like Kernel > Restart & Run All); "
         "a cell that fails does not stop the run. Cell numbers count code cells from the top."
     )
-    lines.append(f"**Run:** {ending(sub)} ({sub.run.seconds:.1f} s)")
+    lines.append(f"**Run:** {ending(sub)} ({sub.run.seconds if sub.run else 0:.1f} s)")
     failed = [_cell_line(sub, end) for _, end in sorted(sub.report.cells.items())]
     if failed:
         more = f"\n- ... and {len(failed) - 60} more cells" if len(failed) > 60 else ""
@@ -43,7 +43,8 @@ def facts(sub: Submission) -> dict:
     failed = sorted(sub.report.cells)
     statuses = {end["status"] for end in sub.report.cells.values()}
     errors = [end.get("error", {}) for end in sub.report.cells.values()]
-    seen_by = {}  # flag -> who saw it: "parent" (the grader itself), "reader" (the notebook's text), "runner"
+    # flag -> who saw it: "parent" (the grader itself), "reader" (the notebook's text), "runner"
+    seen_by: dict[str, str] = {}
 
     def flag(code: str, who: str) -> None:
         seen_by.setdefault(code, who)
@@ -71,7 +72,7 @@ def facts(sub: Submission) -> dict:
         flag("not_graded", "reader" if sub.reading_report.ungradable else "parent")
     flags = list(seen_by)
     return {
-        "grader_version": grader_version(),
+        "grader_version": grader_version(sub.settings.assignment),
         "notebook": notebook.get("path"),
         "problem": sub.problem,
         "ending": ending(sub),

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..batch import RUN_AUTOGRADER, row, valid_results
-from . import pages
+from .batch import RUN_AUTOGRADER, row, valid_results
+from .report import pages
 
 
 def folder_for(notebook: Path, out: Path) -> Path:
@@ -18,7 +18,7 @@ def folder_for(notebook: Path, out: Path) -> Path:
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m grader.report.one NOTEBOOK [OUT]", file=sys.stderr)
+        print("usage: python -m grader.one NOTEBOOK [OUT]", file=sys.stderr)
         return 2
     notebook, out = Path(args[0]), Path(args[1] if len(args) > 1 else "out")
     folder = folder_for(notebook, out)
