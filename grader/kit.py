@@ -29,11 +29,12 @@ from .scoring.feedback import (
     shape_text,
 )
 from .scoring.submission import Submission
-from .scoring.testcase import line_cases, rubric_line
+from .scoring.testcase import CheckCase, line_cases, rubric_line
 
 __all__ = [
     "Assignment",
     "AuthoringError",
+    "CheckCase",
     "CheckFailed",
     "Flag",
     "Line",
