@@ -110,7 +110,9 @@ def test_a_new_reading_and_its_flag_reach_the_staff_with_their_lines(tmp_path):
     (a0 / "readings.py").write_text((a0 / "readings.py").read_text() + READING)  # step 1: the reading
     _edit(a0 / "rubric.py", "\nASSIGNMENT = Assignment(", FLAG)  # step 2: its flag
 
-    results = grade(save(solution(), tmp_path / "submission"), tmp_path / "results.json", runner=copy / "run_autograder")
+    results = grade(
+        save(solution(), tmp_path / "submission"), tmp_path / "results.json", runner=copy / "run_autograder"
+    )
     facts = results["extra_data"]
     assert results["score"] == 15 and facts["flags"] == ["todo_left"] and facts["flag_sources"]["todo_left"] == "reader"
     forward = cell_number(solution(), "def forward(")

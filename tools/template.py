@@ -75,7 +75,9 @@ def main(argv=None) -> int:
         parser.exit(2, f"make template: {error}\n")
     solution, target = assignment.solution, assignment.template
     if solution is None or target is None:
-        parser.exit(2, "make template: declare the notebooks in the Assignment: solution=Path(...), template=Path(...)\n")
+        parser.exit(
+            2, "make template: declare the notebooks in the Assignment: solution=Path(...), template=Path(...)\n"
+        )
     if not Path(solution).is_file():
         parser.exit(2, f"make template: the solution notebook {solution} does not exist: write it, or fix solution=.\n")
     text = nbformat.writes(template(nbformat.read(solution, as_version=4))) + "\n"
