@@ -80,7 +80,8 @@ def check_shape(found, shape, name: str) -> np.ndarray:
         described = f"an array of shape {shape_text(array.shape)}"
         if array.ndim == len(shape) and all(want is None or want == n for n, want in zip(array.shape, shape)):
             return array
-    expected = shape_text(["N" if n is None else n for n in shape]) if None in shape else shape_text(shape)
+    sizes = ["N" if n is None else str(int(n)) for n in shape]
+    expected = "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
     raise CheckFailed(f"{inline_code(name)} is {described}; expected an array of shape {expected}.")
 
 

@@ -190,3 +190,61 @@ def test_make_template_refuses_a_missing_solution_with_the_fix(copy, tmp_path):
         f"make template: the solution notebook {folder / 'solution.ipynb'} does not exist: write it, or fix "
         "solution=.\n"
     )
+
+
+def test_numpy_values_cross_the_channel_as_tensors_do():
+    import jsonschema
+    import numpy as np
+    import torch
+
+    from grader.child.probes import call
+    from grader.records import SCHEMA
+
+    class Lying(np.ndarray):  # its own methods are never asked
+        def tolist(self):
+            return [99.0]
+
+        def astype(self, *args, **kwargs):
+            return np.zeros(1)
+
+    crossed = {
+        "array": call(torch, lambda: np.arange(6.0).reshape(2, 3)),
+        "number": call(torch, lambda: np.float32(1.5)),
+        "ints in a tuple": call(torch, lambda: (np.arange(2), torch.ones(1))),
+        "subclass": call(torch, lambda: np.arange(3.0).view(Lying)),
+        "strings": call(torch, lambda: np.array(["a"])),
+    }
+    for result in crossed.values():
+        jsonschema.validate({"event": "record", "probe": "p", "data": {"call": result}}, SCHEMA)
+    values = {name: result["value"] for name, result in crossed.items()}
+    assert values["array"] == {"tensor": {"shape": [2, 3], "dtype": "numpy.float64", "values": [0, 1, 2, 3, 4, 5]}}
+    assert values["number"] == {"tensor": {"shape": [], "dtype": "numpy.float32", "values": [1.5]}}
+    assert values["ints in a tuple"]["sequence"][0]["tensor"]["values"] == [0.0, 1.0]
+    assert values["subclass"]["tensor"]["values"] == [0.0, 1.0, 2.0]
+    assert values["strings"] == {"other": "numpy array of <U1"}
+
+
+def test_the_kits_checks_give_the_value_or_say_what_is_wrong():
+    from grader.kit import CheckFailed, check_allclose, check_shape
+
+    reported = {"tensor": {"shape": [2, 2], "values": [1.0, 2.0, 3.0, 4.5]}}
+    assert check_allclose(reported, [[1, 2], [3, 4.5]], 1e-6, "f(x)").tolist() == [[1, 2], [3, 4.5]]
+    assert check_shape(reported, (None, 2), "f(x)").shape == (2, 2)
+    wrong = {
+        "`f(x)` differs from the expected values by up to 0.5 (at index (1, 1)); at most 0.1 is allowed.": (
+            lambda: check_allclose(reported, [[1, 2], [3, 4]], 0.1, "f(x)")
+        ),
+        "`f(x)` is an array of shape (2, 2); expected an array of shape (N, 3).": (
+            lambda: check_shape(reported, (None, 3), "f(x)")
+        ),
+        "`f(x)` is `None` (is a `return` missing?); expected an array of shape (2,).": (
+            lambda: check_shape({"other": "NoneType"}, (2,), "f(x)")
+        ),
+        "`f(x)` holds NaN or infinite values.": (
+            lambda: check_allclose({"tensor": {"shape": [1], "values": [float("nan")]}}, [0.0], 1.0, "f(x)")
+        ),
+    }
+    for message, check in wrong.items():
+        with pytest.raises(CheckFailed) as failure:
+            check()
+        assert str(failure.value) == message
