@@ -84,7 +84,7 @@ class Assignment:
     probes: tuple[Probe, ...]  # run in this order
     lines: tuple[Line, ...]
     tests: Path | None = None  # a folder of weighted unittest cases; None: one case a line (scoring/testcase.py)
-    solution: Path | None = None  # the solution notebook (`make run` grades it; the template is made from it)
+    solution: Path | None = None  # the solution notebook, with the markers `make template` reads (tools/template.py)
     template: Path | None = None  # the handout students get (`make template` makes it from the solution)
     notebook: str | None = None  # the file name the handout gives ("hw1.ipynb"): graded first, named in messages
     handout_code: str | None = None  # the handout's code fingerprint (scan.code_fingerprint), if known
