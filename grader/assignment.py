@@ -242,7 +242,9 @@ def _check_cases(assignment: Assignment) -> None:
     methods = []
     for case in _flatten(unittest.TestLoader().discover(str(folder), top_level_dir=str(_top(folder)))):
         if isinstance(case, unittest.loader._FailedTest):  # type: ignore[attr-defined]
-            raise AuthoringError(f"the test cases in {folder} cannot be imported ({case.id()}): fix that module.")
+            lines = str(getattr(case, "_exception", case.id())).strip().splitlines()
+            where = next((line.strip() for line in reversed(lines) if line.strip().startswith("File ")), "")
+            raise AuthoringError(f"the test cases in {folder} cannot be imported: {lines[-1]} ({where}): fix it.")
         method = getattr(case, case._testMethodName, None)
         line = getattr(method, "rubric_line", None)
         methods.append((case.id(), line))
