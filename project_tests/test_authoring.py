@@ -138,8 +138,14 @@ MISTAKES = {  # what the author got wrong: (edit of the recipe's rubric.py, or a
         "the test assignments.{case}.tests.test_cases.TestCases.test_other scores no rubric line of this "
         "assignment: add its Line to the rubric, or remove the test.",
     ),
+    "test cases that cannot be imported": (
+        ('    notebook="softmax.ipynb",', '    notebook="softmax.ipynb",\n    tests=HERE / "tests",'),
+        "the test cases in {root}/assignments/{case}/tests cannot be imported: ModuleNotFoundError: No module named "
+        "'nope' (File \"{root}/assignments/{case}/tests/test_cases.py\", line 6, in <module>): fix it.",
+    ),
 }
-CASES = {  # hand-written test cases for the last two mistakes
+CASES = {  # hand-written test cases for the last three mistakes
+    "test cases that cannot be imported": "import nope\n",
     "a line without its test": "class TestCases(CheckCase):\n    @rubric_line(ASSIGNMENT.rubric['1'])\n"
     "    def test_one(self):\n        self.check()\n",
     "a test without its line": "class TestCases(CheckCase):\n    @rubric_line(ASSIGNMENT.rubric['1'])\n"
