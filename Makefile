@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade zip secret gradescope-check bench bench-suite bench-warm batch clean lock
+.PHONY: venv run test lint grade template zip secret gradescope-check bench bench-suite bench-warm batch clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -56,6 +56,11 @@ run: venv
 grade: venv
 	@test -n "$(NB)" || { echo "usage: make grade NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m grader.one "$(NB)" "$(OUT)"
+
+# `make template [ASSIGNMENT=module]`: the handout (source/A0.ipynb) made from the solution's markers
+# (tools/template.py says which); project_tests/test_template.py checks the shipped one is what it gives.
+template: venv
+	$(PY) tools/template.py $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -2,13 +2,15 @@
 
 On Gradescope (run_autograder in /autograder, the grader in /autograder/source) no option is needed: the
 submission is /autograder/submission and the results go to /autograder/results/results.json. Exit status 0 once
-results.json is written, whatever the score; 2 for a mistake on the command line (nothing is graded then)."""
+results.json is written, whatever the score; 2 for a mistake on the command line, the graded assignment's
+declaration included (grader/assignment.py `load`): nothing is graded then."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
+from .assignment import AuthoringError, load
 from .grade import Job, grade_job
 from .settings import add_options, from_options
 from .terminal import print_table
@@ -69,6 +71,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     root = args.gradescope_root
+    try:
+        load(args.assignment)  # an author's mistake is the author's to fix: no student reads about it
+    except AuthoringError as error:
+        parser.exit(2, f"{parser.prog}: the assignment {args.assignment} cannot be graded: {error}\n")
 
     if args.submission is None:
         if root is None:

@@ -7,11 +7,17 @@ draws the inputs and scores the lines. The children never import it (nor the che
 runner imports each probe's function by its path (`Assignment.calls`), the reader the functions of its readings
 (`Assignment.reading_paths`) and is given the names the probes call and the notebook's file name. What the engine
 shows the staff of an assignment's own findings (its flags, the answer graded by hand, the causes of failures) it
-gets through the hooks declared here. README "Adding a probe" and "Adding a rubric line" show the steps.
+gets through the hooks declared here. docs/authoring.md shows the steps; an author imports these names from
+grader/kit.py.
+
+`load` refuses an assignment whose declaration cannot work (AuthoringError, one or two sentences naming the fix):
+the command line reads it before anything is graded (grader/__main__.py exits 2).
 """
 
 import importlib
 import os
+import re
+import unittest
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,11 +76,17 @@ class Flag:
     raised: Callable  # (Submission) -> (who saw it: "reader" | "runner", [evidence lines]) or None
 
 
+class AuthoringError(ValueError):
+    """A mistake in an assignment's declaration; the message names it and the fix."""
+
+
 @dataclass
 class Assignment:
     probes: tuple[Probe, ...]  # run in this order
     lines: tuple[Line, ...]
-    tests: Path  # the folder of its weighted unittest cases
+    tests: Path | None = None  # a folder of weighted unittest cases; None: one case a line (scoring/testcase.py)
+    solution: Path | None = None  # the solution notebook, with the markers `make template` reads (tools/template.py)
+    template: Path | None = None  # the handout students get (`make template` makes it from the solution)
     notebook: str | None = None  # the file name the handout gives ("hw1.ipynb"): graded first, named in messages
     handout_code: str | None = None  # the handout's code fingerprint (scan.code_fingerprint), if known
     stdout_visibility: str = "hidden"  # the grader's own log; Gradescope shows it to instructors only
@@ -90,14 +102,23 @@ class Assignment:
 
     def __post_init__(self):
         names = [p.name for p in self.probes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"two probes share a name: {names}")
-        unknown = [line.number for line in self.lines if line.probe and line.probe not in names]
-        if unknown:
-            raise ValueError(f"rubric lines {unknown} read a probe that is not declared")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise AuthoringError(f"two probes are named {twice[0]!r}: give each Probe its own name.")
+        for line in self.lines:
+            if line.probe and line.probe not in names:
+                raise AuthoringError(
+                    f"rubric line {line.number} reads the probe {line.probe!r}, which is not declared (the probes "
+                    f"are {', '.join(map(repr, names)) or 'none'}): declare it in `probes=` or fix the line's name."
+                )
+        numbers = [re.sub(r"\W", "_", line.number) for line in self.lines]
+        twice = sorted({n for n in numbers if numbers.count(n) > 1})
+        if twice:
+            raise AuthoringError(f"two rubric lines are numbered {twice[0]!r}: give each Line its own number.")
         readings = [r.name for r in self.readings]
-        if len(set(readings)) != len(readings):
-            raise ValueError(f"two readings share a name: {readings}")
+        twice = sorted({n for n in readings if readings.count(n) > 1})
+        if twice:
+            raise AuthoringError(f"two readings are named {twice[0]!r}: give each Reading its own name.")
 
     @property
     def rubric(self) -> dict:
@@ -142,10 +163,123 @@ def course_assignment() -> str:
     return os.environ.get("GRADER_ASSIGNMENT") or importlib.import_module("assignments").DEFAULT
 
 
-def load(path: str | None = None) -> Assignment:
-    """The assignment in module `path` (default: Settings.assignment's, course_assignment())."""
+def load(path: str | None = None, notebooks: bool = False) -> Assignment:
+    """The assignment in module `path` (default: course_assignment()), checked
+    (`validate`); AuthoringError when it cannot be graded. `notebooks`: also require its solution and template (they
+    are authoring files: Gradescope's zip ships neither)."""
     path = path or course_assignment()
-    assignment = importlib.import_module(path).ASSIGNMENT
+    try:
+        module = importlib.import_module(path)
+    except AuthoringError:
+        raise
+    except ModuleNotFoundError as error:
+        if error.name and (path == error.name or path.startswith(error.name + ".")):
+            raise AuthoringError(
+                f"no module {path!r} (no {error.name!r}): name the module that holds ASSIGNMENT, as "
+                "`--assignment assignments.<name>.rubric` for assignments/<name>/rubric.py."
+            ) from None
+        raise AuthoringError(_import_failed(path, error)) from None
+    except Exception as error:  # noqa: BLE001  -- the author's module: its own error, with the line
+        raise AuthoringError(_import_failed(path, error)) from None
+    assignment = getattr(module, "ASSIGNMENT", None)
     if not isinstance(assignment, Assignment):
-        raise TypeError(f"{path}.ASSIGNMENT is not a grader.assignment.Assignment")
+        raise AuthoringError(
+            f"{path} has no ASSIGNMENT = Assignment(...) ({type(assignment).__name__} found): end the module with "
+            "`ASSIGNMENT = Assignment(probes=..., lines=...)` (from grader.kit import Assignment)."
+        )
+    validate(assignment, notebooks, rubric=path)
     return assignment
+
+
+def _import_failed(path: str, error: BaseException) -> str:
+    import traceback
+
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" ({frame.filename}, line {frame.lineno})" if frame else ""
+    return f"importing {path} raised {type(error).__name__}: {error}{where}: fix that line."
+
+
+def validate(assignment: Assignment, notebooks: bool = False, rubric: str | None = None) -> None:
+    """AuthoringError for the first declaration that cannot work: a probe or check that cannot be called, a probe the
+    child cannot import, test cases that do not match the lines one for one, a missing notebook."""
+    for probe in assignment.probes:
+        for role in ("draw", "call"):
+            if not callable(getattr(probe, role)):
+                raise AuthoringError(f"probe {probe.name!r}: its {role} is not a function: give it one.")
+        module, name = probe.call.__module__, probe.call.__qualname__
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except Exception:  # noqa: BLE001
+            found = None
+        if found is not probe.call:
+            raise AuthoringError(
+                f"probe {probe.name!r}: the child imports its call by name ({module}:{name}) and cannot: define it "
+                "with `def` at the top level of the assignment's probes.py."
+            )
+        if module == rubric:  # the child would import the rubric: its checks and reference, beside student code
+            raise AuthoringError(f"probe {probe.name!r}: move its call out of the rubric {rubric} into probes.py.")
+    for line in assignment.lines:
+        if not callable(line.check):
+            raise AuthoringError(
+                f"rubric line {line.number}: its check ({line.check!r}) is not a function: give it "
+                "`def check(sub, line) -> str` (return what was verified, raise CheckFailed)."
+            )
+    for reading in assignment.readings:
+        if not callable(reading.read):
+            raise AuthoringError(f"reading {reading.name!r}: its read is not a function: give it one.")
+    if assignment.tests is not None:
+        _check_cases(assignment)
+    if notebooks:
+        for kind in ("solution", "template"):
+            path = getattr(assignment, kind)
+            if path is not None and not Path(path).is_file():
+                fix = "run `make template`" if kind == "template" else "write it, or fix the path"
+                raise AuthoringError(f"the {kind} notebook {path} does not exist: {fix}.")
+
+
+def _check_cases(assignment: Assignment) -> None:
+    """Each rubric line has exactly one test method in `tests`, and each method a line of this assignment."""
+    folder = Path(assignment.tests or ".")
+    if not folder.is_dir():
+        raise AuthoringError(f"the test cases' folder {folder} does not exist: fix `tests=`, or leave it out.")
+    found: dict[str, list[str]] = {}
+    methods = []
+    for case in _flatten(unittest.TestLoader().discover(str(folder), top_level_dir=str(_top(folder)))):
+        if isinstance(case, unittest.loader._FailedTest):  # type: ignore[attr-defined]
+            lines = str(getattr(case, "_exception", case.id())).strip().splitlines()
+            where = next((line.strip() for line in reversed(lines) if line.strip().startswith("File ")), "")
+            raise AuthoringError(f"the test cases in {folder} cannot be imported: {lines[-1]} ({where}): fix it.")
+        method = getattr(case, case._testMethodName, None)
+        line = getattr(method, "rubric_line", None)
+        methods.append((case.id(), line))
+        if line is not None:
+            found.setdefault(line.number, []).append(case.id())
+    for test, line in methods:
+        if line is None or assignment.rubric.get(line.number) is not line:
+            raise AuthoringError(
+                f"the test {test} scores no rubric line of this assignment: add its Line to the rubric, or remove "
+                "the test."
+            )
+    for line in assignment.lines:
+        if len(found.get(line.number, [])) != 1:
+            what = "no test" if line.number not in found else f"{len(found[line.number])} tests"
+            raise AuthoringError(
+                f"rubric line {line.number} ({line.name!r}) has {what} in {folder}: give it one test method "
+                "decorated @rubric_line(...), or leave `tests=` out to have one made for each line."
+            )
+
+
+def _flatten(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _top(folder: Path) -> Path:
+    """The folder above the outermost package holding `folder` (what unittest's discovery imports from)."""
+    top = folder.resolve()
+    while (top / "__init__.py").is_file():
+        top = top.parent
+    return top

@@ -15,6 +15,7 @@ from assignments.a0.rubric import RUBRIC
 from grader.__main__ import job_of, parse
 from grader.sandbox import cleanup
 from grader.serve import Server
+from tools.template import unmarked
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_AUTOGRADER = ROOT / "run_autograder"
@@ -160,7 +161,7 @@ def solution(steps: int | None = None, warm: bool = True):
     torch._dynamo), and a few seconds of training would not fit a short cell limit on a busy machine.
     `steps`: the cell keeps its loop, for that many steps, from TRAINED if `warm`, else from its seed (50 steps: MSE
     0.08; 2,000: 0.0011)."""
-    nb = nbformat.read(SOLUTION, as_version=4)
+    nb = unmarked(nbformat.read(SOLUTION, as_version=4))  # without `make template`'s markers, as a student's
     cell = next(c for c in code_cells(nb) if "range(10000)" in c.source)
     start = "torch.manual_seed(0)\nmodel = ToyModel()\n"
     assert cell.source.startswith(start)

@@ -65,7 +65,7 @@ LIMITS = (
 )
 SLACK = 20  # starting, scoring and cleaning up, on a busy machine
 SECRETS = {
-    ROOT / "tests" / "test_1_forward.py": "class TestForward(CheckCase)",
+    ROOT / "tests" / "test_rubric.py": "return loader.loadTestsFromTestCase(line_cases(ASSIGNMENT))",
     ROOT / "assignments" / "a0" / "reference.py": "def gradients(x: Array, Y: Array, W1: Array",
     SOLUTION: "z1_grad = h_grad * (z1 >= 0).float()",
 }
@@ -345,7 +345,7 @@ for base in (root, "/autograder", f"/proc/{os.getppid()}/cwd"):
             except zlib.error:
                 pass
             loot.append(data)
-for spec in ("HEAD:tests/test_1_forward.py", "HEAD:assignments/a0/reference.py", "HEAD:solution/A0.ipynb"):
+for spec in ("HEAD:tests/test_rubric.py", "HEAD:assignments/a0/reference.py", "HEAD:solution/A0.ipynb"):
     try:
         git = subprocess.run(["git", "-c", "safe.directory=*", "-C", root, "show", spec], capture_output=True)
         loot.append(git.stdout)
@@ -356,7 +356,7 @@ with open(DROP + "/loot.txt", "w") as f:
     f.write(text)
 os.chmod(DROP + "/loot.txt", 0o644)
 print(text)
-found = [text[max(i - 20, 0):i + 80] for i in map(text.find, ("CheckCase", "def gradients", "z1_grad")) if i >= 0]
+found = [text[max(i - 20, 0):i + 80] for i in map(text.find, ("line_cases", "def gradients", "z1_grad")) if i >= 0]
 raise RuntimeError(f"LOOT from {readable} files: {found}")
 '''),
     )

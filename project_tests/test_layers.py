@@ -13,6 +13,7 @@ LAYERS = [
     ("grader.notebook",),  # reads a notebook's text (only inside the children)
     ("grader.sandbox",),  # the parent's side of the children
     ("grader.scoring",),  # the parent scores the children's plain data
+    ("grader.kit",),  # the names an author's rubric imports, over the scoring
     ("grader.grade",),  # one grading
     ("grader.__main__", "grader.serve"),  # its doors: the command line, the warm server
     ("grader.report",),  # the staff's pages

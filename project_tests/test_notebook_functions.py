@@ -12,16 +12,13 @@ from pathlib import Path
 import pytest
 
 from assignments.a0 import answer as answer_module
+from assignments.a0.analyses import loop_arguments, read_then_bound, seeds_before, writes_through_data
 from assignments.a0.answer import exercise3_answer, saved_exercise5_loss
 from assignments.a0.handout import HANDOUT_CODE
 from grader.notebook.locate import MAX_DEPTH, Sought, SubmissionProblem, locate
 from grader.notebook.scan import (
     code_fingerprint,
     defined_names,
-    loop_arguments,
-    read_then_bound,
-    seeds_before,
-    writes_through_data,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

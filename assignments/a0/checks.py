@@ -1,26 +1,24 @@
 """The rubric's checks, in the parent. Each takes the graded Submission and its rubric Line, and returns what it
 verified or raises CheckFailed with what was wrong. rubric.py says which check scores which line."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 
-from grader.markdown import code_block, quoted
-from grader.scoring.feedback import (
+from grader.kit import (
     CheckFailed,
+    Submission,
     as_array,
-    defining_cell_hint,
+    code_block,
     describe_value,
-    ending,
     error_text,
     inline_code,
     largest_difference,
     number_text,
     record,
+    same_cause_as,
     shape_text,
 )
-from grader.scoring.submission import Submission
+from grader.markdown import quoted
+from grader.scoring.feedback import defining_cell_hint, ending
 
 from . import reference
 
@@ -31,16 +29,6 @@ GRADIENT_SHAPES: dict[str, list[tuple[int, ...]]] = {
     "W2": [(4, 2)],
     "B2": BIAS_SHAPES["B2"],
 }
-
-
-@contextmanager
-def same_cause_as(number: str) -> Iterator[None]:
-    """A dependent test points at the one that explains the cause instead of repeating it (tracebacks included)."""
-    try:
-        yield
-    except CheckFailed as failure:
-        headline = str(failure).split("\n\n", 1)[0]
-        raise CheckFailed(f"Same cause as test {number}: {headline}") from None
 
 
 # -- Exercise 1

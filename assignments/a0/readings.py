@@ -1,8 +1,9 @@
 """A0's readings of the notebook's text (grader/assignment.py `Reading`): run by the reader child, which never runs
 the notebook's code, before it is confined; each returns small plain data, checked in the parent against SCHEMAS."""
 
-from grader.notebook.scan import autograd_in, loop_arguments, read_then_bound, seeds_before, writes_through_data
+from grader.notebook.scan import autograd_in
 
+from .analyses import loop_arguments, read_then_bound, seeds_before, writes_through_data
 from .answer import exercise3_answer, saved_exercise5_loss
 
 _TEXT_OR_NONE = {"anyOf": [{"type": "string", "maxLength": 20_000}, {"type": "null"}]}

@@ -3,16 +3,18 @@
 A Line names its number, name (`{tolerance}` in it is written as the line's tolerance, so that no title states an
 old threshold), points, visibility ("visible" (default), "hidden", "after_due_date", "after_published"), the probe
 whose record it reads, the check that scores it (checks.py) and its tolerance. A Probe is what the child calls
-(probes.py) on the inputs the parent draws (inputs.py); probes run in the order given here. README "Adding a rubric
-line" and "Adding a probe" show the steps.
+(probes.py) on the inputs the parent draws (inputs.py); probes run in the order given here. Each line is scored by
+one weighted test case made from it (tests/test_rubric.py). docs/authoring.md shows the steps.
 """
 
 from pathlib import Path
 
-from grader.assignment import Assignment, Flag, Line, Probe, Reading
+from grader.kit import Assignment, Flag, Line, Probe, Reading
 
 from . import checks, hints, inputs, probes, readings, staff
 from .handout import HANDOUT_CODE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # fmt: off
 PROBE_LIST = [  # `model` first: the other probes overwrite notebook globals
@@ -65,7 +67,9 @@ FLAGS = [
 ASSIGNMENT = Assignment(
     probes=tuple(PROBE_LIST),
     lines=tuple(LINES),
-    tests=Path(__file__).resolve().parents[2] / "tests",
+    tests=ROOT / "tests",
+    solution=ROOT / "solution" / "A0.ipynb",
+    template=ROOT / "source" / "A0.ipynb",
     notebook="A0.ipynb",
     handout_code=HANDOUT_CODE,
     stdout_visibility=STDOUT_VISIBILITY,

@@ -10,8 +10,6 @@ import builtins
 import re
 import signal
 
-import numpy as np
-
 from ..markdown import code_block, inline_code
 from .submission import Submission
 
@@ -283,44 +281,6 @@ def exit_words(end: dict) -> tuple:
             " in a notebook write `parser.parse_args(args=[])`",
         )
     return "called `exit()`", ""
-
-
-def describe_value(value: dict) -> str:
-    if "tensor" in value:
-        return f"a tensor of shape {shape_text(value['tensor']['shape'])}"
-    if "sequence" in value:
-        return f"a tuple/list of {len(value['sequence'])} values"
-    kind = value.get("other", "")
-    if kind == "NoneType":
-        return "`None` (is a `return` missing?)"
-    if kind.startswith("tensor with ") and kind.endswith(" dimensions"):  # the child's own words, checked
-        return f"a {inline_code(kind)}"
-    return f"a {inline_code(kind)}, not a tensor"
-
-
-def as_array(value: dict) -> np.ndarray | None:
-    """The tensor in a reported value as a NumPy array, or None if it is not a consistent, small enough tensor."""
-    tensor = value.get("tensor")
-    if not tensor or tensor.get("values") is None:
-        return None
-    shape = [int(n) for n in tensor["shape"]]
-    if any(n > 10**6 for n in shape) or len(tensor["values"]) != int(np.prod(shape, dtype=object)):
-        return None  # inconsistent data (the child's channel is not trusted)
-    return np.array(tensor["values"], dtype=np.float64).reshape(shape)
-
-
-def shape_text(shape) -> str:
-    return "(" + ", ".join(str(int(n)) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def largest_difference(actual, expected) -> float:
-    if not np.all(np.isfinite(actual)):
-        return float("inf")
-    return float(np.abs(actual - expected).max(initial=0.0))
-
-
-def number_text(x: float) -> str:
-    return "NaN/inf" if not np.isfinite(x) else f"{x:.3g}"
 
 
 def _one_line(text: str) -> str:

@@ -19,7 +19,7 @@ import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
 from .feedback import GRADER_FAILED_TEST
-from .testcase import CheckCase
+from .testcase import CheckCase, line_cases
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
 
@@ -83,8 +83,13 @@ class _Loader(unittest.TestLoader):
         return self.suiteClass(testCaseClass(name, self.submission) for name in self.getTestCaseNames(testCaseClass))
 
 
-def run_tests(tests_dir: Path, top_level: Path, submission, summary: str, facts: dict) -> dict:
-    suite = _Loader(submission).discover(str(tests_dir), top_level_dir=str(top_level))
+def run_tests(tests_dir: Path | None, top_level: Path, submission, summary: str, facts: dict) -> dict:
+    """Run the cases in `tests_dir`, or (None) one case a line of the submission's assignment."""
+    loader = _Loader(submission)
+    if tests_dir is None:
+        suite = loader.loadTestsFromTestCase(line_cases(submission.assignment))
+    else:
+        suite = loader.discover(str(tests_dir), top_level_dir=str(top_level))
     stream = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:  # the checks' warnings: instructor log only
         warnings.simplefilter("always")

@@ -1,5 +1,7 @@
-"""The base class of the Gradescope test cases in tests/: each test method scores one rubric line."""
+"""The Gradescope test cases: weighted unittest methods (gradescope-utils), each scoring one rubric line. `line_cases`
+makes them from an assignment's lines, so a line is declared once (grader/assignment.py Line)."""
 
+import re
 import unittest
 from collections.abc import Callable
 
@@ -37,3 +39,17 @@ class CheckCase(unittest.TestCase):
         except CheckFailed as failure:
             self.fail(str(failure))
         print(message)
+
+
+def line_cases(assignment) -> type[CheckCase]:
+    """A CheckCase with one test method a rubric line of `assignment`, in its order: "1.2" is `test_1_2`."""
+
+    def case(line):
+        def test(self) -> None:
+            self.check()
+
+        test.__name__ = test.__qualname__ = "test_" + re.sub(r"\W", "_", line.number)
+        return rubric_line(line)(test)
+
+    methods = {method.__name__: method for method in map(case, assignment.lines)}
+    return type("TestRubric", (CheckCase,), methods)

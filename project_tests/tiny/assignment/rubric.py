@@ -1,11 +1,8 @@
 """The tiny assignment's rubric: its probes, checks and lines."""
 
-from pathlib import Path
-
 import numpy as np
 
-from grader.assignment import Assignment, Flag, Line, Probe, Reading
-from grader.scoring.feedback import CheckFailed, as_array, record
+from grader.kit import Assignment, CheckFailed, Flag, Line, Probe, Reading, as_array, record
 
 from . import probes, readings
 
@@ -48,7 +45,6 @@ ASSIGNMENT = Assignment(
         Line("1", "scale(x) doubles x within {tolerance}", 2, scale_doubles, "scale", tolerance=1e-6),
         Line("2", "w is trained to 3 within {tolerance}", 1, w_trained, "w", tolerance=0.01),
     ),
-    tests=Path(__file__).with_name("tests"),
     readings=(
         Reading("w_by_hand", readings.w_by_hand, {"type": "array", "maxItems": 10, "items": {"type": "string"}}),
     ),
