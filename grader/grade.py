@@ -111,6 +111,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), war
                     probes=sub.assignment.calls,
                     readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
+                    stand_ins=sub.assignment.packages.stand_ins,
                     writable=writable,
                     warm=warm,
                 )

@@ -13,6 +13,7 @@ from grader.assignment import Assignment, Flag, Line, Probe, Reading
 
 from . import checks, hints, inputs, probes, readings, staff
 from .handout import HANDOUT_CODE
+from .packages import PACKAGES
 
 # fmt: off
 PROBE_LIST = [  # `model` first: the other probes overwrite notebook globals
@@ -78,4 +79,5 @@ ASSIGNMENT = Assignment(
     answer=staff.answer,
     cause=staff.cause,
     hint=hints.hint,
+    packages=PACKAGES,
 )

@@ -71,6 +71,7 @@ class Child:
         role: str = "runner",
         skip_cells=(),
         warm=None,
+        stand_ins: dict | None = None,
     ) -> None:
         self.settings, self.identity, self.workdir, self.role = settings, identity, workdir, role
         self.python = child_python(python)
@@ -97,6 +98,8 @@ class Child:
             "root": str(ROOT),
             "entry": ENTRIES[role],
             "skip_cells": sorted(skip_cells),  # cells that caught their interrupt in an earlier run (grade.py)
+            "stand_ins": stand_ins
+            or {},  # {module: package}: imported as stand-ins by the runner (Assignment.packages)
             # without a sandbox user: a private /dev/shm in a user namespace; tests turn it off to see the fallback
             "user_namespace": not os.environ.get("A0_TEST_NO_USER_NAMESPACE"),
         }
