@@ -272,8 +272,17 @@ def first_cause(sub: Submission, error: dict) -> str | None:
             if end["status"] == "exit":
                 verb, advice = exit_words(end)
                 what = f"{verb} before defining it{advice}"
-            return (
+            text = (
                 f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, {what}"
+            )
+            root = same_cause(sub, end) if end.get("error") else None
+            if root is None:
+                return text
+            cause = sub.report.cells[root]
+            return (
+                f"cell {root} ({inline_code(cause.get('first_line', ''))}) raised "
+                f"{error_text(sub, cause['error'], with_cause=False)}\n\nCell {number}, which defines "
+                f"{inline_code(name)}, failed from the same cause."
             )
     if error.get("cell") and name not in dir(builtins):
         return (
