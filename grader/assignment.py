@@ -96,7 +96,8 @@ class Packages:
             found = find_spec(name) is not None
             absent += [] if found else [name]
             lines.append(f"  {name:<12} {why}" + ("" if found else "  -- NOT FOUND"))
-        lines.append(f"stand-ins (an import succeeds, a use fails with a sentence naming the package): {self.why}")
+        why = f"stand-ins (an import succeeds, a use fails with a sentence naming the package): {self.why}"
+        lines += textwrap.wrap(why, 118)
         named = [f"{name} ({package})" if package != name else name for name, package in self.stand_ins.items()]
         here = [name for name in self.stand_ins if find_spec(name) is not None]
         lines += textwrap.wrap(", ".join(named), 116, initial_indent="  ", subsequent_indent="  ")
