@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, cell_number, code_cells, edit_cell, solution
+from conftest import FULL_MARKS, ROOT, STEPS, cell_number, code_cells, edit_cell, solution
 
 from assignments.a0.packages import PACKAGES
 from assignments.a0.rubric import ASSIGNMENT
@@ -100,6 +100,11 @@ for key, source in checks.items():
     shell.shown = None
     found[key] = {"use": error(shell.run_cell(source))}
 found["notes"] = notes
+import os, matplotlib  # an optional dependency probed by library code: told the truth
+scope, lib = {}, os.path.join(os.path.dirname(matplotlib.__file__), "probe.py")
+probe = "try:\\n    import lightgbm\\n    found = True\\nexcept ImportError:\\n    found = False\\n"
+exec(compile(probe, lib, "exec"), scope)
+found["library"] = {"found": scope["found"]}
 with open(sys.argv[2], "w") as out:
     json.dump({"found": found, "real": real}, out)
 """
@@ -155,13 +160,15 @@ def test_a_module_colab_lacks_too_still_fails_and_a_guarded_import_takes_its_own
     assert found["isinstance"]["use"] is None  # nothing is an instance of a missing package
     assert found["hints"]["use"] is None  # annotations naming it are not a use
     assert found["star"]["use"] is None
+    assert found["library"] == {"found": False}  # library code probing an optional dependency is told the truth
     words = missing_package(SimpleNamespace(assignment=ASSIGNMENT), "No module named 'nonexistent_pkg_xyz'")
     assert "`nonexistent_pkg_xyz` is not installed on Gradescope's grader" in words
 
 
 def test_the_solution_with_every_popular_import_unused_scores_full_marks(grade_notebook):
     imports = "\n".join(dict.fromkeys(imports for imports, _ in POPULAR.values()))
-    nb = edit_cell(solution(), 1, "import torch\n", imports + "\nimport torch\n")
+    nb = edit_cell(solution(steps=STEPS), 1, "import torch\n", imports + "\nimport torch\n")
+    nb.cells.append(nbformat.v4.new_code_cell("plt.plot([1, 2], [3, 4])\nplt.show()\nprint(np.arange(3))"))
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
     assert results["extra_data"]["failed_cells"] == [cell_number(nb, "# ValueError")]

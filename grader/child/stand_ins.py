@@ -9,14 +9,20 @@ an instance of a package that is not there."""
 
 import importlib.abc
 import importlib.machinery
+import os
 import sys
-import types
+import sysconfig
 
-
-def _error(missing: "Missing | str") -> ModuleNotFoundError:
-    path = object.__getattribute__(missing, "_path") if isinstance(missing, Missing) else missing
-    top = path.split(".")[0]
-    return ModuleNotFoundError(f"No module named '{top}' ({path} was used)", name=top)
+# Library code (Python's own, installed packages) probing an optional dependency (`try: import scipy`) is told the
+# truth, as on a machine without it: only the notebook's code (its cells, its own modules) gets a stand-in.
+_LIBRARIES = tuple(
+    {
+        os.path.join(real(sysconfig.get_paths()[key]), "")
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        for real in (str, os.path.realpath)
+    }
+)
+_IMPORTLIB = os.path.join(os.path.dirname(importlib.__file__), "")
 
 
 class Missing:
@@ -42,7 +48,9 @@ class Missing:
         return False
 
     def _use(self, *args, **kwargs):
-        raise _error(self)
+        path = object.__getattribute__(self, "_path")
+        top = path.partition(".")[0]
+        raise ModuleNotFoundError(f"No module named '{top}' ({path} was used)", name=top)
 
 
 _USES = """call getitem setitem delitem iter aiter len contains bool int float complex index str format bytes
@@ -73,7 +81,7 @@ class Finder(importlib.abc.MetaPathFinder):
         self.modules = frozenset(modules)
 
     def find_spec(self, fullname: str, path=None, target=None):
-        if fullname.partition(".")[0] not in self.modules:
+        if fullname.partition(".")[0] not in self.modules or _by_library():
             return None
         spec = importlib.machinery.ModuleSpec(fullname, _Loader(), is_package=True)
         spec.submodule_search_locations = []
@@ -86,5 +94,14 @@ def install(modules) -> None:
         sys.meta_path.append(Finder(modules))
 
 
-def is_stand_in(module: types.ModuleType) -> bool:
-    return isinstance(getattr(module, "__loader__", None), _Loader)
+def _by_library() -> bool:
+    """Whether the import was asked for by library code rather than by the notebook's."""
+    frame = sys._getframe(1)
+    for _ in range(100):
+        if frame is None:
+            return False
+        name = frame.f_code.co_filename
+        if not (name.startswith("<frozen importlib") or name.startswith(_IMPORTLIB) or name == __file__):
+            return name.startswith(_LIBRARIES)
+        frame = frame.f_back
+    return False

@@ -250,7 +250,7 @@ def missing_package(sub: Submission, message: str) -> str:
         use = f"it ({inline_code(used)})" if used else "it"
         return (
             f"The package {inline_code(packages.stand_ins[top])} is not installed on Gradescope's grader, and this "
-            f"assignment does not need it. Importing it is fine (as on Colab), but this cell uses {use}: remove that "
+            f"assignment does not need it. Importing it is fine (as on Colab), but your code uses {use}: remove that "
             f"use (and the import, if nothing else needs it), then check with Kernel > Restart & Run All."
         )
     return (
