@@ -239,7 +239,7 @@ def plain_words(sub: Submission, error: dict) -> str:
 def missing_package(sub: Submission, message: str) -> str:
     """A module the grader does not have, in the student's terms: a package of the assignment's stand-ins (its use
     failed: grader/child/stand_ins.py), else one the assignment does not declare at all."""
-    match = re.match(r"No module named '([A-Za-z_][\w.]{0,100})'(?: \(([A-Za-z_][\w.]{0,200}) was used\))?$", message)
+    match = re.match(r"No module named '([A-Za-z_][\w.]{0,100})'(?: \(([A-Za-z_][\w.]{0,1000}) was used\))?$", message)
     if not match:
         return ""
     top, used = match.group(1).partition(".")[0], match.group(2)
@@ -247,7 +247,7 @@ def missing_package(sub: Submission, message: str) -> str:
     if top in packages.installed:
         return ""  # a submodule of an installed package: Python's message says it all
     if top in packages.stand_ins:
-        use = f"it ({inline_code(used)})" if used else "it"
+        use = f"it ({inline_code(used[:120])})" if used else "it"
         return (
             f"The package {inline_code(packages.stand_ins[top])} is not installed on Gradescope's grader, and this "
             f"assignment does not need it. Importing it is fine (as on Colab), but your code uses {use}: remove that "
