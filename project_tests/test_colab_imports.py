@@ -92,6 +92,8 @@ checks = {
     "absent_sub": "import torch.nonexistent_xyz",
     "guarded": "try:\\n    import pandas as pd\\nexcept ImportError:\\n    pd = None\\nassert pd is None",
     "guarded_pip": "try:\\n    import wandb\\nexcept ImportError:\\n    !pip install wandb\\n    import wandb\\nwandb",
+    "guarded_raise": "try:\\n    import pandas\\nexcept ImportError as error:\\n"
+    "    raise ImportError('pip install it') from error",
     "isinstance": "import torch\\nimport pandas as pd\\nassert not isinstance(torch.zeros(1), pd.DataFrame)",
     "hints": "import pandas as pd\\ndef f(df: pd.DataFrame) -> pd.Series:\\n    return df\\nassert f(3) == 3",
     "star": "from tabulate import *",
@@ -157,6 +159,7 @@ def test_a_module_colab_lacks_too_still_fails_and_a_guarded_import_takes_its_own
     assert found["guarded"]["use"] is None  # `except ImportError: pd = None` ran
     assert found["guarded_pip"]["use"] is None  # `!pip install` is skipped, the import in the handler succeeds
     assert any("`import pandas` inside a `try` failed" in note for note in found["notes"]), found["notes"]
+    assert found["guarded_raise"]["use"] is None  # a handler that raises: the stand-in is imported instead
     assert found["isinstance"]["use"] is None  # nothing is an instance of a missing package
     assert found["hints"]["use"] is None  # annotations naming it are not a use
     assert found["star"]["use"] is None

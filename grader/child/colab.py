@@ -74,14 +74,17 @@ class LocalImportCheck(ast.NodeTransformer):
 
     def visit_Try(self, node):
         self.generic_visit(node)
-        if any(_catches_import_error(handler.type) for handler in node.handlers):
-            node.body = [self._fail(stmt) for stmt in node.body]
+        catching = [handler for handler in node.handlers if _catches_import_error(handler.type)]
+        if catching:
+            # a handler that raises would turn an import the notebook may not use into a failed cell
+            stand_ins = frozenset() if any(_raises(handler) for handler in catching) else self.stand_ins
+            node.body = [self._fail(stmt, stand_ins) for stmt in node.body]
         return node
 
     visit_TryStar = visit_Try
 
-    def _fail(self, stmt):
-        name = _imports_colab(stmt) or _imports(stmt, self.stand_ins)
+    def _fail(self, stmt, stand_ins):
+        name = _imports_colab(stmt) or _imports(stmt, stand_ins)
         if not name:
             return stmt
         if name == "google.colab":
@@ -120,6 +123,10 @@ def _imports(stmt, tops) -> str:
     else:
         return ""
     return next((name.partition(".")[0] for name in names if name.partition(".")[0] in tops), "")
+
+
+def _raises(handler) -> bool:
+    return any(isinstance(node, ast.Raise) for node in ast.walk(handler))
 
 
 def _catches_import_error(kind) -> bool:
