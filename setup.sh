@@ -43,6 +43,21 @@ mkdir -p "$root/results" && chmod 755 "$root/results"
 "$venv/bin/python" -c 'import torch, sys; sys.exit(torch.version.cuda is not None)' 2>/dev/null \
   || fail "torch does not import in $venv, or is not the CPU-only build (TORCH_INDEX=$torch_index)"
 id -u a0sandbox >/dev/null 2>&1 || fail "the sandbox user a0sandbox does not exist (useradd failed?)"
+# What a notebook may import (the assignment's Packages, assignments/a0/packages.py): every installed package
+# imports, and so does every stand-in (a package Colab has and the assignment does not need).
+(cd "$source_dir" && "$venv/bin/python" - <<'PY') || fail "a package the assignment declares does not import"
+import importlib, sys
+from grader.assignment import load
+from grader.child import stand_ins
+packages = load().packages
+lines, absent = packages.self_check()
+print("setup.sh: what a notebook may import:\n" + "\n".join("  " + line for line in lines))
+if absent:
+    sys.exit("setup.sh: FAILED: declared installed but not found: " + ", ".join(absent))
+stand_ins.install(packages.stand_ins)
+for name in [*packages.installed, *packages.stand_ins]:
+    importlib.import_module(name)
+PY
 [ -x "$root/run_autograder" ] || cp "$source_dir/run_autograder" "$root/run_autograder"   # as Gradescope does
 check="$(mktemp -d)"
 trap 'rm -rf "$check"' EXIT

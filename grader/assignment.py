@@ -17,6 +17,7 @@ the command line reads it before anything is graded (grader/__main__.py exits 2)
 import importlib
 import os
 import re
+import textwrap
 import unittest
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,42 @@ class Flag:
     raised: Callable  # (Submission) -> (who saw it: "reader" | "runner", [evidence lines]) or None
 
 
+@dataclass(frozen=True)
+class Packages:
+    """What a notebook may import beyond Python's own library, and why: `installed` are in requirements.txt (setup.sh
+    installs them and its self-check shows this list); `stand_ins` are packages a student's environment (Colab) has
+    and this assignment does not need: their import succeeds, and only a use fails, with a sentence naming the package
+    (grader/child/stand_ins.py). Any other missing module fails as it does on Colab. An installed package always wins
+    over its stand-in: a course whose assignment needs pandas adds it to requirements.txt and to `installed`."""
+
+    installed: dict[str, str] = field(default_factory=dict)  # {top-level module: why the grader installs it}
+    stand_ins: dict[str, str] = field(default_factory=dict)  # {top-level module: its package's name on PyPI}
+    why: str = ""  # why these are stand-ins, not installed
+
+    def __post_init__(self):
+        both = sorted(set(self.installed) & set(self.stand_ins))
+        if both or not all(name.isidentifier() for name in [*self.installed, *self.stand_ins]):
+            raise ValueError(f"packages: a module name is not an identifier, or both installed and a stand-in: {both}")
+
+    def self_check(self) -> tuple[list[str], list[str]]:
+        """(lines describing the list on this interpreter, the installed modules it cannot find)."""
+        from importlib.util import find_spec
+
+        lines, absent = ["installed (requirements.txt):"], []
+        for name, why in self.installed.items():
+            found = find_spec(name) is not None
+            absent += [] if found else [name]
+            lines.append(f"  {name:<12} {why}" + ("" if found else "  -- NOT FOUND"))
+        why = f"stand-ins (an import succeeds, a use fails with a sentence naming the package): {self.why}"
+        lines += textwrap.wrap(why, 118)
+        named = [f"{name} ({package})" if package != name else name for name, package in self.stand_ins.items()]
+        here = [name for name in self.stand_ins if find_spec(name) is not None]
+        lines += textwrap.wrap(", ".join(named), 116, initial_indent="  ", subsequent_indent="  ")
+        if here:
+            lines.append(f"  installed here all the same (the real one is imported): {', '.join(here)}")
+        return lines, absent
+
+
 class AuthoringError(ValueError):
     """A mistake in an assignment's declaration; the message names it and the fix."""
 
@@ -99,6 +136,7 @@ class Assignment:
     answer: Callable | None = None  # (Submission) -> that answer's text, or None when none was found
     cause: Callable | None = None  # (line number, output) -> the cause a failure counts under in the report, or None
     hint: Callable | None = None  # (error) -> a sentence for an error the assignment's handout explains, or ""
+    packages: Packages = field(default_factory=Packages)  # what a notebook may import (installed, stand-ins)
 
     def __post_init__(self):
         names = [p.name for p in self.probes]

@@ -195,6 +195,7 @@ def _run(grading: Grading) -> None:
                     probes=sub.assignment.calls,
                     readings=sub.assignment.reading_paths,
                     names=sub.assignment.checked_names,
+                    stand_ins=sub.assignment.packages.stand_ins,
                     writable=job.writable,
                     warm=grading.warm,
                 )

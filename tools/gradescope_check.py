@@ -25,6 +25,7 @@ IN_DOCKER = """set -e
 mkdir -p /autograder/source /autograder/results && cd /autograder/source
 python3 -m zipfile -e /check/autograder.zip . && chmod 755 setup.sh run_autograder   # zipfile drops modes
 start=$(date +%s); bash /autograder/source/setup.sh; echo "image build (setup.sh): $(( $(date +%s) - start )) s"
+echo "image size (the venv setup.sh built): $(du -sm /autograder/venv | cut -f1) MB"
 cp /autograder/source/run_autograder /autograder/run_autograder
 for name in solution handout; do
   rm -rf /autograder/submission && mkdir -p /autograder/submission
@@ -63,12 +64,16 @@ def in_folder(zip_path: Path) -> int:
         subprocess.run(["unzip", "-q", str(zip_path), "-d", str(root / "source")], check=True, timeout=120)
         env = {"PATH": CLEAN_PATH, "AUTOGRADER_ROOT": str(root), "HOME": str(root)}
         env |= {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k == "TORCH_INDEX"}  # wheels, mirrors
+        user = {k: v for k, v in os.environ.items() if k == "A0_SANDBOX_USER"}  # a shared machine's own sandbox user
+        env |= user
         started = time.monotonic()
         setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, check=False)
         build = time.monotonic() - started
         print(f"image build (setup.sh): {build:.0f} s", flush=True)
         if setup.returncode != 0:
             return setup.returncode
+        size = venv_megabytes(root / "venv")
+        print(f"image size (the venv setup.sh built): {size:.0f} MB", flush=True)
         shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")  # as Gradescope does
         failed = 0
         for name, notebook in NOTEBOOKS.items():
@@ -78,7 +83,11 @@ def in_folder(zip_path: Path) -> int:
             print(f"== {name} ({notebook.relative_to(ROOT)})", flush=True)
             started = time.monotonic()
             graded = subprocess.run(
-                [str(root / "run_autograder")], cwd=root, env={"PATH": CLEAN_PATH}, capture_output=True, text=True
+                [str(root / "run_autograder")],
+                cwd=root,
+                env={"PATH": CLEAN_PATH, **user},
+                capture_output=True,
+                text=True,
             )
             log = ROOT / "out" / "gradescope-check" / f"{name}.log"  # the grader's log, as Gradescope's stdout
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -87,10 +96,21 @@ def in_folder(zip_path: Path) -> int:
             print(table or graded.stdout[-3000:] + graded.stderr[-3000:], end="")
             print(f"graded in {time.monotonic() - started:.1f} s (the grader's whole log: {log})", flush=True)
             failed |= graded.returncode != 0 or not (root / "results" / "results.json").is_file()
-        print(f"image build (setup.sh) took {build:.0f} s; Gradescope's takes minutes too (it downloads torch)")
+        print(
+            f"image build (setup.sh) took {build:.0f} s, its venv is {size:.0f} MB; Gradescope's build takes minutes "
+            "too (it downloads torch)"
+        )
         return 1 if failed else 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def venv_megabytes(venv: Path) -> float:
+    """What the venv adds to the image: its files' sizes (links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(venv):
+        total += sum(os.lstat(os.path.join(folder, name)).st_size for name in files)
+    return total / 2**20
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ from grader.kit import Assignment, Flag, Line, Probe, Reading
 
 from . import checks, hints, inputs, probes, readings, staff
 from .handout import HANDOUT_CODE
+from .packages import PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,4 +83,5 @@ ASSIGNMENT = Assignment(
     answer=staff.answer,
     cause=staff.cause,
     hint=hints.hint,
+    packages=PACKAGES,
 )

@@ -2,7 +2,8 @@
 
 The shell is the one Jupyter's kernel uses (magics, autoawait, display, get_ipython), without a kernel or ZMQ. What
 differs from Jupyter, on purpose: a failing cell does not stop the run, every cell has a time limit, shell escapes
-and package installers are skipped with a note (there is no network), and Colab-only calls do nothing.
+and package installers are skipped with a note (there is no network), Colab-only calls do nothing, and a package
+Colab has that the grader does not imports as a stand-in that fails only where it is used (stand_ins.py).
 """
 
 import fnmatch
@@ -18,7 +19,7 @@ from IPython.utils.text import SList
 from traitlets.config import Config
 
 from ..records import CELL_END, CELL_START, Error
-from . import colab, shared_memory
+from . import colab, shared_memory, stand_ins
 from .clock import UNINTERRUPTED, CellTimeout, time_limit
 from .errors import describe, leave_if_forked
 from .report import Reporter
@@ -155,7 +156,8 @@ def _exit_cell(*args) -> NoReturn:
     raise SystemExit(*args)
 
 
-def new_shell(note) -> GradingShell:
+def new_shell(note, missing=None) -> GradingShell:
+    """`missing`: {top-level module: package} the grader stands in for (Assignment.packages.stand_ins)."""
     config = Config()
     config.HistoryManager.enabled = False  # no sqlite file in the scratch folder
     config.InteractiveShell.colors = "NoColor"
@@ -163,7 +165,8 @@ def new_shell(note) -> GradingShell:
     shell = GradingShell.instance(config=config)
     shell.init_grading(note)
     colab.install(note)
-    shell.ast_transformers.append(colab.LocalImportCheck(note))
+    stand_ins.install(missing or {})
+    shell.ast_transformers.append(colab.LocalImportCheck(note, missing or {}))
     _tensors_by_value_without_unix_sockets()
     shared_memory.adapt(note)
     return shell

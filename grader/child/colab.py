@@ -64,37 +64,69 @@ def install(note) -> None:
 
 class LocalImportCheck(ast.NodeTransformer):
     """IPython runs it on every cell: `import google.colab` directly in a `try` that catches its ImportError raises
-    ModuleNotFoundError, as outside Colab. `note` tells the student once."""
+    ModuleNotFoundError, as outside Colab. So does the import of a package the grader has only a stand-in for
+    (grader/child/stand_ins.py): a notebook that guards it takes its own branch without the package. `note` tells
+    the student once."""
 
-    def __init__(self, note) -> None:
+    def __init__(self, note, stand_ins=()) -> None:
         self.note = note
+        self.stand_ins = frozenset(stand_ins)
 
     def visit_Try(self, node):
         self.generic_visit(node)
-        if any(_catches_import_error(handler.type) for handler in node.handlers):
-            node.body = [self._fail(stmt) if _imports_colab(stmt) else stmt for stmt in node.body]
+        catching = [handler for handler in node.handlers if _catches_import_error(handler.type)]
+        if catching:
+            # a handler that raises would turn an import the notebook may not use into a failed cell
+            stand_ins = frozenset() if any(_raises(handler) for handler in catching) else self.stand_ins
+            node.body = [self._fail(stmt, stand_ins) for stmt in node.body]
         return node
 
     visit_TryStar = visit_Try
 
-    def _fail(self, stmt):
-        self.note(
-            "`import google.colab` inside a `try` failed, as it does outside Colab: the notebook took its "
-            "non-Colab branch (as on your own machine)."
-        )
-        raise_stmt = ast.parse("raise ModuleNotFoundError(\"No module named 'google.colab'\", name='google.colab')")
+    def _fail(self, stmt, stand_ins):
+        name = _imports_colab(stmt) or _imports(stmt, stand_ins)
+        if not name:
+            return stmt
+        if name == "google.colab":
+            self.note(
+                "`import google.colab` inside a `try` failed, as it does outside Colab: the notebook took its "
+                "non-Colab branch (as on your own machine)."
+            )
+        else:
+            self.note(
+                f"`import {name}` inside a `try` failed: {name} is not installed on the grader (this assignment does "
+                "not need it), so the notebook took its branch without it."
+            )
+        raise_stmt = ast.parse(f"raise ModuleNotFoundError(\"No module named '{name}'\", name='{name}')")
         return ast.copy_location(raise_stmt.body[0], stmt)
 
 
-def _imports_colab(stmt) -> bool:
+def _imports_colab(stmt) -> str:
     def colab(name):
         return name == "google.colab" or (name or "").startswith("google.colab.")
 
     if isinstance(stmt, ast.Import):
-        return any(colab(alias.name) for alias in stmt.names)
-    if isinstance(stmt, ast.ImportFrom) and not stmt.level:
-        return colab(stmt.module) or (stmt.module == "google" and any(a.name == "colab" for a in stmt.names))
-    return False
+        found = any(colab(alias.name) for alias in stmt.names)
+    elif isinstance(stmt, ast.ImportFrom) and not stmt.level:
+        found = colab(stmt.module) or (stmt.module == "google" and any(a.name == "colab" for a in stmt.names))
+    else:
+        found = False
+    return "google.colab" if found else ""
+
+
+def _imports(stmt, tops) -> str:
+    """The first of these top-level modules that the statement imports, or ""."""
+    if isinstance(stmt, ast.Import):
+        names = [alias.name for alias in stmt.names]
+    elif isinstance(stmt, ast.ImportFrom) and not stmt.level:
+        names = [stmt.module or ""]
+    else:
+        return ""
+    return next((name.partition(".")[0] for name in names if name.partition(".")[0] in tops), "")
+
+
+def _raises(handler) -> bool:
+    return any(isinstance(node, ast.Raise) for node in ast.walk(handler))
 
 
 def _catches_import_error(kind) -> bool:

@@ -43,7 +43,7 @@ def main(config: dict) -> None:
             sent.add(text)
             reporter.send(NOTE, text=text[:2000], **({"cell": shell.cell} if shell.cell else {}))
 
-    shell = new_shell(note)
+    shell = new_shell(note, config.get("stand_ins"))
     run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ())))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
     reporter.send(CELLS_DONE)

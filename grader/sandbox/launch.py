@@ -72,6 +72,7 @@ class Child:
         role: str = "runner",
         skip_cells=(),
         warm=None,
+        stand_ins: dict | None = None,
     ) -> None:
         self.settings, self.identity, self.workdir, self.role = settings, identity, workdir, role
         self.python = child_python(python)
@@ -98,6 +99,8 @@ class Child:
             "root": str(ROOT),
             "entry": ENTRIES[role],
             "skip_cells": sorted(skip_cells),  # cells that caught their interrupt in an earlier run (grade.py)
+            # {module: package} a notebook's import gets a stand-in for in the runner (Assignment.packages)
+            "stand_ins": stand_ins or {},
             # without a sandbox user: a private /dev/shm in a user namespace; tests turn it off to see the fallback
             "user_namespace": not os.environ.get("A0_TEST_NO_USER_NAMESPACE"),
         }

@@ -223,6 +223,8 @@ def plain_words(sub: Submission, error: dict) -> str:
             "The cell ends in the middle of a statement: for example a `def` with only a comment under it, or "
             "an unclosed bracket."
         )
+    if kind == "ModuleNotFoundError" and message.startswith("No module named '"):
+        return missing_package(sub, message)
     if "not compiled with CUDA" in message or "NVIDIA driver" in message or "CUDA driver" in message:
         return (
             "The grader, like Gradescope, has no GPU. Choose the device with "
@@ -230,6 +232,30 @@ def plain_words(sub: Submission, error: dict) -> str:
             "of `.cuda()`."
         )
     return sub.assignment.hint(error) if sub.assignment.hint else ""
+
+
+def missing_package(sub: Submission, message: str) -> str:
+    """A module the grader does not have, in the student's terms: a package of the assignment's stand-ins (its use
+    failed: grader/child/stand_ins.py), else one the assignment does not declare at all."""
+    match = re.match(r"No module named '([A-Za-z_][\w.]{0,100})'(?: \(([A-Za-z_][\w.]{0,1000}) was used\))?$", message)
+    if not match:
+        return ""
+    top, used = match.group(1).partition(".")[0], match.group(2)
+    packages = sub.assignment.packages
+    if top in packages.installed:
+        return ""  # a submodule of an installed package: Python's message says it all
+    if top in packages.stand_ins:
+        use = f"it ({inline_code(used[:120])})" if used else "it"
+        return (
+            f"The package {inline_code(packages.stand_ins[top])} is not installed on Gradescope's grader, and this "
+            f"assignment does not need it. Importing it is fine (as on Colab), but your code uses {use}: remove that "
+            f"use (and the import, if nothing else needs it), then check with Kernel > Restart & Run All."
+        )
+    return (
+        f"{inline_code(top)} is not installed on Gradescope's grader (it is not a package this assignment uses): if "
+        "the notebook does not need it, remove the import; if it is a `.py` file of your own, upload it beside the "
+        "notebook."
+    )
 
 
 def first_cause(sub: Submission, error: dict) -> str | None:
@@ -244,8 +270,17 @@ def first_cause(sub: Submission, error: dict) -> str | None:
             if end["status"] == "exit":
                 verb, advice = exit_words(end)
                 what = f"{verb} before defining it{advice}"
-            return (
+            text = (
                 f"cell {number} ({inline_code(end.get('first_line', ''))}), which defines {inline_code(name)}, {what}"
+            )
+            root = same_cause(sub, end) if end.get("error") else None
+            if root is None:
+                return text
+            cause = sub.report.cells[root]
+            return (
+                f"cell {root} ({inline_code(cause.get('first_line', ''))}) raised "
+                f"{error_text(sub, cause['error'], with_cause=False)}\n\nCell {number}, which defines "
+                f"{inline_code(name)}, failed from the same cause."
             )
     if error.get("cell") and name not in dir(builtins):
         return (
@@ -255,6 +290,23 @@ def first_cause(sub: Submission, error: dict) -> str | None:
             "Restart & Run All."
         )
     return None
+
+
+def same_cause(sub: Submission, end: dict) -> int | None:
+    """The earlier failed cell a NameError follows from (it should have defined the name), followed back to the first
+    one: the summary lists the later failures as "same cause"."""
+    root = None
+    for _ in range(1000):  # each step goes to an earlier cell
+        error = end.get("error") or {}
+        match = re.match(r"name '([A-Za-z_]\w*)' is not defined", error.get("message", ""))
+        if error.get("type") != "NameError" or not match:
+            break
+        earlier = [n for n, e in sorted(sub.report.cells.items()) if n < end["cell"] and e.get("error")]
+        cause = next((n for n in earlier if match.group(1) in sub.report.cells[n].get("defines", [])), None)
+        if cause is None:
+            break
+        root, end = cause, sub.report.cells[cause]
+    return root
 
 
 def defining_cell_hint(sub: Submission, name: str) -> str:

@@ -2,7 +2,7 @@
 
 from ..markdown import inline_code, with_code
 from ..version import grader_version
-from .feedback import channel_problem, ending, exit_words, out_of_memory
+from .feedback import channel_problem, ending, exit_words, missing_package, out_of_memory, same_cause
 from .submission import Submission
 
 INTENDED = "# ValueError"  # the first line of the handout's cell that raises a ValueError on purpose
@@ -115,6 +115,12 @@ def _cell_line(sub: Submission, end: dict) -> str:
             what += f" (line {error['line']})"
         if _intended(end):
             what += " (expected: this cell raises on purpose)"
+        cause = same_cause(sub, end)
+        if cause is not None:
+            what += f": same cause as cell {cause}"
+        elif error.get("type") == "ModuleNotFoundError":
+            words = missing_package(sub, error.get("message", ""))
+            what += f". {words}" if words else ""
     return f"- cell {number} ({inline_code(first)}): {what}"
 
 

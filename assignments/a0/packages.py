@@ -1,0 +1,68 @@
+"""What an A0 notebook may import (Assignment.packages): students write it on Colab, where far more is installed than
+A0 needs. docs/design.md "Imports the assignment does not need" gives the measurements behind the choice."""
+
+from grader.assignment import Packages
+
+PACKAGES = Packages(
+    installed={  # requirements.txt (and what those pull in), pinned by constraints.txt
+        "torch": "the assignment itself (CPU-only build)",
+        "numpy": "the handout's cells (Exercise 0: numpy <-> torch)",
+        "IPython": "runs the cells as Jupyter does (IPython.display, magics)",
+        "matplotlib": "plots: Colab's usual import, light (installed with its dependency pillow)",
+        "PIL": "pillow, matplotlib's dependency",
+        "tqdm": "progress bars (tqdm, tqdm.auto)",
+        "ipywidgets": "tqdm.notebook's progress bars",
+        "sympy": "torch's dependency",
+        "networkx": "torch's dependency",
+        "bs4": "beautifulsoup4, nbconvert's dependency",
+    },
+    stand_ins={  # popular in Colab notebooks (preinstalled there, or installed by the notebook's own `!pip install`)
+        "pandas": "pandas",
+        "sklearn": "scikit-learn",
+        "scipy": "scipy",
+        "seaborn": "seaborn",
+        "statsmodels": "statsmodels",
+        "torchvision": "torchvision",
+        "torchaudio": "torchaudio",
+        "torchtext": "torchtext",
+        "torchmetrics": "torchmetrics",
+        "torchsummary": "torchsummary",
+        "torchinfo": "torchinfo",
+        "lightning": "lightning",
+        "pytorch_lightning": "pytorch-lightning",
+        "timm": "timm",
+        "einops": "einops",
+        "transformers": "transformers",
+        "datasets": "datasets",
+        "tokenizers": "tokenizers",
+        "huggingface_hub": "huggingface-hub",
+        "accelerate": "accelerate",
+        "sentencepiece": "sentencepiece",
+        "nltk": "nltk",
+        "spacy": "spacy",
+        "gensim": "gensim",
+        "tensorflow": "tensorflow",
+        "keras": "keras",
+        "tensorboard": "tensorboard",
+        "jax": "jax",
+        "plotly": "plotly",
+        "altair": "altair",
+        "bokeh": "bokeh",
+        "cv2": "opencv-python",
+        "skimage": "scikit-image",
+        "h5py": "h5py",
+        "xgboost": "xgboost",
+        "lightgbm": "lightgbm",
+        "numba": "numba",
+        "joblib": "joblib",
+        "wandb": "wandb",
+        "tabulate": "tabulate",
+        "requests": "requests",
+        "gdown": "gdown",
+        "yaml": "PyYAML",
+    },
+    why=(
+        "A0 needs none of them; installed, pandas + scipy + scikit-learn + seaborn alone would add about 200 MB to "
+        "the image and, imported unused, about 130 MB of memory (of 768) and 5 s to every grading"
+    ),
+)
