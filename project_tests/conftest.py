@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import nbformat
+import progress
 import pytest
 
 from assignments.a0.rubric import RUBRIC
@@ -33,6 +34,12 @@ if os.environ["A0_SANDBOX_PREFIX"] in ("", "a0sandbox"):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow(seconds): about that long on a busy machine (timeouts, installs, a class)")
+    if not hasattr(config, "workerinput"):  # the controller, or the only process: it has the terminal
+        config.pluginmanager.register(progress.Progress(config), "a0-progress")
+
+
+def pytest_collection_finish(session):
+    progress.write_expected(session.items)
 
 
 def pytest_collection_modifyitems(items):
