@@ -167,8 +167,6 @@ def _stop(signum, frame):
 
 
 def main() -> int:
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop)
     docker = docker_usable()
     if not docker:
         if os.geteuid() != 0:
@@ -196,4 +194,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     sys.exit(main())
