@@ -3,6 +3,7 @@
 
 import concurrent.futures
 import csv
+import json
 import os
 import re
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FULL_MARKS, ROOT, processes_of, run_grader, save, solution
+from conftest import FULL_MARKS, ROOT, SERVER, processes_of, save, solution
 
 # A TA's batch, as the suite sees it: the default prefix's batch lock, and a leased default sandbox user running
 # a notebook's process. Prints what it holds; on end of stdin, whether that process is still alive.
@@ -61,12 +62,14 @@ def test_a_batch_and_a_grading_of_the_suite_pass_beside_a_ta_batch_on_the_defaul
                 text=True,
                 timeout=600,
             )
-            grading = pool.submit(run_grader, export / "submission_1", tmp_path / "results.json")
+            argv = ["--submission", str(export / "submission_1"), "--results", str(tmp_path / "results.json")]
+            grading = pool.submit(SERVER.grade, argv, log=tmp_path / "log.txt", timeout=600)  # no user pinned
             done, graded = batch.result(), grading.result()
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert graded == 0 and json.loads((tmp_path / "results.json").read_text())["score"] == FULL_MARKS
         with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8-sig") as f:
             assert [row["total"] for row in csv.DictReader(f)] == [f"{FULL_MARKS:g}"]
-        user = re.search(r"child runs as user `([^`]+)`", graded.stdout).group(1)
+        user = re.search(r"child runs as user `([^`]+)`", (tmp_path / "log.txt").read_text()).group(1)
         assert user.startswith(os.environ["A0_SANDBOX_PREFIX"]) and not user.startswith("a0sandbox"), user
         assert int(pid) in processes_of(int(uid))  # the TA's notebook still runs
         said = ta.communicate("", timeout=60)[0]
