@@ -46,3 +46,18 @@ def test_a_torch_wheel_in_pips_find_links_is_installed_without_any_index(only):
     wheel.touch()
     env, said = check.torch_source(TORCH, os.environ["TORCH_INDEX"], folders, "cp310")
     assert env == {"TORCH_INDEX": "", "PIP_FIND_LINKS": str(only)} and said == f"{TORCH} from {wheel}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="without Docker the check needs root")
+def test_the_temporary_layout_is_a_tmpfs_of_its_own_that_the_end_removes(capsys):
+    root, tmpfs = check.make_root()
+    try:
+        assert root.is_dir() and root.stat().st_mode & 0o777 == 0o700
+        (root / "venv").mkdir()
+        (root / "venv" / "torch.so").write_bytes(b"\0" * 1_000_000)
+        mounts = open("/proc/self/mounts").read().split("\n")
+        assert tmpfs == any(f" {root} tmpfs " in line for line in mounts)  # where mount works, as here
+    finally:
+        check.remove_root(root, tmpfs)
+    assert not root.exists() and f" {root} " not in open("/proc/self/mounts").read()
+    assert f"gradescope-check: removed {root} in" in capsys.readouterr().out
