@@ -29,7 +29,9 @@ FULL_MARKS = sum(line.points for line in RUBRIC.values())
 os.environ.setdefault("A0_SANDBOX_PREFIX", "a0test")
 os.environ.pop("A0_SANDBOX_USER", None)
 if os.environ["A0_SANDBOX_PREFIX"] in ("", "a0sandbox"):
-    raise pytest.UsageError("A0_SANDBOX_PREFIX: the tests need sandbox users of their own, not a TA's (a0sandbox)")
+    raise pytest.UsageError(
+        "A0_SANDBOX_PREFIX: the tests need sandbox users of their own (default a0test), not a0sandbox"
+    )
 
 
 def pytest_configure(config):
