@@ -45,7 +45,7 @@ from .landlock import landlock_abi
 from .report import flags, pages
 from .sandbox.lease import system_user
 from .serve import Server
-from .settings import Settings
+from .settings import Settings, declared_default
 from .version import grader_version
 
 RUBRIC = load().rubric  # the graded assignment's lines, by number
@@ -664,7 +664,7 @@ def main(argv=None) -> int:
         "every notebook can then read and change every file you can",
     )
     args = parser.parse_args(argv)
-    prefix = os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox")
+    prefix = declared_default("sandbox_pool")  # A0_SANDBOX_PREFIX, else a0sandbox
     if os.geteuid() != 0 and not landlock_abi() and not args.risk_my_files:
         print(REFUSAL, file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ Bounds inside a parser of untrusted data (the channel's share of each event kind
 batch.py's metadata, notebook/scan.py) are part of that parser's contract and stay beside it."""
 
 import argparse
+import os
 from dataclasses import MISSING, dataclass, field, fields
 
 GIB = 1024**3
@@ -39,7 +40,11 @@ class Settings:
         420.0, "--timeout", "S", "seconds the whole run of the notebook may take (well inside Gradescope's 10 minutes)"
     )
     probe_timeout: float = option(30.0, "--probe-timeout", "S", "seconds for each call of the student's objects")
-    sandbox_pool: str = option("a0sandbox", help="sandbox users a0sandbox, a0sandbox-1, ...: one leased per grading")
+    sandbox_pool: str = option(
+        help="sandbox users a0sandbox, a0sandbox-1, ...: one leased per grading (env A0_SANDBOX_PREFIX: another "
+        "name, as the batch's job slots and the project's tests use)",
+        factory=lambda: os.environ.get("A0_SANDBOX_PREFIX") or "a0sandbox",
+    )
     sandbox_user: str | None = option(
         None,
         "--sandbox-user",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import nbformat
+import progress
 import pytest
 
 from assignments.a0.rubric import RUBRIC
@@ -24,9 +25,25 @@ SOLUTION = ROOT / "solution" / "A0.ipynb"
 SOURCE = ROOT / "source" / "A0.ipynb"
 FULL_MARKS = sum(line.points for line in RUBRIC.values())
 
+# The suite's sandbox users, leases and batch locks are its own (a0test, a0test-1, ... and a0test-gw0, ...), for every
+# test and every process it starts: a TA's batch or grading on the same machine uses a0sandbox-<n>, and a sweep kills
+# every process of the user it sweeps. A0_SANDBOX_USER would pin every grading to one user.
+os.environ.setdefault("A0_SANDBOX_PREFIX", "a0test")
+os.environ.pop("A0_SANDBOX_USER", None)
+if os.environ["A0_SANDBOX_PREFIX"] in ("", "a0sandbox"):
+    raise pytest.UsageError(
+        "A0_SANDBOX_PREFIX: the tests need sandbox users of their own (default a0test), not a0sandbox"
+    )
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow(seconds): about that long on a busy machine (timeouts, installs, a class)")
+    if not hasattr(config, "workerinput"):  # the controller, or the only process: it has the terminal
+        config.pluginmanager.register(progress.Progress(config), "a0-progress")
+
+
+def pytest_collection_finish(session):
+    progress.write_expected(session.items)
 
 
 def pytest_collection_modifyitems(items):
@@ -52,7 +69,7 @@ def pytest_collection_modifyitems(items):
 def sandbox_user() -> str:
     """One sandbox user per pytest-xdist worker: cleanup kills every process of that user, so two gradings
     running at once must not share one. A0_SANDBOX_PREFIX separates test runs that overlap."""
-    return os.environ.get("A0_SANDBOX_PREFIX", "a0sandbox") + "-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return os.environ["A0_SANDBOX_PREFIX"] + "-" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def run_grader(

@@ -342,11 +342,16 @@ def test_a_batch_where_nothing_confines_files_refuses_unless_the_ta_names_the_ri
     (tmp_path / "export").mkdir()
     out = tmp_path / "out"
     command = [sys.executable, "-c", NOTHING_CONFINES, str(ROOT), str(tmp_path / "export"), str(out)]
-    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "A0_SANDBOX_PREFIX": sandbox_user()}  # this worker's batch lock, as every batch test's
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert refused.returncode == 2 and "REFUSED" in refused.stderr and "your home" in refused.stderr, refused.stderr
     assert "--unconfined-notebooks-can-read-and-change-my-files" in refused.stderr and not out.exists()
     risked = subprocess.run(
-        [*command, "--unconfined-notebooks-can-read-and-change-my-files"], capture_output=True, text=True, timeout=120
+        [*command, "--unconfined-notebooks-can-read-and-change-my-files"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert risked.returncode == 0, risked.stderr[-2000:]
     assert (out / "grades.csv").exists() and _private(out) == []

@@ -1,0 +1,29 @@
+"""`make test` says how far it is and about how long is left (project_tests/progress.py)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, sandbox_user
+
+
+@pytest.mark.slow(15)
+def test_the_suite_prints_how_many_tests_are_done_and_about_how_long_is_left():
+    tests = ["project_tests/test_markdown.py", "project_tests/test_rubric_line.py"]  # about 150, each short
+    done = subprocess.run(  # one pytest-xdist worker: the controller prints what the worker reports
+        [sys.executable, "-m", "pytest", "-n", "1", *tests],
+        cwd=ROOT,
+        env={**os.environ, "A0_TEST_PROGRESS_SECONDS": "0.2", "A0_SANDBOX_PREFIX": sandbox_user()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    lines = re.findall(r"^suite: (\d+)/(\d+) tests done, [\dms]+ so far, (.*)$", done.stdout, re.MULTILINE)
+    total = int(re.search(r"(\d+) passed", done.stdout).group(1))
+    assert lines and all(int(m) == total for _, m, _ in lines), done.stdout[-3000:]
+    counts = [int(n) for n, _, _ in lines]
+    assert counts == sorted(counts) and counts[-1] <= total
+    assert any(re.fullmatch(r"about [\dms]+ left", left) for n, _, left in lines if 0 < int(n) < total), lines
