@@ -2,7 +2,8 @@
 
 On Gradescope (run_autograder in /autograder, the grader in /autograder/source) no option is needed: the
 submission is /autograder/submission and the results go to /autograder/results/results.json. Exit status 0 once
-results.json is written, whatever the score; 2 for a mistake on the command line (nothing is graded then)."""
+results.json is written, whatever the score; 2 for a mistake on the command line or a checkout without the course's
+secret `.grader-secret` (nothing is graded then)."""
 
 import argparse
 import os
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .grade import Interrupted, grade
+from .scoring import inputs
 from .settings import add_options, from_options
 from .terminal import print_table
 
@@ -115,6 +117,12 @@ def run(argv=None, warm=None) -> int:
     """Grade as the command line says; the exit status. `warm`: grader/serve.py's warm start."""
     args = parse(argv)
     settings = from_options(args)
+    if args.gradescope_root is None:  # a checkout: refused, before anything is graded, without the course's secret
+        try:
+            inputs.secret()
+        except inputs.NoSecret as missing:
+            print(f"run_autograder: {missing}", file=sys.stderr)
+            return 2
     try:
         results = grade(
             args.submission,

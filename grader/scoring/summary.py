@@ -2,6 +2,7 @@
 
 from ..markdown import inline_code, with_code
 from ..version import grader_version
+from . import inputs
 from .feedback import channel_problem, ending, exit_words, out_of_memory
 from .submission import Submission
 
@@ -72,6 +73,7 @@ def facts(sub: Submission) -> dict:
     flags = list(seen_by)
     return {
         "grader_version": grader_version(),
+        "secret": inputs.secret_id(),  # the secret's fingerprint: a batch tells a changed secret from changed code
         "notebook": notebook.get("path"),
         "problem": sub.problem,
         "ending": ending(sub),
