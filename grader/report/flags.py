@@ -12,6 +12,7 @@ LABELS = {  # code -> what the report says
     "memory_limit": "memory limit hit",
     "not_graded": "not graded",
     "differs_from_gradescope": "differs from Gradescope",
+    "past_late_due": "submitted after the late due date",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `x1`
 _KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "test 2", "cell 7"
