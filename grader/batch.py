@@ -10,10 +10,10 @@ the previous grader version's run, or differs from Gradescope), answers.csv and 
 hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results.
 A submission whose results.json exists, is valid and comes from this grader version is not graded again: an
 interrupted batch resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force
-regrades all the same. A grading that fails or hangs gets a row saying so; the batch goes on.
-`python -m grader.batch --merge-answers OUT` (make merge-answers) puts the scores and comments a TA filled in
-OUT/answers.csv into grades.csv and report.html without grading; a rerun of the batch keeps them too. SIGINT, SIGTERM and
+regrades all the same. A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and
 SIGHUP stop it clean: no grading outlives it, and the unpacked export is removed.
+`python -m grader.batch --merge-answers OUT` (make merge-answers) puts the scores and comments a TA filled in
+OUT/answers.csv into grades.csv and report.html without grading; a rerun of the batch keeps them too.
 """
 
 import argparse
@@ -33,8 +33,8 @@ import tempfile
 import threading
 import time
 import zipfile
-from datetime import datetime, timedelta, timezone
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -47,8 +47,8 @@ from .assignment import load
 from .child.confine import landlock_abi
 from .report import flags, pages
 from .sandbox.lease import system_user
-from .serve import Server
 from .scoring import inputs
+from .serve import Server
 from .settings import Settings
 from .version import grader_version
 
@@ -473,9 +473,13 @@ def version_notice(meta: dict) -> str:
 
 
 # -- the answers graded by hand, back into grades.csv
+class BadAnswers(Exception):
+    """A score in answers.csv that is not a number of points: nothing is written (exit status 2)."""
+
+
 def filled_answers(out: Path) -> dict:
     """{submission id: (score, comment)} from the score and comment columns a TA filled in OUT/answers.csv; a score
-    that is not a number >= 0 stops everything (SystemExit) before any file is written."""
+    that is not a number >= 0 stops everything (BadAnswers) before any file is written."""
     path = out / "answers.csv"
     if not path.is_file():
         return {}
@@ -495,7 +499,7 @@ def filled_answers(out: Path) -> dict:
             continue
         found["submission_" + _text(line.get("submission_id"))[:80]] = ("" if value is None else f"{value:g}", comment)
     if wrong:
-        raise SystemExit(
+        raise BadAnswers(
             f"batch: {path}: a score must be a number of points, 0 or more (or blank): " + "; ".join(wrong[:10])
         )
     return found
@@ -793,7 +797,11 @@ def main(argv=None) -> int:
         if len(argv) != 2:
             print("usage: python -m grader.batch --merge-answers OUT", file=sys.stderr)
             return 2
-        return merge_answers(Path(argv[1]))
+        try:
+            return merge_answers(Path(argv[1]))
+        except BadAnswers as wrong:
+            print(wrong, file=sys.stderr)
+            return 2
     parser = argparse.ArgumentParser(
         prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -855,6 +863,9 @@ def main(argv=None) -> int:
             args.names,
             due,
         )
+    except BadAnswers as wrong:
+        print(wrong, file=sys.stderr)
+        return 2
     except (KeyboardInterrupt, Stopped) as stop:
         try:
             print(f"\nbatch: stopped ({stop or 'SIGINT'}); run the same command again to resume", file=sys.stderr)

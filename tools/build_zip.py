@@ -31,7 +31,7 @@ LEFT_OUT = (
 
 
 def fingerprint(value: bytes) -> str:
-    """The secret's short name, as results.json's extra_data.secret and the terminal show it (grader/scoring/inputs.py)."""
+    """The secret's short name, as results.json's extra_data.secret shows it (grader/scoring/inputs.py)."""
     return hashlib.sha256(b"a0 secret id\0" + value).hexdigest()[:8]
 
 
