@@ -30,6 +30,10 @@ LEFT_OUT = (
 )  # TA tools, never used on Gradescope (grader/version.py skips them too)
 
 
+class Refused(SystemExit):
+    """No secret, or not one to use: its message says why and what to do (exit status 2 from the command line)."""
+
+
 def fingerprint(value: bytes) -> str:
     """The secret's short name, as results.json's extra_data.secret shows it (grader/scoring/inputs.py)."""
     return hashlib.sha256(b"a0 secret id\0" + value).hexdigest()[:8]
@@ -53,12 +57,12 @@ def secret_from_zip(archive: Path) -> bytes:
         with zipfile.ZipFile(archive) as opened:
             info = opened.getinfo(SECRET)
             if not 0 < info.file_size <= 4096:
-                raise SystemExit(f"secret: {archive}: its {SECRET} is empty or too large")
+                raise Refused(f"secret: {archive}: its {SECRET} is empty or too large")
             return opened.read(info)
     except (OSError, zipfile.BadZipFile) as error:
-        raise SystemExit(f"secret: {archive} cannot be read as a zip ({error})") from None
+        raise Refused(f"secret: {archive} cannot be read as a zip ({error})") from None
     except KeyError:
-        raise SystemExit(
+        raise Refused(
             f"secret: {archive} holds no {SECRET} at its root: use the autograder.zip uploaded to Gradescope "
             "(Configure Autograder shows it), built by `make zip`"
         ) from None
@@ -119,7 +123,7 @@ def build(target: Path, secret_file: Path | None = None):
     """The zip, with the course's secret (or `secret_file`'s, for the project's tests); refused without one."""
     secret_file = secret_file or ROOT / SECRET
     if not (secret_file.is_file() and secret_file.stat().st_size):
-        raise SystemExit(f"zip: {MISSING}")
+        raise Refused(f"zip: {MISSING}")
     modes = {"setup.sh": 0o755, "run_autograder": 0o755, SECRET: 0o600}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in shipped():
@@ -138,9 +142,13 @@ def main(argv: list) -> int:
     parser.add_argument("--new", action="store_true", help="make a new secret (a course's first zip only)")
     parser.add_argument("--secret-file", type=Path, help="ship this file as the secret (the project's tests)")
     args = parser.parse_args(argv)
-    if args.secret:
-        return secret(args.source, args.new)
-    out = build(args.target, args.secret_file)
+    try:
+        if args.secret:
+            return secret(args.source, args.new)
+        out = build(args.target, args.secret_file)
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
     print(f"{out} ({out.stat().st_size // 1024} KB): " + ", ".join(TOP_FILES + [f + "/" for f in FOLDERS]))
     if args.secret_file is None:
         value = course_secret() or b""
