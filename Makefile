@@ -70,7 +70,7 @@ test: venv
 
 # `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1] [NAMES=1] [DUE=... LATE_DUE=...]` regrades a Gradescope "Download
 # Submissions" export (the zip or its unpacked folder) into dir/grades.csv, changes.csv, answers.html/.csv,
-# report.html and dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
+# report.html and dir/submission_<id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
 # the same). NAMES=1 shows names beside the Exercise 3 answers (anonymous by default).
 # Not root and no Landlock (macOS, old kernels): refused unless RISK_MY_FILES=1 (notebooks could reach your files).
 batch: venv

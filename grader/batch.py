@@ -4,7 +4,7 @@ EXPORT is Gradescope's "Download Submissions" zip or its unpacked folder: one `s
 submission and, optionally, `submission_metadata.yml` naming the submitters. Each submission is graded by
 ./run_autograder in its own subprocess, with the sandbox user of its job slot ($A0_SANDBOX_PREFIX-<slot>, by
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
-OUT/<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
+OUT/submission_<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
 then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv (what changed since
 the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the answers graded by
 hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results.
@@ -806,7 +806,7 @@ def main(argv=None) -> int:
         prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("export", type=Path, help="the Download Submissions zip, or its unpacked folder")
-    parser.add_argument("out", type=Path, help="where grades.csv and <submission_id>/results.json go")
+    parser.add_argument("out", type=Path, help="where grades.csv and submission_<id>/results.json go")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="gradings at once (default: cores)")
     parser.add_argument(
         "--timeout",
