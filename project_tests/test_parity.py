@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, SCHEMA, grade, output_of, sandbox_user, save, solution
+from conftest import FULL_MARKS, ROOT, SCHEMA, grade, grader_copy, output_of, sandbox_user, save, solution
 
 from grader.child.confine import landlock_abi
 from grader.scoring.inputs import fingerprint
@@ -250,7 +250,11 @@ def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_pat
     # The zip carries the course's secret: a local grading gives the very numbers Gradescope showed the student.
     assert (root / "source" / ".grader-secret").read_bytes() == secret_of(tmp_path / "autograder.zip").read_bytes()
     assert results["extra_data"]["secret"] == fingerprint(secret_of(tmp_path / "autograder.zip").read_bytes())
-    local = grade(save(solution(), tmp_path / "local"), tmp_path / "local" / "results.json")
+    checkout = grader_copy(tmp_path / "checkout")  # a TA's checkout holding the course's secret (the zip's)
+    shutil.copy2(secret_of(tmp_path / "autograder.zip"), checkout / ".grader-secret")
+    local = grade(
+        save(solution(), tmp_path / "local"), tmp_path / "local" / "results.json", runner=checkout / "run_autograder"
+    )
     assert {t["number"]: t["output"] for t in local["tests"]} == {t["number"]: t["output"] for t in results["tests"]}
     assert "largest difference" in output_of(local, "1.2")
     assert local["extra_data"]["grader_version"] == results["extra_data"]["grader_version"]

@@ -105,7 +105,9 @@ def test_a_tas_walk_leaves_every_path_the_readme_names(tmp_path):
         assert {r["submission_id"]: r["by_hand_score"] for r in csv.DictReader(f)}["101"] == "1"
 
     nb = solution()
-    next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def backprop")).source = AUTOGRAD_BACKPROP
+    next(
+        c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def backprop")
+    ).source = AUTOGRAD_BACKPROP
     notebook = save(nb, tmp_path / "office-hours")
     graded = make("grade", f"NB={notebook}", f"OUT={out}", env=env)
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
@@ -132,5 +134,7 @@ def test_a_tas_walk_leaves_every_path_the_readme_names(tmp_path):
     assert "FLAG     autograd_in_backprop (read in the notebook's code)" in said
     assert re.search(r"\n {11}cell \d+, line 5: \(\(y_hat - Y\) \*\* 2\)\.sum\(\)\.backward\(\)\n", said), said
     line = next(s for s in said.splitlines() if s.startswith("ok 2.2"))
-    assert re.search(r"`W2_grad`: distance to autograd's gradient [\d.e-]+ \(ok; allowed: below 0.0001\); `B2_grad`", line)
+    assert re.search(
+        r"`W2_grad`: distance to autograd's gradient [\d.e-]+ \(ok; allowed: below 0.0001\); `B2_grad`", line
+    )
     assert "secret:   the development secret" in said or "the course's secret" in said

@@ -127,10 +127,11 @@ def build(target: Path, secret_file: Path | None = None):
     modes = {"setup.sh": 0o755, "run_autograder": 0o755, SECRET: 0o600}
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in shipped():
-            info = zipfile.ZipInfo.from_file(ROOT / name, name)
+            source = secret_file if name == SECRET else ROOT / name
+            info = zipfile.ZipInfo.from_file(source, name)
             info.external_attr = (stat.S_IFREG | modes.get(name, 0o644)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (secret_file if name == SECRET else ROOT / name).read_bytes())
+            archive.writestr(info, source.read_bytes())
     return target
 
 
