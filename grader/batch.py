@@ -4,10 +4,11 @@ EXPORT is Gradescope's "Download Submissions" zip or its unpacked folder: one `s
 submission and, optionally, `submission_metadata.yml` naming the submitters. Each submission is graded by
 ./run_autograder in its own subprocess, with the sandbox user of its job slot ($A0_SANDBOX_PREFIX-<slot>, by
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
-OUT/submission_<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
-then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv (what changed since
-the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the answers graded by
-hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results.
+OUT/submission_<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and
+notebook.html), then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv
+(what changed since the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the
+answers graded by hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each
+version's results.
 A submission whose results.json exists, is valid and comes from this grader version is not graded again: an
 interrupted batch resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force
 regrades all the same. A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and

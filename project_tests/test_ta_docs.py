@@ -138,3 +138,24 @@ def test_a_tas_walk_leaves_every_path_the_readme_names(tmp_path):
         r"`W2_grad`: distance to autograd's gradient [\d.e-]+ \(ok; allowed: below 0.0001\); `B2_grad`", line
     )
     assert "secret:   the development secret" in said or "the course's secret" in said
+
+
+def test_flags_on_the_terminal_are_inert_and_bounded(capsys):
+    """Evidence lines are the student's code: no escape sequence, control character or bidi override reaches the
+    TA's terminal, and a flood of lines is cut."""
+    from grader.terminal import print_table
+
+    hostile = "x = 1  # \x1b]0;pwned\x07\x1b[2J\u202egnp.exe\r\n" + "y" * 5000
+    facts = {
+        "flags": ["autograd_in_backprop", "\x1b[31mred"],
+        "flag_sources": {"autograd_in_backprop": "reader"},
+        "evidence": {"autograd_in_backprop": [hostile] * 50},
+        "secret": "c0ffee12",
+        "grader_version": "0123456789abcdef",
+    }
+    print_table({"tests": [], "score": 0, "extra_data": facts}, "results.json")
+    said = capsys.readouterr().out
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", said)
+    assert "FLAG     autograd_in_backprop (read in the notebook's code)" in said and "\nFLAG     red\n" in said
+    assert said.count("x = 1 # gnp.exe yyy") == 20 and max(len(line) for line in said.splitlines()) < 220
+    assert "grader:   version 0123456789abcdef, the course's secret c0ffee12" in said
