@@ -108,6 +108,16 @@ def test_a_second_clone_is_refused_before_it_grades_then_grades_identically(tmp_
     )
     assert batch.returncode == 2 and "make secret FROM=autograder.zip" in batch.stderr
     assert not (tmp_path / "out").exists()
+    one = subprocess.run(  # make grade
+        [sys.executable, "-m", "grader.report.one", str(notebook), str(tmp_path / "grade-out")],
+        cwd=second,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=WITHOUT_DEVELOPMENT,
+    )
+    assert one.returncode == 2 and "make secret FROM=autograder.zip" in one.stderr
+    assert not (tmp_path / "grade-out").exists()
 
     assert tool(second, "--secret", "--from", str(tmp_path / "autograder.zip")).returncode == 0
     graded = [grade(c, notebook, tmp_path / c.name / "results.json") for c in (first, second)]
