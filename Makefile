@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade template zip secret gradescope-check bench bench-suite bench-warm batch clean lock
+.PHONY: venv run test lint grade template zip secret gradescope-check bench bench-suite bench-warm batch merge-answers clean lock
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -47,9 +47,12 @@ $(READY): $(READY_AFTER)
 venv: $(READY)
 	@$(VENV_LINK)
 
-# The project's smoke test: fails unless $(SOLUTION) gets full marks.
+# The project's smoke test: fails unless $(SOLUTION) gets full marks. Without the course's secret it grades with the
+# development secret and says so (the solution's marks do not depend on it; a student's numbers would).
+DEV_SECRET = $(if $(wildcard .grader-secret),,A0_DEVELOPMENT_SECRET=1)
 run: venv
-	./run_autograder --submission "$(SOLUTION)" --results $(OUT)/solution/results.json --no-notebook-output
+	@test -s .grader-secret || echo "make run: no course secret (.grader-secret): grading with the development secret (a TA gets the course's with: make secret FROM=autograder.zip)"
+	$(DEV_SECRET) ./run_autograder --submission "$(SOLUTION)" --results $(OUT)/solution/results.json --no-notebook-output
 	@$(SYSTEM_PYTHON) tools/full_marks.py $(OUT)/solution/results.json
 
 # `make grade NB=path`: out/<name>-<digest of the path>/ (results.json, notebook.html, feedback.html) and the table.
@@ -70,22 +73,30 @@ lint: venv
 test: venv
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal project_tests $(PYTEST_ARGS)
 
-# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1] [NAMES=1]` regrades a Gradescope "Download
+# `make batch EXPORT=submissions.zip OUT=dir [JOBS=n] [FORCE=1] [NAMES=1] [DUE=... LATE_DUE=...]` regrades a Gradescope "Download
 # Submissions" export (the zip or its unpacked folder) into dir/grades.csv, changes.csv, answers.html/.csv,
-# report.html and dir/<submission_id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
+# report.html and dir/submission_<id>/; rerun to resume (a changed grader regrades everything; FORCE=1 regrades all
 # the same). NAMES=1 shows names beside the Exercise 3 answers (anonymous by default).
 # Not root and no Landlock (macOS, old kernels): refused unless RISK_MY_FILES=1 (notebooks could reach your files).
 batch: venv
 	@test -n "$(EXPORT)" || { echo "usage: make batch EXPORT=export.zip|folder OUT=dir [JOBS=n] [FORCE=1] [NAMES=1]"; exit 2; }
 	$(PY) -m grader.batch "$(EXPORT)" "$(OUT)" --jobs $(JOBS) $(if $(FORCE),--force) $(if $(NAMES),--names) \
+	  $(if $(DUE),--due "$(DUE)") $(if $(LATE_DUE),--late-due "$(LATE_DUE)") \
 	  $(if $(RISK_MY_FILES),--unconfined-notebooks-can-read-and-change-my-files)
 
-# The course's secret (.grader-secret, out of git): made once, shipped in autograder.zip, used by every regrade.
+# `make merge-answers OUT=dir`: the score and comment columns a TA filled in OUT/answers.csv into grades.csv and
+# report.html (a rerun of `make batch` keeps them too).
+merge-answers: venv
+	$(PY) -m grader.batch --merge-answers "$(OUT)"
+
+# The course's secret (.grader-secret, out of git) ships in autograder.zip; gradings and `make zip` refuse without
+# it. `make secret FROM=autograder.zip` takes the course's from its zip; `make secret NEW=1` makes one (a course's
+# first zip only); `make secret` says which this checkout has.
 zip:
 	$(SYSTEM_PYTHON) tools/build_zip.py autograder.zip
 
 secret:
-	$(SYSTEM_PYTHON) tools/build_zip.py --secret
+	$(SYSTEM_PYTHON) tools/build_zip.py --secret $(if $(FROM),--from "$(FROM)") $(if $(NEW),--new)
 
 # Rehearse Gradescope's "Test Autograder": build the zip, run its setup.sh in a temporary /autograder layout (Docker
 # when usable), grade the solution and the handout with no arguments; prints both tables and the image build time.
@@ -105,7 +116,7 @@ clean:
 BENCH_REPEAT ?= 5
 bench: venv
 	-$(PIP) -r bench/requirements.txt
-	$(PY) bench/run.py --repeat $(BENCH_REPEAT)
+	$(DEV_SECRET) $(PY) bench/run.py --repeat $(BENCH_REPEAT)
 
 # `make bench-suite`: `make test`'s wall time beside two CPU-bound processes (CI shares its 2 cores), then alone.
 bench-suite: venv
@@ -113,4 +124,4 @@ bench-suite: venv
 
 # a grading started cold (run_autograder) against one whose children a warm start forks (grader.serve, the batch)
 bench-warm: venv
-	$(PY) bench/warm.py --repeat $(BENCH_REPEAT)
+	$(DEV_SECRET) $(PY) bench/warm.py --repeat $(BENCH_REPEAT)

@@ -14,7 +14,7 @@ fail() { echo "setup.sh: FAILED: $*" >&2; exit 1; }
 # The course's secret the grader's inputs derive from (with the upload's content), shipped in the zip by `make zip`
 # and used as is: every container, every re-upload and a TA's local regrade give a notebook the same inputs.
 # Root-only: student code cannot read it.
-[ -s "$source_dir/.grader-secret" ] || fail "no .grader-secret in the zip: build it with 'make zip'"
+[ -s "$source_dir/.grader-secret" ] || fail "no .grader-secret in the zip: build it with 'make zip' in a checkout holding the course's secret (make secret FROM=autograder.zip, or NEW=1 for a new course)"
 chmod 600 "$source_dir/.grader-secret"
 # The image's own interpreter, whatever PATH says (a pyenv or conda python3 first on PATH is not the system's).
 python3=/usr/bin/python3

@@ -3,13 +3,15 @@
 On Gradescope (run_autograder in /autograder, the grader in /autograder/source) no option is needed: the
 submission is /autograder/submission and the results go to /autograder/results/results.json. Exit status 0 once
 results.json is written, whatever the score; 2 for a mistake on the command line, the graded assignment's
-declaration included (grader/assignment.py `load`): nothing is graded then."""
+declaration included (grader/assignment.py `load`), or a checkout without the course's secret `.grader-secret`:
+nothing is graded then."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
+from . import secret
 from .assignment import AuthoringError, load
 from .grade import Job, grade_job
 from .settings import add_options, from_options
@@ -120,6 +122,12 @@ def main(argv=None) -> None:
 def run(argv=None) -> int:
     """Grade as the command line says; the exit status."""
     args = parse(argv)
+    if args.gradescope_root is None:  # a checkout: refused, before anything is graded, without the course's secret
+        try:
+            secret.secret()
+        except secret.NoSecret as missing:
+            print(f"run_autograder: {missing}", file=sys.stderr)
+            return 2
     code, results = grade_job(job_of(args))
     if results is not None and not args.quiet:
         print_table(results, args.results)

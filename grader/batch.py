@@ -4,14 +4,17 @@ EXPORT is Gradescope's "Download Submissions" zip or its unpacked folder: one `s
 submission and, optionally, `submission_metadata.yml` naming the submitters. Each submission is graded by
 ./run_autograder in its own subprocess, with the sandbox user of its job slot ($A0_SANDBOX_PREFIX-<slot>, by
 default a0sandbox-1, a0sandbox-2...): gradings running at the same time must not share one. Writes
-OUT/<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and notebook.html),
-then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv (what changed since
-the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the answers graded by
-hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each version's results.
+OUT/submission_<id>/results.json (and log.txt, the grader's own log; feedback.html, what the student saw, and
+notebook.html), then OUT/grades.csv (one row per submitter, with flags and Gradescope's score beside), changes.csv
+(what changed since the previous grader version's run, or differs from Gradescope), answers.csv and answers.html (the
+answers graded by hand, anonymous unless --names) and report.html (the class); OUT/runs/<grader version>/ keeps each
+version's results.
 A submission whose results.json exists, is valid and comes from this grader version is not graded again: an
 interrupted batch resumes where it stopped, and a changed grader (rubric, checks) regrades everything; --force
 regrades all the same. A grading that fails or hangs gets a row saying so; the batch goes on. SIGINT, SIGTERM and
 SIGHUP stop it clean: no grading outlives it, and the unpacked export is removed.
+`python -m grader.batch --merge-answers OUT` (make merge-answers) puts the scores and comments a TA filled in
+OUT/answers.csv into grades.csv and report.html without grading; a rerun of the batch keeps them too.
 """
 
 import argparse
@@ -31,6 +34,8 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -39,6 +44,7 @@ import jsonschema
 import yaml
 from tqdm import tqdm
 
+from . import secret
 from .assignment import load
 from .grade import Job
 from .landlock import landlock_abi
@@ -67,6 +73,9 @@ COLUMNS = [  # grades.csv: one row per submitter, joining Gradescope's export on
     "gradescope_score",
     *RUBRIC,
     "total",
+    "by_hand_score",  # answers.csv's score column, once a TA filled it in (make merge-answers)
+    "by_hand_comment",
+    "total_with_by_hand",
     "differs_from_gradescope",
     "seconds",
     "problems",
@@ -126,10 +135,13 @@ def _text(value) -> str:
     return text if len(text) <= TEXT else text[: TEXT - 1] + "…"
 
 
-def read_metadata(export: Path) -> dict:
+def read_metadata(export: Path, due: datetime | None = None, late_due: datetime | None = None) -> dict:
     """{submission id: {"submitters": [{"name", "email", "sid"}], "names", "emails", "sids", "created_at",
-    "gradescope_score", "gradescope_tests" ({number: score}, {} when the export has no results), "lateness",
-    "attempts"}}; {} without a usable file. Every value is bounded, inert text."""
+    "gradescope_score", "gradescope_tests" ({number: score}, {} when the export has no results), "lateness" (hours
+    after the due date, 0 on time), "past_late_due", "attempts", "gradescope_version", "gradescope_secret"}};
+    {} without a usable file. Every value is bounded, inert text. The due dates: `due`/`late_due` (the command
+    line) else the export's `:assignment:` `:due_date:`/`:late_due_date:` where it has them (the names of
+    Gradescope's submission_metadata.json); an entry's own `:due_date:`/`:late_due_date:` (an extension) wins."""
     path = export / "submission_metadata.yml"
     if not path.is_file():
         return {}
@@ -141,6 +153,9 @@ def read_metadata(export: Path) -> dict:
         print(f"batch: {path.name} could not be read ({error}); names and emails are left empty", file=sys.stderr)
         return {}
     found = {}
+    course = v if isinstance(data, dict) and isinstance(v := data.get("assignment"), dict) else {}
+    due = due or _when(course.get("due_date"))
+    late_due = late_due or _when(course.get("late_due_date"))
     for key, entry in data.items() if isinstance(data, dict) else []:
         if not re.fullmatch(r"submission_[\w-]{1,64}", str(key), re.ASCII):  # it names a folder under OUT
             continue
@@ -151,16 +166,67 @@ def read_metadata(export: Path) -> dict:
             if isinstance(p, dict)
         ]
         history = entry.get("history")
+        created = _when(entry.get("created_at"))
+        hours = _hours_late(created, _when(entry.get("due_date")) or due)
+        after = _when(entry.get("late_due_date")) or late_due
+        results = v if isinstance(v := entry.get("results"), dict) else {}
+        facts = v if isinstance(v := results.get("extra_data"), dict) else {}
         found[_text(key)] = {
             "submitters": people,
             **{field + "s": _join([p[field] for p in people]) for field in ("name", "email", "sid")},
             "created_at": _text(entry.get("created_at")),
             "gradescope_score": _number(entry.get("score")),
             "gradescope_tests": _gradescope_tests(entry.get("results")),
-            "lateness": _text(next((entry[k] for k in ("lateness", "late_by", "late") if k in entry), "")),
-            "attempts": str(len(history) + 1) if isinstance(history, list) else _number(entry.get("attempts")),
+            "lateness": hours if hours is not None else _number(entry.get("lateness")),
+            "past_late_due": bool(created and after and created > after),
+            # Gradescope lists the earlier attempts under :history: (none listed: this is the first)
+            "attempts": str(len(history) + 1) if isinstance(history, list) else _number(entry.get("attempts")) or "1",
+            "gradescope_version": _hex(facts.get("grader_version")),
+            "gradescope_secret": _secret_id(facts.get("secret")),
         }
     return found
+
+
+_WHEN = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d)(?::(\d\d))?(?:\.\d{1,9})?\s*(Z|UTC|[+-]\d\d:?\d\d)?", re.ASCII
+)
+
+
+def _when(value) -> datetime | None:
+    """A time with its offset, as Gradescope's export writes it (`2025-01-10 09:30:00.000000000 -08:00`, which
+    YAML may already have read as a datetime) or as a TA types it; None without an offset (ambiguous) or a date."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else None
+    found = _WHEN.fullmatch(value.strip()) if isinstance(value, str) and len(value) < 64 else None
+    if not found or not found.group(7):
+        return None
+    year, month, day, hour, minute, second, zone = found.groups()
+    if zone in ("Z", "UTC"):
+        offset = timedelta(0)
+    else:
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                        tzinfo=timezone(offset))  # fmt: skip
+    except ValueError:
+        return None
+
+
+def _hours_late(created: datetime | None, due: datetime | None) -> str | None:
+    """Hours after the due date (two decimals, "0" when on time); None when either time is unknown."""
+    if created is None or due is None:
+        return None
+    return f"{max(0.0, (created - due).total_seconds() / 3600):.2f}".rstrip("0").rstrip(".")
+
+
+def _secret_id(value) -> str:
+    """A results.json's extra_data.secret: the secret's fingerprint (8 hex digits) or "development"."""
+    return value if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{8}|development", value) else ""
+
+
+def _hex(value) -> str:
+    return value if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{1,64}", value) else ""
 
 
 def _gradescope_tests(results) -> dict:
@@ -343,6 +409,7 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
     """A submission's row (grades.csv has one per submitter). `seconds`: the grader's own execution_time when there
     are results."""
     entry = {c: "" for c in FIELDS} | {"submitters": [], "gradescope_tests": {}} | meta.get(sub_id, {})
+    entry["past_late_due"] = bool(entry.get("past_late_due"))
     entry["submission_id"] = sub_id
     if results:
         facts = flags.facts_of(results)
@@ -359,6 +426,8 @@ def row(sub_id: str, meta: dict, results, seconds=None, problem="") -> dict:
     )
     if entry["differs_from_gradescope"]:
         found.append("differs_from_gradescope")
+    if entry.get("past_late_due"):
+        found.append("past_late_due")
     entry["flags"] = "; ".join(found)
     entry["flags_seen_by"] = flags.seen_by_of(results, found)
     return entry
@@ -379,6 +448,96 @@ def gradescope_differences(entry: dict) -> list:
     return [
         (k if k == "total" else f"test {k}", v, entry.get(k, "")) for k, v in theirs.items() if v and v != entry.get(k)
     ]
+
+
+def version_notice(meta: dict) -> str:
+    """One message when the grader version Gradescope recorded in the export's `:results:` is not this checkout's:
+    why (the course's secret, or the code) and the fix; "" when they agree or the export records none."""
+    recorded = Counter(m["gradescope_version"] for m in meta.values() if m.get("gradescope_version"))
+    ours, our_secret = grader_version(), secret.secret_id()
+    others = {v: n for v, n in recorded.items() if v != ours}
+    if not others:
+        return ""
+    theirs = max(others, key=lambda v: others[v])
+    secrets_there = {m["gradescope_secret"] for m in meta.values() if m.get("gradescope_version") == theirs} - {""}
+    said = (
+        f"batch: Gradescope graded {sum(others.values())} of {sum(recorded.values())} submissions with grader version "
+        f"{theirs}" + (f" (secret {', '.join(sorted(secrets_there))})" if secrets_there else "") + f"; this checkout "
+        f"is version {ours} (secret {our_secret}): "
+    )
+    if our_secret == "development" or (secrets_there and our_secret not in secrets_there):
+        return said + (
+            "the course's secret differs, so every notebook gets other inputs here and a borderline score may differ. "
+            "Fix: take the course's secret from the autograder.zip on Gradescope: `make secret FROM=autograder.zip` "
+            + ("" if our_secret == "development" else "(move this checkout's .grader-secret away first) ")
+            + "then rerun this batch with FORCE=1."
+        )
+    cause = "the same secret, other grader code" if secrets_there else "the secret or the grader code differs"
+    return said + (
+        f"{cause} (a rubric line, a check or a tolerance changed, or another commit), so scores may differ where the "
+        "change matters (changes.csv lists them). Fix: grade with the commit whose `make zip` is on Gradescope, or "
+        "upload this checkout's `make zip` to Gradescope and Regrade all submissions."
+    )
+
+
+# -- the answers graded by hand, back into grades.csv
+class BadAnswers(Exception):
+    """A score in answers.csv that is not a number of points: nothing is written (exit status 2)."""
+
+
+def filled_answers(out: Path) -> dict:
+    """{submission id: (score, comment)} from the score and comment columns a TA filled in OUT/answers.csv; a score
+    that is not a number >= 0 stops everything (BadAnswers) before any file is written."""
+    path = out / "answers.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        lines = list(csv.DictReader(f))
+    found, wrong = {}, []
+    for number, line in enumerate(lines, 2):
+        score, comment = (line.get("score") or "").strip().lstrip("'"), (line.get("comment") or "").strip()
+        if not score and not comment:
+            continue
+        try:
+            value = float(score) if score else None
+        except ValueError:
+            value = -1.0
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            wrong.append(f"line {number} (submission {_text(line.get('submission_id'))[:40]}): score {score!r}")
+            continue
+        found["submission_" + _text(line.get("submission_id"))[:80]] = ("" if value is None else f"{value:g}", comment)
+    if wrong:
+        raise BadAnswers(
+            f"batch: {path}: a score must be a number of points, 0 or more (or blank): " + "; ".join(wrong[:10])
+        )
+    return found
+
+
+def apply_answers(rows: list, answers: dict) -> None:
+    """grades.csv's by_hand_score, by_hand_comment and total_with_by_hand, from `filled_answers`."""
+    for entry in rows:
+        score, comment = answers.get(entry["submission_id"], ("", ""))
+        entry["by_hand_score"], entry["by_hand_comment"] = score, _text(comment)[:TEXT]
+        both = score and entry.get("total")
+        entry["total_with_by_hand"] = f"{float(entry['total']) + float(score):g}" if both else ""
+
+
+def merge_answers(out: Path) -> int:
+    """`make merge-answers OUT=dir`: answers.csv's filled-in scores and comments into grades.csv, answers.csv and
+    report.html, from what the last batch kept (OUT/rows.json); nothing is graded."""
+    try:
+        kept = json.loads((out / "rows.json").read_text())
+    except (OSError, ValueError):
+        print(f"batch: {out} holds no batch to merge into (no rows.json): run make batch first", file=sys.stderr)
+        return 2
+    answers = filled_answers(out)
+    rows = kept["rows"]
+    apply_answers(rows, answers)
+    results_by_id = {i: valid_results(out / i / "results.json") for i in kept["graded"]}
+    write_outputs(out, rows, results_by_id, kept["changes"], kept["names"], kept.get("notice", ""))
+    scored = sum(1 for r in rows if r["by_hand_score"])
+    print(f"batch: {scored} of {len(rows)} submissions have a score graded by hand; {out / 'grades.csv'}")
+    return 0
 
 
 # -- the whole class
@@ -432,6 +591,7 @@ def run_batch(
     force: bool = False,
     cell_timeout=None,
     names: bool = False,
+    due=(None, None),
 ) -> list:
     in_main = threading.current_thread() is threading.main_thread()
     previous = {each: signal.signal(each, _on_signal) for each in STOP_SIGNALS} if in_main else {}
@@ -440,13 +600,13 @@ def run_batch(
             os.umask(0o077)  # OUT holds every student's names, ids and scores: the grading user's only
             out.mkdir(parents=True, exist_ok=True)
             os.chmod(out, 0o700)
-            return _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, Path(unpacked))
+            return _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, Path(unpacked), due)
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)
 
 
-def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacked) -> list:
+def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacked, due=(None, None)) -> list:
     if zipfile.is_zipfile(export):
         with zipfile.ZipFile(export) as archive:
             archive.extractall(unpacked)  # zipfile drops absolute paths and `..`
@@ -454,7 +614,11 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
     if not export.is_dir():
         raise SystemExit(f"batch: {export} is neither a zip nor a folder")
     export = _export_root(export)
-    meta = read_metadata(export)
+    meta = read_metadata(export, *due)
+    answers = filled_answers(out)  # before anything is written: a TA's scores survive the rerun
+    notice = version_notice(meta)
+    if notice:
+        print(notice, flush=True)  # once, before grading: the TA can stop here and fix it
     folders = {p.name: p for p in export.iterdir() if p.is_dir() and p.name.startswith("submission_")}
     ids = sorted(set(folders) | set(meta), key=lambda s: (len(s), s))
     keep_runs(out, ids)  # before any regrading overwrites the results of another grader version
@@ -514,9 +678,12 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
         for server in servers.values():
             server.close()
     ordered = [rows[i] for i in ids]
+    apply_answers(ordered, answers)
     results_by_id = {i: valid_results(out / i / "results.json") for i in ids if i in folders}
     changes = keep_runs(out, ids, results_by_id, ordered)
-    write_outputs(out, ordered, results_by_id, changes, names)
+    kept = {"rows": ordered, "graded": sorted(results_by_id), "changes": changes, "names": names, "notice": notice}
+    _write_lines(out / "rows.json", [json.dumps(kept)])  # for make merge-answers (names and grades: OUT is private)
+    write_outputs(out, json.loads(json.dumps(ordered)), results_by_id, changes, names, notice)
     problems = sum(1 for r in ordered if r["problems"])
     flagged = sum(1 for r in ordered if r["flags"])
     print(
@@ -578,7 +745,7 @@ def _write_lines(path: Path, lines: list) -> None:
     os.replace(path.with_suffix(".tmp"), path)
 
 
-def write_outputs(out: Path, ordered: list, results_by_id: dict, changes=(), names: bool = False) -> None:
+def write_outputs(out: Path, ordered: list, results_by_id: dict, changes=(), names: bool = False, notice="") -> None:
     """grades.csv (with the identical-notebook flags, which need the whole class), changes.csv, answers, report,
     feedback pages. `results_by_id`: None for a submission without results; no key for one without a folder."""
     identical = flags.identical_groups(results_by_id)
@@ -590,7 +757,7 @@ def write_outputs(out: Path, ordered: list, results_by_id: dict, changes=(), nam
     _write_csv(out / "grades.csv", COLUMNS, [line for entry in ordered for line in _per_submitter(entry)])
     _write_csv(out / "changes.csv", CHANGES, [dict(zip(CHANGES, [_id(c[0]), *c[1:]])) for c in changes])
     pages.write_answers(out, ordered, results_by_id, names=names)
-    pages.write_report(out, ordered, results_by_id, grader_version(), changes)
+    pages.write_report(out, ordered, results_by_id, grader_version(), changes, notice)
     for entry in ordered:
         if entry["submission_id"] in results_by_id:
             pages.write_feedback(out / entry["submission_id"], entry, results_by_id[entry["submission_id"]])
@@ -633,11 +800,21 @@ REFUSAL = (
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--merge-answers"]:
+        if len(argv) != 2:
+            print("usage: python -m grader.batch --merge-answers OUT", file=sys.stderr)
+            return 2
+        try:
+            return merge_answers(Path(argv[1]))
+        except BadAnswers as wrong:
+            print(wrong, file=sys.stderr)
+            return 2
     parser = argparse.ArgumentParser(
         prog="python -m grader.batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("export", type=Path, help="the Download Submissions zip, or its unpacked folder")
-    parser.add_argument("out", type=Path, help="where grades.csv and <submission_id>/results.json go")
+    parser.add_argument("out", type=Path, help="where grades.csv and submission_<id>/results.json go")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="gradings at once (default: cores)")
     parser.add_argument(
         "--timeout",
@@ -651,6 +828,8 @@ def main(argv=None) -> int:
         action="store_true",
         help="show names beside the answers graded by hand (answers.html, answers.csv); by default they are anonymous",
     )
+    parser.add_argument("--due", help="the assignment's due date with its offset, e.g. '2025-01-10 23:59 -08:00'")
+    parser.add_argument("--late-due", help="the late due date (after it, a submission is flagged past_late_due)")
     parser.add_argument(
         "--force",
         action="store_true",
@@ -665,13 +844,36 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     prefix = declared_default("sandbox_pool")  # A0_SANDBOX_PREFIX, else a0sandbox
+    due = tuple(_when(value) if value else None for value in (args.due, args.late_due))
+    for value, when in zip((args.due, args.late_due), due):
+        if value and when is None:
+            print(
+                f"batch: {value!r}: give a date, a time and its offset, e.g. '2025-01-10 23:59 -08:00'", file=sys.stderr
+            )
+            return 2
+    try:
+        secret.secret()
+    except secret.NoSecret as missing:  # refused before anything is graded
+        print(f"batch: {missing}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0 and not landlock_abi() and not args.risk_my_files:
         print(REFUSAL, file=sys.stderr)
         return 2
     try:
         run_batch(
-            args.export, args.out, max(1, args.jobs), args.timeout, prefix, args.force, args.cell_timeout, args.names
+            args.export,
+            args.out,
+            max(1, args.jobs),
+            args.timeout,
+            prefix,
+            args.force,
+            args.cell_timeout,
+            args.names,
+            due,
         )
+    except BadAnswers as wrong:
+        print(wrong, file=sys.stderr)
+        return 2
     except (KeyboardInterrupt, Stopped) as stop:
         try:
             print(f"\nbatch: stopped ({stop or 'SIGINT'}); run the same command again to resume", file=sys.stderr)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import secret
 from .batch import RUN_AUTOGRADER, row, valid_results
 from .report import pages
 
@@ -21,6 +22,11 @@ def main(argv=None) -> int:
         print("usage: python -m grader.one NOTEBOOK [OUT]", file=sys.stderr)
         return 2
     notebook, out = Path(args[0]), Path(args[1] if len(args) > 1 else "out")
+    try:
+        secret.secret()
+    except secret.NoSecret as missing:  # refused before anything is made: no folder, no grading
+        print(f"make grade: {missing}", file=sys.stderr)
+        return 2
     folder = folder_for(notebook, out)
     folder.mkdir(parents=True, exist_ok=True)
     command = [str(RUN_AUTOGRADER), "--submission", str(notebook), "--results", str(folder / "results.json")]

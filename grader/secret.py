@@ -1,25 +1,49 @@
 """The course's secret (.grader-secret beside grader/, out of git, root-only on Gradescope): every grader input is
-derived from it (scoring/inputs.py), and so is the grader's version (version.py)."""
+derived from it (scoring/inputs.py), and so is the grader's version (version.py). It is never made here: a grading
+without it is refused (grader/__main__.py says how to get the course's), except where `A0_DEVELOPMENT_SECRET=1`
+allows the development secret (`make run` on a fresh clone, the project's tests): a fixed value, so every such
+grading says it used it and its version differs from the course's."""
 
+import hashlib
 import os
-import secrets
 
-SECRET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".grader-secret")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = os.path.join(ROOT, ".grader-secret")
+DEVELOPMENT_ENV = "A0_DEVELOPMENT_SECRET"
+_DEVELOPMENT = b"a0 development secret: no course grades with it"
+MISSING = (
+    "no course secret ({path}): every notebook's inputs derive from it, so grading without the course's would give "
+    "other numbers than Gradescope. Get the course's: `make secret FROM=autograder.zip` (the zip uploaded to "
+    "Gradescope), or, for a new course's first autograder.zip only, `make secret NEW=1`."
+)
 
 
-def course_secret() -> bytes:
-    """The secret, made on first use."""
+class NoSecret(Exception):
+    """No `.grader-secret` and no permission to use the development secret."""
+
+
+def course_secret() -> bytes | None:
+    """The course's secret, or None when this checkout has none (no file, or an empty one)."""
     try:
         with open(SECRET, "rb") as f:
-            return f.read()
+            return f.read() or None
     except FileNotFoundError:
-        value = secrets.token_bytes(32)
-        try:
-            fd = os.open(SECRET, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(value)
-            return value
-        except FileExistsError:  # another grading made it first
-            return course_secret()
-        except OSError:  # a read-only grader folder: inputs still depend on the content
-            return b"no secret"
+        return None
+
+
+def secret() -> bytes:
+    found = course_secret()
+    if found is not None:
+        return found
+    if os.environ.get(DEVELOPMENT_ENV) == "1":
+        return _DEVELOPMENT
+    raise NoSecret(MISSING.format(path=SECRET))
+
+
+def fingerprint(value: bytes) -> str:
+    """A short name of a secret, safe to show and to record in results.json (nothing of the secret can be derived)."""
+    return "development" if value == _DEVELOPMENT else hashlib.sha256(b"a0 secret id\0" + value).hexdigest()[:8]
+
+
+def secret_id() -> str:
+    return fingerprint(secret())

@@ -18,13 +18,32 @@ def _line(text) -> str:
     return " ".join(clean(text).split())
 
 
+SEEN_BY = {  # who saw a flag (extra_data.flag_sources) -> what the terminal and the pages say
+    "parent": "observed by the grader",
+    "reader": "read in the notebook's code",
+    "runner": "reported by the notebook's own process",
+}
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's backslash escapes: the terminal shows the character
+
+
 def _reason(output: str) -> str:
-    """The first sentence of a test's output, in full (its hint follows it), on one line."""
-    text = re.sub(r"```.*?```", "", clean(output), flags=re.S)
-    first = next((line.strip("-> \t") for line in text.splitlines() if line.strip()), "")
+    """The first sentence of a test's output, in full (its hint follows it), on one line; a sentence that ends in a
+    colon goes on with the list after it (the distances of 2.2 and 2.3), so the line reaches its numbers."""
+    text = _ESCAPED.sub(r"\1", re.sub(r"```.*?```", "", clean(output), flags=re.S))
+    lines = [line.strip() for line in text.splitlines()]
+    at = next((i for i, line in enumerate(lines) if line), len(lines))
+    first = lines[at].strip("-> \t") if at < len(lines) else ""
     sentence = re.match(r".*?[.!?](?=\s|$)", first)
     first = sentence.group(0) if sentence else first
-    return (first[:497] + "...") if len(first) > 500 else first
+    if first.endswith(":"):
+        items = []
+        for line in lines[at + 1 : at + 40]:
+            if line.startswith("- "):
+                items.append(line[2:].strip())
+            elif line or items:
+                break
+        first = f"{first} {'; '.join(items)}" if items else first
+    return (first[:797] + "...") if len(first) > 800 else first
 
 
 def print_table(results: dict, path) -> None:
@@ -41,6 +60,14 @@ def print_table(results: dict, path) -> None:
             "sandbox:  WARNING: nothing confined this notebook's files (no sandbox user, no Landlock): it could read "
             "and change every file you can. Grade students' work on Linux 5.13+ or as root."
         )
+    secret = facts.get("secret")
+    if secret == "development":
+        print(
+            "secret:   the development secret (this checkout has no .grader-secret): scores of correct work hold, "
+            "but a student's numbers differ from Gradescope's; get the course's: make secret FROM=autograder.zip"
+        )
+    elif isinstance(secret, str):
+        print(f"grader:   version {_line(facts.get('grader_version'))[:20]}, the course's secret {_line(secret)[:20]}")
     failed = facts.get("failed_cells") or []
     if failed:
         print("failed cells: " + ", ".join(f"cell {_line(n)}" for n in failed))
@@ -55,6 +82,7 @@ def print_table(results: dict, path) -> None:
         text = _line(by_hand["answer"])
         print(f"answer to test {_line(str(by_hand.get('test') or '?'))[:10]}, graded by hand: "
               f"{text[:597] + '...' if len(text) > 600 else text or '(empty)'}")  # fmt: skip
+    print_flags(facts)
     total = sum(t.get("max_score", 0) for t in results.get("tests", []))
     print(f"total  {results.get('score', 0):g}/{total:g}   ({results.get('execution_time', 0)} s)")
     print(f"results: {path}")
@@ -64,3 +92,16 @@ def files_unconfined(missing: list) -> bool:
     """Neither a user switch nor Landlock was in force (the child's `not_in_force`)."""
     names = [str(m) for m in missing]
     return any(m.startswith("user switch") for m in names) and any(m.startswith("Landlock (") for m in names)
+
+
+def print_flags(facts: dict) -> None:
+    """Every flag for the staff, who saw it, and the lines it rests on (extra_data.evidence: student code, inert)."""
+    sources = v if isinstance(v := facts.get("flag_sources"), dict) else {}
+    evidence = v if isinstance(v := facts.get("evidence"), dict) else {}
+    for flag in [f for f in facts.get("flags") or [] if isinstance(f, str)][:20]:
+        seen = SEEN_BY.get(str(sources.get(flag)), "")
+        print(f"FLAG     {_line(flag)[:60]}" + (f" ({seen})" if seen else ""))
+        lines = v if isinstance(v := evidence.get(flag), list) else []
+        for line in lines[:20]:
+            text = _line(line)
+            print(f"           {text[:197] + '...' if len(text) > 200 else text}")

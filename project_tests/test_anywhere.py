@@ -38,6 +38,8 @@ def test_a_clone_in_a_closed_folder_grades_the_solution_as_root(closed_clone):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"child runs as user `{sandbox_user()}-make`" in done.stdout
     assert "make run: full marks (15/15)" in done.stdout
+    assert "make run: no course secret (.grader-secret): grading with the development secret" in done.stdout
+    assert not (closed_clone / ".grader-secret").exists()  # make run never makes one
     results = json.loads((closed_clone / "out" / "solution" / "results.json").read_text())
     assert results["score"] == FULL_MARKS
     venv = closed_clone / ".venv"
@@ -45,6 +47,11 @@ def test_a_clone_in_a_closed_folder_grades_the_solution_as_root(closed_clone):
 
 
 def test_make_zip_works_on_a_fresh_clone_without_a_venv(closed_clone):
+    refused = make(closed_clone, "zip", timeout=120)  # no course secret yet: never made by accident
+    assert refused.returncode != 0 and "make secret FROM=autograder.zip" in refused.stderr
+    assert not (closed_clone / ".grader-secret").exists() and not (closed_clone / "autograder.zip").exists()
+    made = make(closed_clone, "secret", "NEW=1", timeout=120)
+    assert made.returncode == 0 and "made a NEW course secret" in made.stdout, made.stdout + made.stderr
     done = make(closed_clone, "zip", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (closed_clone / ".venv").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, SOURCE, TRAINING, edit_cell, sandbox_user, save, solution
+from conftest import DEVELOPMENT, FULL_MARKS, ROOT, SOURCE, TRAINING, edit_cell, sandbox_user, save, solution
 from test_grading import MUTANTS, SEQUENTIAL_MODEL
 
 from assignments.a0.rubric import RUBRIC
@@ -104,7 +104,7 @@ def make_export(root: Path) -> dict:
 
 
 def start_batch(export: Path, out: Path, timeout: float = 300, options=()) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user()}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user(), **DEVELOPMENT}
     return subprocess.run(
         [sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "2", *options],
         cwd=ROOT,

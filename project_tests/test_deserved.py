@@ -386,20 +386,27 @@ def _answer_cell(nb) -> int:
     return question + 1
 
 
-def test_an_exercise3_answer_printed_in_a_code_cell_is_quoted_and_sent_to_the_markdown_cell(grade_notebook):
+def test_an_exercise3_answer_printed_in_a_code_cell_is_an_answer_for_the_staff(grade_notebook):
+    """The reader never runs the cell: the string literals its print() calls are given are read from its syntax
+    tree (a saved output, possibly stale, comes second); the staff grade it like a markdown answer."""
     nb = solution()
     answer = _answer_cell(nb)
     nb.cells[answer].source = "**Answer:**"
-    printing = nbformat.v4.new_code_cell('print("Yes: a large learning rate can overshoot the minimum.")')
+    printing = nbformat.v4.new_code_cell('print("Yes: a large learning rate", "can overshoot the minimum.")')
     printing.outputs = [nbformat.v4.new_output("stream", name="stdout", text="Yes: a large step overshoots.\n")]
     nb.cells.insert(answer + 1, printing)
     results = grade_notebook(nb)
     assert results["score"] == FULL_MARKS, results["output"]
     assert output_of(results, "3") == (
-        "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, which is "
-        "empty. It printed:\n\n> Yes: a large step overshoots\\.\n\nWrite your answer after `Answer:` in that markdown "
-        "cell (the course staff grade only the markdown answer)."
+        "Your answer, printed by the code cell below the question (the markdown answer cell is empty), for the "
+        "course staff to grade by hand:\n\n> Yes: a large learning rate can overshoot the minimum\\.\n\nNext time, "
+        "write it after `Answer:` in the markdown cell."
     )
+    assert results["extra_data"]["by_hand"]["answer"] == "Yes: a large learning rate can overshoot the minimum."
+
+    printing.source = "text = 'Yes.'\nprint(text)"  # no literal in print(): what the saved notebook printed
+    results = grade_notebook(nb)
+    assert results["extra_data"]["by_hand"]["answer"] == "Yes: a large step overshoots."
 
 
 def test_an_exercise3_answer_that_is_only_an_image_is_told_so_once(grade_notebook):

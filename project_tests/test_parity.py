@@ -14,19 +14,32 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import FULL_MARKS, ROOT, SCHEMA, grade, output_of, sandbox_user, save, solution
+from conftest import FULL_MARKS, ROOT, SCHEMA, grade, grader_copy, output_of, sandbox_user, save, solution
 
 from grader.child.confine import landlock_abi
+from grader.secret import fingerprint
 
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # like Gradescope's image
 
 
 def build_zip(target: Path) -> Path:
+    """autograder.zip with a throwaway course secret (secret_of(target)): the checkout's own is never needed."""
+    secret = secret_of(target)
+    if not secret.exists():
+        secret.write_bytes(os.urandom(32))
+        os.chmod(secret, 0o600)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "build_zip.py"), str(target)], capture_output=True, text=True, timeout=60
+        [sys.executable, str(ROOT / "tools" / "build_zip.py"), str(target), "--secret-file", str(secret)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return target
+
+
+def secret_of(target: Path) -> Path:
+    return target.parent / "course-secret"
 
 
 def test_zip_holds_setup_and_an_executable_run_autograder_and_nothing_private(tmp_path):
@@ -139,7 +152,7 @@ def test_zip_carries_the_course_secret_made_once(tmp_path):
         zipfile.ZipFile(build_zip(tmp_path / "one.zip")) as first,
         zipfile.ZipFile(build_zip(tmp_path / "two.zip")) as second,
     ):
-        assert first.read(".grader-secret") == second.read(".grader-secret") == (ROOT / ".grader-secret").read_bytes()
+        assert first.read(".grader-secret") == second.read(".grader-secret") == secret_of(tmp_path / "a").read_bytes()
         assert (first.getinfo(".grader-secret").external_attr >> 16) & 0o077 == 0
     ignored = subprocess.run(["git", "check-ignore", "-q", ".grader-secret"], cwd=ROOT, timeout=60)
     assert ignored.returncode == 0  # kept out of git
@@ -235,8 +248,13 @@ def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_pat
     assert results["score"] == FULL_MARKS, results["output"]
     assert all(test["status"] == "passed" for test in results["tests"])
     # The zip carries the course's secret: a local grading gives the very numbers Gradescope showed the student.
-    assert (root / "source" / ".grader-secret").read_bytes() == (ROOT / ".grader-secret").read_bytes()
-    local = grade(save(solution(), tmp_path / "local"), tmp_path / "local" / "results.json")
+    assert (root / "source" / ".grader-secret").read_bytes() == secret_of(tmp_path / "autograder.zip").read_bytes()
+    assert results["extra_data"]["secret"] == fingerprint(secret_of(tmp_path / "autograder.zip").read_bytes())
+    checkout = grader_copy(tmp_path / "checkout")  # a TA's checkout holding the course's secret (the zip's)
+    shutil.copy2(secret_of(tmp_path / "autograder.zip"), checkout / ".grader-secret")
+    local = grade(
+        save(solution(), tmp_path / "local"), tmp_path / "local" / "results.json", runner=checkout / "run_autograder"
+    )
     assert {t["number"]: t["output"] for t in local["tests"]} == {t["number"]: t["output"] for t in results["tests"]}
     assert "largest difference" in output_of(local, "1.2")
     assert local["extra_data"]["grader_version"] == results["extra_data"]["grader_version"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import (
+    DEVELOPMENT,
     FULL_MARKS,
     ROOT,
     WARM_START,
@@ -61,7 +62,7 @@ def _graded_as_nobody(checkout: Path, nb, *options: str, env=None) -> tuple:
         capture_output=True,
         text=True,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        env={"PATH": "/usr/bin:/bin", **DEVELOPMENT, **(env or {})},
     )
     assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
     results = json.loads((work / "results.json").read_text())

@@ -276,12 +276,11 @@ def exercise3_answer(sub: Submission, line) -> str:
         if images:
             return f"Your answer is {images} image(s), for the course staff to grade by hand in the notebook."
         printed = answer.get("printed")
-        if printed is not None:
-            shown = f" It printed:\n\n{quoted(printed)}\n\n" if printed.strip() else " "
-            raise CheckFailed(
-                "Your Exercise 3 answer is in a code cell's `print()`, not in the markdown cell below the question, "
-                f"which is empty.{shown}Write your answer after `Answer:` in that markdown cell (the course staff "
-                "grade only the markdown answer)."
+        if printed is not None and printed.strip():
+            return (
+                "Your answer, printed by the code cell below the question (the markdown answer cell is empty), for "
+                f"the course staff to grade by hand:\n\n{quoted(printed[:4000])}\n\nNext time, write it after "
+                "`Answer:` in the markdown cell."
             )
         raise CheckFailed(
             "Your Exercise 3 answer is empty: write it after `Answer:` in the markdown cell below the question."

@@ -19,8 +19,15 @@ def autograd_used(sub: Submission) -> tuple | None:
 
 
 def answer(sub: Submission) -> str | None:
-    """The Exercise 3 answer's text."""
-    return (reading(sub, "answer") or {}).get("text")
+    """The Exercise 3 answer's text; when the markdown answer is empty, what the code cell after the question
+    prints (an answer given by `print()`), for the staff to grade like any other."""
+    found = reading(sub, "answer") or {}
+    text = found.get("text")
+    return (
+        text
+        if not isinstance(text, str) or text.strip() or not (found.get("printed") or "").strip()
+        else found["printed"]
+    )
 
 
 def cause(number: str, output: str) -> str | None:

@@ -2,6 +2,8 @@
 
 import re
 
+from ..terminal import SEEN_BY  # who saw a flag, in the terminal's words
+
 LABELS = {  # code -> what the report says
     "identical": "identical notebook",
     "reaches_into_grader": "code reaching into the grader",
@@ -10,11 +12,7 @@ LABELS = {  # code -> what the report says
     "memory_limit": "memory limit hit",
     "not_graded": "not graded",
     "differs_from_gradescope": "differs from Gradescope",
-}
-SEEN_BY = {  # who saw a flag -> what the pages say
-    "parent": "observed by the grader",
-    "reader": "read in the notebook's code",
-    "runner": "reported by the notebook's own process",
+    "past_late_due": "submitted after the late due date",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `x1`
 _KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "test 2", "cell 7"

@@ -167,7 +167,8 @@ def write_answers(out: Path, rows: list, results_by_id: dict, names: bool = Fals
         for label, size, status, row, found in listed:
             images = "; ".join(f"{row['submission_id']}/{name}" for name in found["images"])
             cells = [row["submission_id"].removeprefix("submission_"), *(row[k] for k in people), label, size]
-            cells += [status, words(found) if status == "answered" else 0, found["answer"] or "", images, "", ""]
+            cells += [status, words(found) if status == "answered" else 0, found["answer"] or "", images]
+            cells += [row.get("by_hand_score", ""), row.get("by_hand_comment", "")]  # a TA's, kept (make merge-answers)
             writer.writerow(spreadsheet_safe(str(cell)) for cell in cells)
     os.replace(out / "answers.csv.tmp", out / "answers.csv")
 
@@ -234,7 +235,7 @@ def _label(row: dict, results_by_id: dict) -> str:
     return f'{name} <span class="muted">{esc(who(row))}</span>'
 
 
-def write_report(out: Path, rows: list, results_by_id: dict, version: str, changes=()) -> None:
+def write_report(out: Path, rows: list, results_by_id: dict, version: str, changes=(), notice: str = "") -> None:
     graded = [r for r in rows if results_by_id.get(r["submission_id"]) and "not_graded" not in r["flags"]]
     totals = [float(r["total"]) for r in graded]
     parts = [
@@ -242,6 +243,11 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
         f"<b>{len(rows) - len(graded)}</b> not graded. Grader version <code>{esc(version)}</code>. "
         f'<a href="grades.csv">grades.csv</a>, <a href="answers.html">{esc(BY_HAND)}</a>.</p>'
     ]
+    if notice:  # this checkout's grader is not the one Gradescope ran: why, and the fix
+        parts.append(
+            f'<p class="warning"><b>Not the grader Gradescope ran.</b> {esc(notice.removeprefix("batch: "))}</p>'
+        )
+    parts.append(_lateness_and_by_hand(rows))
     if totals:
         parts.append(
             f"<h2>Score distribution</h2><p>out of {MAX_POINTS:g}: mean {statistics.mean(totals):.2f}, "
@@ -320,6 +326,28 @@ def write_report(out: Path, rows: list, results_by_id: dict, version: str, chang
             + "</table>"
         )
     write(out / "report.html", page(f"{ASSIGNMENT.title} class report", "\n".join(parts)))
+
+
+def _lateness_and_by_hand(rows: list) -> str:
+    """Lateness (hours after the due date) and attempts from the export, and the answers scored by hand so far."""
+    late = [float(r["lateness"]) for r in rows if _NUMERIC.fullmatch(r.get("lateness") or "") and float(r["lateness"])]
+    timed = sum(1 for r in rows if _NUMERIC.fullmatch(r.get("lateness") or ""))
+    past = sum(1 for r in rows if r.get("past_late_due"))
+    attempts = [int(r["attempts"]) for r in rows if (r.get("attempts") or "").isdigit()]
+    scored = [float(r["by_hand_score"]) for r in rows if _NUMERIC.fullmatch(r.get("by_hand_score") or "")]
+    said = [
+        f"Lateness: <b>{len(late)}</b> of {timed} submissions with a known time late"
+        + (f" (up to {max(late):g} hours; {past} after the late due date)" if late else "")
+        if timed
+        else "Lateness: unknown (no due date: give DUE= and LATE_DUE= to make batch, or the export has no times)",
+        f"attempts: up to {max(attempts)}, {sum(a > 1 for a in attempts)} submissions after earlier attempts"
+        if attempts
+        else "attempts: unknown",
+        f"test {esc(ASSIGNMENT.by_hand)} graded by hand: <b>{len(scored)}</b> of {len(rows)} scored"
+        + (f", mean {statistics.mean(scored):.2f}" if scored else "")
+        + " (answers.csv's score column; <code>make merge-answers</code>)",
+    ]
+    return "<p>" + ". ".join(said) + ".</p>"
 
 
 def _tests(results_by_id: dict, row: dict) -> dict:

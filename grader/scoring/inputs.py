@@ -1,7 +1,8 @@
 """The seed of the inputs the grader calls the student's objects on (each probe of the assignment draws its own).
 
-They are derived from the submission's content and a secret that student code cannot read (made on first use,
-root-only on Gradescope), so regrading the same upload gives the same numbers while no upload can know another's.
+They are derived from the submission's content and the course's secret (grader/secret.py: `.grader-secret`, which
+student code cannot read; root-only on Gradescope), so regrading the same upload gives the same numbers while no
+upload can know another's.
 """
 
 import hashlib
@@ -9,11 +10,11 @@ import hmac
 
 import numpy as np
 
-from ..secret import course_secret
+from ..secret import secret
 
 
 def seed_for(content_digest: bytes) -> int:
-    return int.from_bytes(hmac.new(course_secret(), content_digest, hashlib.sha256).digest()[:16], "big")
+    return int.from_bytes(hmac.new(secret(), content_digest, hashlib.sha256).digest()[:16], "big")
 
 
 def to_json(value: object) -> object:

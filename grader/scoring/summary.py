@@ -1,6 +1,7 @@
 """The top-level message of results.json (which notebook was graded, how its run went) and its extra_data facts."""
 
 from ..markdown import inline_code, with_code
+from ..secret import secret_id
 from ..version import grader_version
 from .feedback import channel_problem, ending, exit_words, missing_package, out_of_memory, same_cause
 from .submission import Submission
@@ -73,6 +74,7 @@ def facts(sub: Submission) -> dict:
     flags = list(seen_by)
     return {
         "grader_version": grader_version(sub.settings.assignment),
+        "secret": secret_id(),  # the secret's fingerprint: a batch tells a changed secret from changed code
         "notebook": notebook.get("path"),
         "problem": sub.problem,
         "ending": ending(sub),
