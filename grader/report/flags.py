@@ -15,6 +15,7 @@ SEEN_BY = {  # who saw a flag -> what the pages say
     "parent": "observed by the grader",
     "reader": "read in the notebook's code",
     "runner": "reported by the notebook's own process",
+    "both": "read in the notebook's code and reported by its process",
 }
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")  # not the 1 of `x1`
 _KEPT_AFTER = re.compile(r"(cell|cells|exercise|test|tests|line|lines)\s*$", re.I)  # "test 2", "cell 7"
