@@ -407,9 +407,16 @@ class CodeCells:
                 path = self._opened_for_writing(item.context_expr)
                 if path and isinstance(item.optional_vars, ast.Name):
                     self.handles[item.optional_vars.id] = path
+        text = None  # a string the statement binds: CODE = "...", CODE = CODE + "...", CODE += "..."
+        if isinstance(statement, ast.AugAssign) and isinstance(statement.op, ast.Add):
+            text = _fold(ast.BinOp(statement.target, ast.Add(), statement.value), self.strings)
+        elif isinstance(statement, ast.Assign):
+            text = _fold(statement.value, self.strings)
         for bound, node in _bindings(statement):
             self._forget(bound)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if text is not None and isinstance(node, (ast.Assign, ast.AugAssign)):
+                self.strings[bound] = text
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions[bound] = (label, node)
             elif isinstance(node, ast.ClassDef):
                 self.classes[bound] = (label, node)
@@ -419,10 +426,6 @@ class CodeCells:
                 self._assigned(label, bound, node.value)
 
     def _assigned(self, label, bound, value) -> None:
-        text = _fold(value, self.strings)
-        if text is not None:
-            self.strings[bound] = text
-            return
         if isinstance(value, ast.Name) and value.id in self.functions:  # grad = my_grad
             self.functions[bound] = self.functions[value.id]
         elif isinstance(value, ast.Call) and self.dotted(value.func) in _IMPORTERS and value.args:
