@@ -4,6 +4,7 @@ import ast
 import hashlib
 import json
 import posixpath
+from collections import ChainMap
 from pathlib import Path
 
 from .. import settings
@@ -592,7 +593,7 @@ class _Scope:
     def __init__(self, space: CodeCells, function) -> None:
         self.global_names: list = []
         self.aliases: dict = {}
-        self.strings = dict(space.strings)
+        self.strings = ChainMap({}, space.strings)
         self._globals: set = set()
         if function is None:
             return
