@@ -8,7 +8,7 @@ from the cells directly, and the whole grading's (results.json: extra_data flags
 import textwrap
 
 import pytest
-from conftest import output_of, scores
+from conftest import grade, grader_copy, output_of, save, scores
 
 from grader.notebook.scan import autograd_in
 
@@ -89,7 +89,8 @@ HONEST = {
         "        return x\n    def backward(self, grad):\n        for name in ['out', 'fc2', 'act', 'fc1']:\n"
         "            grad = self.layers[name].backward(grad)\n\n"
         "def backprop(x):\n    net = MLP()\n    out = net.forward(x)\n    net.backward(2 * (out - Y))\n"
-        "    fc1, fc2 = net.layers['fc1'], net.layers['fc2']\n    return fc1.W_grad, fc1.b_grad, fc2.W_grad, fc2.b_grad\n",
+        "    fc1, fc2 = net.layers['fc1'], net.layers['fc2']\n"
+        "    return fc1.W_grad, fc1.b_grad, fc2.W_grad, fc2.b_grad\n",
     ],
     "check_cell_after_with_autograd_grad": [
         "def backprop(x):\n" + BODY + "    grads = (x.T @ hg, hg.sum(0), h.T @ g, g.sum(0))\n    return grads\n",
@@ -154,16 +155,19 @@ HONEST = {
         + "        return x.T @ hg, hg.sum(0), h.T @ g, g.sum(0)\n\nbackprop = Backprop()\n"
     ],
     "lambdas": [
-        "sigmoid = lambda z: 1 / (1 + torch.exp(-z))\ndsigmoid = lambda s: s * (1 - s)\nrelu = lambda z: z.clamp(min=0)\n",
+        "sigmoid = lambda z: 1 / (1 + torch.exp(-z))\n"
+        "dsigmoid = lambda s: s * (1 - s)\nrelu = lambda z: z.clamp(min=0)\n",
         "def backprop(x):\n    z1 = x @ W1 + B1\n    h = relu(z1)\n    y_hat = sigmoid(h @ W2 + B2)\n"
         "    g = 2 * (y_hat - Y) * dsigmoid(y_hat)\n    hg = (g @ W2.T) * (z1 > 0).float()\n"
         "    return x.T @ hg, hg.sum(0), h.T @ g, g.sum(0)\n",
     ],
     "numpy_based": [
-        "import numpy as np\n\ndef backprop(x):\n    xn, w1, b1, w2, b2, y = (t.numpy() for t in (x, W1, B1, W2, B2, Y))\n"
+        "import numpy as np\n\n"
+        "def backprop(x):\n    xn, w1, b1, w2, b2, y = (t.numpy() for t in (x, W1, B1, W2, B2, Y))\n"
         "    z1 = xn @ w1 + b1\n    h = np.maximum(z1, 0)\n    y_hat = 1 / (1 + np.exp(-(h @ w2 + b2)))\n"
         "    g = 2 * (y_hat - y) * y_hat * (1 - y_hat)\n    hg = (g @ w2.T) * (z1 > 0)\n"
-        "    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in (xn.T @ hg, hg.sum(0), h.T @ g, g.sum(0)))\n"
+        "    grads = (xn.T @ hg, hg.sum(0), h.T @ g, g.sum(0))\n"
+        "    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in grads)\n"
     ],
     "no_grad_decorator": ["@torch.no_grad()\n" + BY_HAND],
     "set_grad_enabled_false_wrapper": [
@@ -187,7 +191,8 @@ HONEST = {
         )
     ],
     "per_sample_loop": [
-        "def backprop(x):\n    grads = [torch.zeros_like(p) for p in (W1, B1, W2, B2)]\n    for i in range(x.shape[0]):\n"
+        "def backprop(x):\n"
+        "    grads = [torch.zeros_like(p) for p in (W1, B1, W2, B2)]\n    for i in range(x.shape[0]):\n"
         "        xi, yi = x[i:i + 1], Y[i:i + 1]\n        z1 = xi @ W1 + B1\n        h = torch.relu(z1)\n"
         "        y_hat = torch.sigmoid(h @ W2 + B2)\n        g = 2 * (y_hat - yi) * y_hat * (1 - y_hat)\n"
         "        hg = (g @ W2.T) * (z1 > 0).float()\n"
@@ -211,12 +216,14 @@ HONEST = {
         BY_HAND,
     ],
     "local_function_named_backward": [
-        "def backprop(x):\n" + BODY.replace("    hg = (g @ W2.T)", "    backward = lambda up: up @ W2.T\n    hg = backward(g)")
+        "def backprop(x):\n"
+        + BODY.replace("    hg = (g @ W2.T)", "    backward = lambda up: up @ W2.T\n    hg = backward(g)")
         + "    return x.T @ hg, hg.sum(0), h.T @ g, g.sum(0)\n"
     ],
     "checker_in_the_same_cell_not_called": [
-        BY_HAND
-        + "\ndef check():\n    p = W1.clone().requires_grad_()\n    l = ((torch.sigmoid(torch.relu(X @ p + B1) @ W2 + B2) - Y) ** 2).sum()\n"
+        BY_HAND + "\ndef check():\n"
+        "    p = W1.clone().requires_grad_()\n"
+        "    l = ((torch.sigmoid(torch.relu(X @ p + B1) @ W2 + B2) - Y) ** 2).sum()\n"
         "    return torch.allclose(torch.autograd.grad(l, p)[0], backprop(X)[0], atol=1e-5)\n\nprint(check())\n"
     ],
     "time_cell_magic": ["%%time\n" + BY_HAND],
@@ -227,7 +234,10 @@ AUTOGRAD = {  # style -> (cells, who sees it: "both", "reader" or "runner")
         [LOSS_OF, "def backprop(x):\n" + ENABLED + "    loss.backward()\n    return [p.grad for p in params]\n"],
         "both",
     ),
-    "autograd_grad": ([LOSS_OF, "def backprop(x):\n" + ENABLED + "    return torch.autograd.grad(loss, params)\n"], "both"),
+    "autograd_grad": (
+        [LOSS_OF, "def backprop(x):\n" + ENABLED + "    return torch.autograd.grad(loss, params)\n"],
+        "both",
+    ),
     "autograd_backward_function": (
         [
             LOSS_OF,
@@ -332,7 +342,8 @@ AUTOGRAD = {  # style -> (cells, who sees it: "both", "reader" or "runner")
         [
             LOSS_OF,
             LAYERS,
-            "class Net:\n    def gradients(self, x):\n" + textwrap.indent(ENABLED, "    ")
+            "class Net:\n    def gradients(self, x):\n"
+            + textwrap.indent(ENABLED, "    ")
             + "        return torch.autograd.grad(loss, params)\n\ndef backprop(x):\n    return Net().gradients(x)\n",
         ],
         "both",
@@ -350,7 +361,8 @@ AUTOGRAD = {  # style -> (cells, who sees it: "both", "reader" or "runner")
         [
             "def backprop(x):\n    torch._C._set_grad_enabled(True)\n"
             "    params = [p.detach().requires_grad_() for p in (W1, B1, W2, B2)]\n"
-            "    loss = ((torch.sigmoid(torch.relu(x @ params[0] + params[1]) @ params[2] + params[3]) - Y) ** 2).sum()\n"
+            "    w1, b1, w2, b2 = params\n"
+            "    loss = ((torch.sigmoid(torch.relu(x @ w1 + b1) @ w2 + b2) - Y) ** 2).sum()\n"
             "    grads, stack = {}, [(loss.grad_fn, torch.ones(()))]\n    while stack:\n        fn, g = stack.pop()\n"
             "        if fn is None:\n            continue\n        if hasattr(fn, 'variable'):\n"
             "            v = fn.variable\n            grads[id(v)] = grads.get(id(v), 0) + g.sum_to_size(v.shape)\n"
@@ -364,10 +376,14 @@ AUTOGRAD = {  # style -> (cells, who sees it: "both", "reader" or "runner")
         [
             LOSS_OF,
             "import torch.autograd.forward_ad as fwAD\n\ndef backprop(x):\n    grads = []\n"
-            "    for w in (W1, B1, W2, B2):\n        g = torch.zeros_like(w).reshape(-1)\n        for i in range(g.numel()):\n"
-            "            tangent = torch.zeros(w.numel())\n            tangent[i] = 1\n            with fwAD.dual_level():\n"
-            "                params = [fwAD.make_dual(p, tangent.reshape(p.shape)) if p is w else p for p in (W1, B1, W2, B2)]\n"
-            "                g[i] = fwAD.unpack_dual(loss_of(x, *params)).tangent\n        grads.append(g.reshape(w.shape))\n"
+            "    for w in (W1, B1, W2, B2):\n"
+            "        g = torch.zeros_like(w).reshape(-1)\n        for i in range(g.numel()):\n"
+            "            tangent = torch.zeros(w.numel())\n"
+            "            tangent[i] = 1\n            with fwAD.dual_level():\n"
+            "                params = [fwAD.make_dual(p, tangent.reshape(p.shape)) if p is w else p\n"
+            "                          for p in (W1, B1, W2, B2)]\n"
+            "                g[i] = fwAD.unpack_dual(loss_of(x, *params)).tangent\n"
+            "        grads.append(g.reshape(w.shape))\n"
             "    return tuple(grads)\n",
         ],
         "reader",
@@ -426,3 +442,27 @@ def test_an_autograd_backprop_is_flagged_and_told_only_when_both_saw_it(grade_no
         message = output_of(results, "2.2")
         assert "autograd ran while the grader called `backprop(X)`" in message
         assert all(line.split(": ", 1)[1] in message for line in evidence if not line.startswith("runner"))
+
+
+@pytest.mark.slow(60)
+def test_the_zero_policy_takes_points_only_when_both_observations_agree(tmp_path):
+    """rubric.AUTOGRAD_IN_BACKPROP = "zero": 2.2 and 2.3 score 0 when the reader and the runner both saw autograd; the
+    runner alone (a thread answering) or the reader alone (forward mode) costs nothing and tells the student nothing."""
+    import nbformat
+
+    copy = grader_copy(tmp_path / "grader-copy")
+    rubric = copy / "assignments" / "a0" / "rubric.py"
+    text = rubric.read_text()
+    assert text.count('AUTOGRAD_IN_BACKPROP = "flag"') == 1
+    rubric.write_text(text.replace('AUTOGRAD_IN_BACKPROP = "flag"', 'AUTOGRAD_IN_BACKPROP = "zero"'))
+    for style, points in (("dot_backward", 0), ("daemon_thread_answers", 2), ("forward_mode_ad", 2)):
+        cells, seen_by = AUTOGRAD[style]
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in PRELUDE + cells]
+        folder = tmp_path / style
+        results = grade(save(nb, folder / "submission"), folder / "results.json", runner=copy / "run_autograder")
+        assert scores(results)["2.2"] == points and scores(results)["2.3"] == points, (style, output_of(results, "2.2"))
+        assert results["extra_data"]["flag_sources"]["autograd_in_backprop"] == seen_by
+        assert _told(results) == (seen_by == "both")
+        if seen_by == "both":
+            assert "score no points even though they match" in output_of(results, "2.3")

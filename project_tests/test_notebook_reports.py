@@ -14,8 +14,8 @@ import pytest
 from conftest import BACKPROP, FULL_MARKS, code_cells, output_of, solution
 from test_untrusted_records import NOTEBOOK, READY, child_run
 
-from assignments.a0.reference import gradients
 from assignments.a0 import staff
+from assignments.a0.reference import gradients
 from assignments.a0.rubric import ASSIGNMENT, PROBES, RUBRIC
 from grader import batch
 from grader.sandbox.channel import line_cap, split_lines
@@ -136,18 +136,17 @@ _send("ta_file", name="notebook.html", base64="PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0P
 
 def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook):
     """A notebook that wraps the runner's reporter to turn 11/15 with flags and failed cells into 15/15 with none
-    keeps the honest score, and the reader's autograd flag (with its lines) stays, for the staff (the runner's
-    observation, removed by the notebook, no longer agrees: the student is not told); what the runner says is
-    labelled as its own."""
+    keeps the honest score, and the reader's autograd flag (with its lines) stays; what the runner says is labelled
+    as its own."""
     autograd = code_cells(solution())[BACKPROP - 1].source.replace(
         "def backprop(x):\n", "def backprop(x):\n    loss = ((forward(x) - Y)**2).sum()\n    loss.backward()\n"
     )
     honest = grade_notebook(with_backprop(autograd), "--cell-timeout", "20")
     attacked = grade_notebook(with_backprop(autograd, WRAP_REPORTER), "--cell-timeout", "20")
     assert attacked["score"] <= honest["score"]
-    for results, seen_by in ((honest, "both"), (attacked, "reader")):
+    for results in (honest, attacked):  # `loss.backward()` raises under the grader's no_grad: the engine never ran
         facts = results["extra_data"]
-        assert facts["flag_sources"]["autograd_in_backprop"] == seen_by
+        assert facts["flag_sources"]["autograd_in_backprop"] == "reader"
         assert any("loss.backward()" in line for line in facts["evidence"]["autograd_in_backprop"])
     assert honest["extra_data"]["failed_cells"]  # the handout's deliberate error: the notebook's own report
     assert attacked["extra_data"]["failed_cells_reported_by"] == "runner"
@@ -212,7 +211,7 @@ def _submission(evidence: list, hint: bool) -> Submission:
 
 
 def test_only_both_observations_together_cost_points_or_reach_the_student(monkeypatch):
-    """"zero" takes 2.2 only when the reader and the runner both saw autograd; one alone is for the staff only."""
+    """The "zero" policy takes 2.2 only when the reader and the runner both saw autograd; one alone is for the staff."""
     line, lines = RUBRIC["2.2"], ["cell 9, line 3: loss.backward()"]
     monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "zero")
     with pytest.raises(CheckFailed, match="uses autograd") as failure:

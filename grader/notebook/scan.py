@@ -39,9 +39,10 @@ def _without_ipython_lines(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
 
 
-def _top_level(tree: ast.Module):
+def _top_level(tree: ast.Module, live: bool = False):
     """Statements run when the cell runs: the top level and the bodies of for/while/if/with/try/match blocks,
-    not function or class bodies, nor a branch that never runs (`if False:`). Iterative, in source order."""
+    not function or class bodies (with `live`, nor a branch that never runs: `if False:`). Iterative, in source
+    order."""
     stack = list(reversed(tree.body))
     while stack:
         node = stack.pop()
@@ -49,7 +50,7 @@ def _top_level(tree: ast.Module):
         if isinstance(node, _SCOPES):
             continue
         fields = _BLOCK_FIELDS
-        if isinstance(node, (ast.If, ast.While)) and isinstance(node.test, ast.Constant):
+        if live and isinstance(node, (ast.If, ast.While)) and isinstance(node.test, ast.Constant):
             fields = ("body",) if node.test.value and isinstance(node, ast.If) else ("orelse",)
             fields = ("body", "orelse") if node.test.value and isinstance(node, ast.While) else fields
         children = [child for name in fields for child in getattr(node, name, None) or ()]
@@ -379,7 +380,7 @@ class CodeCells:
     def _add(self, label, source, tree) -> None:
         self.trees[label] = tree
         self.lines[label] = source.split("\n")
-        for statement in _top_level(tree):
+        for statement in _top_level(tree, live=True):
             self._bind(label, statement)
 
     def _write(self, path, text, append=False) -> None:
@@ -595,6 +596,7 @@ class _Scope:
         self.aliases: dict = {}
         self.strings = ChainMap({}, space.strings)
         self._globals: set = set()
+        self._top = function is None  # the top level's own code: every name is a global
         if function is None:
             return
         for outside in _evaluated_outside(function):  # decorators and defaults: evaluated where it is defined
@@ -620,7 +622,7 @@ class _Scope:
                     self.aliases[name] = space.dotted(values[0], self)
 
     def is_global(self, node) -> bool:
-        return id(node) in self._globals
+        return self._top or id(node) in self._globals
 
     def _walk(self, scope, outer: frozenset) -> None:
         """Record the Name loads of `scope` (a function, lambda, class body, comprehension or expression) that find no
@@ -786,7 +788,9 @@ class _Receivers:
             for statement in ast.walk(self.cls)
             if isinstance(statement, ast.Assign)
             for target in statement.targets
-            if isinstance(target, ast.Attribute) and target.attr == node.attr and getattr(target.value, "id", "") == "self"
+            if isinstance(target, ast.Attribute)
+            and target.attr == node.attr
+            and getattr(target.value, "id", "") == "self"
         ]
         return found or None
 
@@ -809,7 +813,7 @@ class _Receivers:
 def _assignments(space: CodeCells):
     """(label, target name, value) of the top-level single-name assignments, in order."""
     for label, tree in space.trees.items():
-        for statement in _top_level(tree):
+        for statement in _top_level(tree, live=True):
             if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
                 if isinstance(statement.targets[0], ast.Name):
                     yield label, statement.targets[0].id, statement.value
@@ -823,7 +827,14 @@ def _only_read(node, parents) -> bool:
     if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is node:
         return True
     if isinstance(parent, ast.Call) and node in parent.args:
-        return isinstance(parent.func, ast.Name) and parent.func.id in ("print", "type", "isinstance", "bool", "repr", "str")
+        return isinstance(parent.func, ast.Name) and parent.func.id in (
+            "print",
+            "type",
+            "isinstance",
+            "bool",
+            "repr",
+            "str",
+        )
     return False
 
 
