@@ -359,7 +359,7 @@ class CodeCells:
     def __init__(self, sources, labels=None, files=None, depth=0) -> None:
         self.lines, self.trees, self.functions, self.classes, self.aliases, self.bound = {}, {}, {}, {}, {}, {}
         self.strings: dict = {}  # name -> the string constant it holds
-        self.files = {} if files is None else files  # path -> text the notebook writes there (shared with modules)
+        self.files = {} if files is None else files  # path -> (label of the writer, text) (shared with modules)
         self.modules: dict = {}  # module name -> CodeCells of the file the notebook wrote, once imported
         self.methods: dict = {}  # id(method) -> its class
         self.handles: dict = {}  # name -> path of a file opened for writing (`with open("m.py", "w") as f:`)
@@ -370,7 +370,7 @@ class CodeCells:
                 continue  # `pass`, `x`, `%matplotlib inline`: binds nothing, calls nothing (80,000 of them: 6 s)
             written = _written_by_magic(source)
             if written:
-                self._write(*written)
+                self._write(label, *written)
                 continue
             tree = _parse(source)
             if tree is None:
@@ -383,19 +383,23 @@ class CodeCells:
         for statement in _top_level(tree, live=True):
             self._bind(label, statement)
 
-    def _write(self, path, text, append=False) -> None:
+    def _write(self, label, path, text, append=False) -> None:
         if not isinstance(path, str) or not isinstance(text, str):
             return
         path = posixpath.normpath(path)
-        text = (self.files.get(path, "") if append else "") + text
+        text = (self.files.get(path, ("", ""))[1] if append else "") + text
         if len(text) <= MAX_STRING and (path in self.files or len(self.files) < 50):
-            self.files[path] = text
+            self.files[path] = (label, text)
 
     def _bind(self, label, statement) -> None:
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
             module = "" if isinstance(statement, ast.Import) else (statement.module or "") + "."
             for alias in statement.names:
                 if alias.name == "*":
+                    written = self.module(module[:-1]) if module else None  # from helpers import *
+                    for name in [*written.functions, *written.classes] if written else ():
+                        self._forget(name)
+                        self.aliases[name] = module + name
                     continue
                 full = module + alias.name
                 local = alias.asname or (alias.name if module else alias.name.split(".")[0])
@@ -469,7 +473,7 @@ class CodeCells:
         else:
             path = self._opened_for_writing(receiver)
         if path:
-            self._write(path, _fold(call.args[0], self.strings), append=path in self.files)
+            self._write(label, path, _fold(call.args[0], self.strings), append=path in self.files)
 
     def _opened_for_writing(self, node):
         if not (isinstance(node, ast.Call) and self.dotted(node.func) in ("open", "io.open") and node.args):
@@ -561,7 +565,8 @@ class CodeCells:
         if path not in self.files:
             return None
         self.modules[name] = None  # a module importing itself
-        self.modules[name] = CodeCells([self.files[path]], [f"file {path}"], self.files, self.depth + 1)
+        writer, text = self.files[path]
+        self.modules[name] = CodeCells([text], [f"file {path} (written by {writer})"], self.files, self.depth + 1)
         return self.modules[name]
 
     def _findings(self, tree, scope, function=None) -> list:
@@ -613,6 +618,14 @@ class _Scope:
                     if alias.name != "*":
                         local = alias.asname or (alias.name if module else alias.name.split(".")[0])
                         self.aliases[local] = full if (alias.asname or module) else local
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):  # def f(x, t=torch): t.autograd
+            arguments = function.args
+            positional = [*arguments.posonlyargs, *arguments.args]
+            pairs = [*zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults)]
+            pairs += [(a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None]
+            for argument, default in pairs:
+                if space.dotted(default, _Scope(space, None)):
+                    self.aliases[argument.arg] = space.dotted(default, _Scope(space, None))
         for name, values in assignments.items():  # once-assigned names, in order: `n = "gr" + "ad"`, `g = getattr(...)`
             if len(values) == 1:
                 text = _fold(values[0], self.strings)
