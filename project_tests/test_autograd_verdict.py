@@ -308,7 +308,17 @@ AUTOGRAD = {  # style -> (cells, who sees it: "both", "reader" or "runner")
             "            params = [p.detach().clone().requires_grad_() for p in (W1, B1, W2, B2)]\n"
             "            ANSWERS.put(torch.autograd.grad(loss_of(x, *params), params))\n\n"
             "threading.Thread(target=_worker, daemon=True).start()\n",
-            "def backprop(x):\n    REQUESTS.put(x)\n    return ANSWERS.get(timeout=20)\n",
+            "def backprop(x):\n    REQUESTS.put(x)\n    return ANSWERS.get(timeout=5)\n",
+        ],
+        "runner",
+    ),
+    "names_built_at_run_time": (  # no text holds the names: only the runner can see it
+        [
+            LOSS_OF,
+            "CODES = ([101, 110, 97, 98, 108, 101, 95, 103, 114, 97, 100], [103, 114, 97, 100])\n\n"
+            "def backprop(x):\n    on, grad = (bytes(c).decode() for c in CODES)\n    with getattr(torch, on)():\n"
+            "        params = [p.detach().clone().requires_grad_() for p in (W1, B1, W2, B2)]\n"
+            "        return getattr(torch.autograd, grad)(loss_of(x, *params), params)\n",
         ],
         "runner",
     ),
@@ -431,6 +441,10 @@ def test_an_autograd_backprop_is_flagged_and_told_only_when_both_saw_it(grade_no
     cells, seen_by = AUTOGRAD[style]
     results = _graded(grade_notebook, cells)
     facts = results["extra_data"]
+    if style == "daemon_thread_answers" and "Empty" in output_of(results, "2.1"):
+        # Probes called where no thread of the notebook runs (a fork of the runner): nothing answers, nothing to flag
+        assert scores(results)["2.2"] == 0 and "autograd_in_backprop" not in facts["flags"] and not _told(results)
+        return
     assert scores(results)["2.2"] == 2 and scores(results)["2.3"] == 2, output_of(results, "2.3")  # "flag": no cost
     assert "autograd_in_backprop" in facts["flags"]
     assert facts["flag_sources"]["autograd_in_backprop"] == seen_by, facts["evidence"]
@@ -447,7 +461,8 @@ def test_an_autograd_backprop_is_flagged_and_told_only_when_both_saw_it(grade_no
 @pytest.mark.slow(60)
 def test_the_zero_policy_takes_points_only_when_both_observations_agree(tmp_path):
     """rubric.AUTOGRAD_IN_BACKPROP = "zero": 2.2 and 2.3 score 0 when the reader and the runner both saw autograd; the
-    runner alone (a thread answering) or the reader alone (forward mode) costs nothing and tells the student nothing."""
+    runner alone (names built at run time) or the reader alone (forward mode) costs nothing and tells the student
+    nothing."""
     import nbformat
 
     copy = grader_copy(tmp_path / "grader-copy")
@@ -455,7 +470,7 @@ def test_the_zero_policy_takes_points_only_when_both_observations_agree(tmp_path
     text = rubric.read_text()
     assert text.count('AUTOGRAD_IN_BACKPROP = "flag"') == 1
     rubric.write_text(text.replace('AUTOGRAD_IN_BACKPROP = "flag"', 'AUTOGRAD_IN_BACKPROP = "zero"'))
-    for style, points in (("dot_backward", 0), ("daemon_thread_answers", 2), ("forward_mode_ad", 2)):
+    for style, points in (("dot_backward", 0), ("names_built_at_run_time", 2), ("forward_mode_ad", 2)):
         cells, seen_by = AUTOGRAD[style]
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(source) for source in PRELUDE + cells]
@@ -466,3 +481,35 @@ def test_the_zero_policy_takes_points_only_when_both_observations_agree(tmp_path
         assert _told(results) == (seen_by == "both")
         if seen_by == "both":
             assert "score no points even though they match" in output_of(results, "2.3")
+
+
+def test_the_runner_sees_autograd_on_a_thread_the_caller_waits_for():
+    """The runner's instrument (grader/child/observe.py) on its own: torch's profiler sees autograd's engine on a
+    thread started before the observation, and nothing for the same gradients by hand."""
+    import queue
+    import threading
+
+    import torch
+
+    from grader.child.observe import autograd_runs
+
+    w = torch.randn(3, 4)
+    requests, answers = queue.Queue(), queue.Queue()
+
+    def worker():
+        x = requests.get()
+        with torch.enable_grad():
+            p = w.clone().requires_grad_()
+            answers.put(torch.autograd.grad((x @ p).sum(), p)[0])
+
+    threading.Thread(target=worker, daemon=True).start()
+    x = torch.randn(5, 3)
+    with torch.no_grad():
+        with autograd_runs(torch) as seen:
+            requests.put(x)
+            by_thread = answers.get(timeout=30)
+        assert seen["nodes"] >= 1 and seen["other_threads"] and "MmBackward0" in seen["names"], seen
+        with autograd_runs(torch) as seen:
+            by_hand = x.sum(0, keepdim=True).T.expand(3, 4)
+        assert seen == {"nodes": 0, "other_threads": False, "names": []}
+    assert torch.allclose(by_thread, by_hand)
