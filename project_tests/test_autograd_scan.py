@@ -261,3 +261,15 @@ def test_names_resolve_as_python_resolves_them():
     assert backprop_autograd([IMPORTS, shadowed]) == []
     default = "def backprop(x, t=torch):\n    return t.autograd.grad(x, [W1])\n"  # the module, by its default
     assert backprop_autograd([IMPORTS, default]) == ["cell 2, line 2: return t.autograd.grad(x, [W1])"]
+
+
+def test_a_definition_that_never_runs_does_not_hide_the_one_that_does():
+    autograd = AUTOGRAD["dot_backward"]
+    for dead in ("if False:\n", "if 0:\n", "if not True:\n", "if __name__ != '__main__':\n", "while False:\n"):
+        decoy = dead + "".join("    " + line + "\n" for line in BY_HAND.splitlines())
+        assert backprop_autograd([IMPORTS, autograd, decoy]), dead
+        dead_autograd = dead + "".join("    " + line + "\n" for line in autograd.splitlines())
+        assert not backprop_autograd([IMPORTS, BY_HAND, dead_autograd]), dead
+    assert backprop_autograd([IMPORTS, autograd, "raise SystemExit('stop here')\n" + BY_HAND])
+    assert backprop_autograd([IMPORTS, autograd, "assert False\n" + BY_HAND])
+    assert not backprop_autograd([IMPORTS, autograd, "if __name__ == '__main__':\n    pass\n" + BY_HAND])

@@ -50,11 +50,32 @@ def _top_level(tree: ast.Module, live: bool = False):
         if isinstance(node, _SCOPES):
             continue
         fields = _BLOCK_FIELDS
-        if live and isinstance(node, (ast.If, ast.While)) and isinstance(node.test, ast.Constant):
-            fields = ("body",) if node.test.value and isinstance(node, ast.If) else ("orelse",)
-            fields = ("body", "orelse") if node.test.value and isinstance(node, ast.While) else fields
+        known = _known_truth(node.test) if live and isinstance(node, (ast.If, ast.While)) else None
+        if known is not None:
+            fields = ("body",) if known and isinstance(node, ast.If) else ("orelse",)
+            fields = ("body", "orelse") if known and isinstance(node, ast.While) else fields
         children = [child for name in fields for child in getattr(node, name, None) or ()]
         stack.extend(reversed(children))  # statements, and except handlers and match cases (their bodies next)
+
+
+def _known_truth(test):
+    """Whether a test is always true or always false (`False`, `0`, `not True`, `__name__ != "__main__"` in a
+    notebook); None when that depends on what runs."""
+    if isinstance(test, ast.Constant):
+        return bool(test.value)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _known_truth(test.operand)
+        return None if inner is None else not inner
+    if (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], (ast.Eq, ast.NotEq))
+        and isinstance(test.comparators[0], ast.Constant)
+    ):
+        return (test.comparators[0].value == "__main__") == isinstance(test.ops[0], ast.Eq)
+    return None
 
 
 def _target_names(target):
@@ -380,7 +401,14 @@ class CodeCells:
     def _add(self, label, source, tree) -> None:
         self.trees[label] = tree
         self.lines[label] = source.split("\n")
-        for statement in _top_level(tree, live=True):
+        body = []  # a cell stops at a top-level `raise` (or `assert False`): what follows never runs
+        for statement in tree.body:
+            body.append(statement)
+            if isinstance(statement, ast.Raise) or (
+                isinstance(statement, ast.Assert) and _known_truth(statement.test) is False
+            ):
+                break
+        for statement in _top_level(ast.Module(body=body, type_ignores=[]), live=True):
             self._bind(label, statement)
 
     def _write(self, label, path, text, append=False) -> None:
