@@ -5,6 +5,7 @@ whatever name they were reached by, on every thread (one the notebook started in
 """
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # the profiler otherwise writes a line to stderr at each start and stop
@@ -15,7 +16,7 @@ MARK = "a0-probe-call"  # the calling thread's mark: which thread is the grader'
 
 
 @contextmanager
-def autograd_runs(torch):
+def autograd_runs(torch) -> Iterator[dict]:
     """`with autograd_runs(torch) as seen:` ... afterwards `seen` holds {"nodes", "other_threads", "names"}, or nothing
     when torch could not observe (another profiler was already running, or the notebook stopped this one)."""
     seen: dict = {}
