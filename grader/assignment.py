@@ -74,7 +74,7 @@ class Flag:
     code: str  # extra_data.flags; "[a-z_]+"
     label: str  # what the report calls it
     details: str  # what the report says it means for the score
-    raised: Callable  # (Submission) -> (who saw it: "reader" | "runner", [evidence lines]) or None
+    raised: Callable  # (Submission) -> (who saw it: "reader" | "runner" | "both", [evidence lines]) or None
 
 
 @dataclass(frozen=True)

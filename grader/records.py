@@ -28,10 +28,16 @@ class Value(TypedDict, total=False):  # exactly one key
     other: str  # the type name of anything else
 
 
-class Call(TypedDict, total=False):  # "value" or "error", and whether autograd's engine ran during the call
+class Autograd(TypedDict):  # what torch's profiler saw of autograd's engine during a probe (child/observe.py)
+    nodes: int  # backward functions the engine evaluated, on any thread of the process
+    other_threads: bool  # some ran on a thread other than the grader's call
+    names: list[str]  # the first few, as torch names them ("MmBackward0")
+
+
+class Call(TypedDict, total=False):  # "value" or "error"; "autograd" when torch observed the engine during the call
     value: Value
     error: Error
-    autograd: bool
+    autograd: Autograd
 
 
 class Linear(TypedDict):
@@ -197,7 +203,17 @@ _DEFS = {
         "properties": {
             "value": {"$ref": "#/$defs/value"},
             "error": {"$ref": "#/$defs/error"},
-            "autograd": {"type": "boolean"},
+            "autograd": _object(
+                {
+                    "nodes": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                    "other_threads": {"type": "boolean"},
+                    "names": {
+                        "type": "array",
+                        "maxItems": 8,
+                        "items": {"type": "string", "pattern": "^[A-Za-z0-9_:.]{1,80}$"},
+                    },
+                }
+            ),
         },
     },
     "linear": _object(

@@ -22,6 +22,7 @@ SEEN_BY = {  # who saw a flag (extra_data.flag_sources) -> what the terminal and
     "parent": "observed by the grader",
     "reader": "read in the notebook's code",
     "runner": "reported by the notebook's own process",
+    "both": "read in the notebook's code and reported by its process",
 }
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's backslash escapes: the terminal shows the character
 

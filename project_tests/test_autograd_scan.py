@@ -222,3 +222,54 @@ def test_reaching_into_the_grader_is_read_in_the_code_not_in_words():
     for code, word in attacks.items():
         evidence = grader_probing(["import torch\n", code])
         assert evidence and word in evidence[0] and evidence[0].startswith("cell 2, line "), (code, evidence)
+
+
+def test_a_written_module_is_code_only_where_it_is_imported():
+    """`%%writefile` text is no notebook code; the module it writes is followed once backprop reaches an import of it
+    (`import m`, `from m import f`, `from m import *`, `importlib.import_module` of a name built from constants)."""
+    module = (
+        "%%writefile helpers_ag.py\nimport torch\n\ndef grads(loss, params):\n"
+        "    return torch.autograd.grad(loss, params)\n\ndef backprop(x):\n    loss.backward()\n"
+    )
+    call = "def backprop(x):\n    return grads(((forward(x) - Y)**2).sum(), [W1])\n"
+    assert backprop_autograd([IMPORTS, module, BY_HAND]) == []
+    assert backprop_autograd([IMPORTS, module, "def grads(loss, params):\n    return [0]\n", call]) == []
+    for imported in (
+        "from helpers_ag import grads\n",
+        "from helpers_ag import *\n",
+        "import helpers_ag\ngrads = helpers_ag.grads\n",
+        "import importlib\nm = importlib.import_module('helpers' + '_ag')\ngrads = m.grads\n",
+    ):
+        evidence = backprop_autograd([IMPORTS, module, imported + call])
+        line = "file helpers_ag.py (written by cell 2), line 4: return torch.autograd.grad(loss, params)"
+        assert evidence == [line], imported
+
+
+def test_names_resolve_as_python_resolves_them():
+    """A function's own variables are not the notebook's globals of the same name; its globals are."""
+    check = "loss = ((forward(X) - Y)**2).sum()\ngrads = torch.autograd.grad(loss, [W1])\n"
+    local = "def backprop(x):\n    grads = [x.T @ x]\n    return grads\n"
+    assert backprop_autograd([IMPORTS, local, check]) == []
+    global_ = "def backprop(x):\n    return grads\n"
+    assert backprop_autograd([IMPORTS, global_, check]) == ["cell 3, line 2: grads = torch.autograd.grad(loss, [W1])"]
+    checker = "def grad(f, w):\n    return torch.autograd.grad(f(w), w)\n"
+    uses_local = "def backprop(x):\n    grad = lambda z: z * 2\n    return grad(x)\n"
+    uses_global = "def backprop(x):\n    return grad(lambda w: (x @ w).sum(), W1)\n"
+    assert backprop_autograd([IMPORTS, checker, uses_local]) == []
+    assert backprop_autograd([IMPORTS, checker, uses_global]) == ["cell 2, line 2: return torch.autograd.grad(f(w), w)"]
+    shadowed = "def backprop(x, torch=None):\n    return torch.autograd.grad(x, [W1])\n"  # not the module
+    assert backprop_autograd([IMPORTS, shadowed]) == []
+    default = "def backprop(x, t=torch):\n    return t.autograd.grad(x, [W1])\n"  # the module, by its default
+    assert backprop_autograd([IMPORTS, default]) == ["cell 2, line 2: return t.autograd.grad(x, [W1])"]
+
+
+def test_a_definition_that_never_runs_does_not_hide_the_one_that_does():
+    autograd = AUTOGRAD["dot_backward"]
+    for dead in ("if False:\n", "if 0:\n", "if not True:\n", "if __name__ != '__main__':\n", "while False:\n"):
+        decoy = dead + "".join("    " + line + "\n" for line in BY_HAND.splitlines())
+        assert backprop_autograd([IMPORTS, autograd, decoy]), dead
+        dead_autograd = dead + "".join("    " + line + "\n" for line in autograd.splitlines())
+        assert not backprop_autograd([IMPORTS, BY_HAND, dead_autograd]), dead
+    assert backprop_autograd([IMPORTS, autograd, "raise SystemExit('stop here')\n" + BY_HAND])
+    assert backprop_autograd([IMPORTS, autograd, "assert False\n" + BY_HAND])
+    assert not backprop_autograd([IMPORTS, autograd, "if __name__ == '__main__':\n    pass\n" + BY_HAND])

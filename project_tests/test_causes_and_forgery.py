@@ -62,7 +62,8 @@ def test_seed_advice_only_when_no_seed_precedes_the_model(grade_notebook):
 
 def test_autograd_in_backprop_is_flagged_for_the_staff_with_its_lines(grade_notebook):
     """Default policy (rubric.AUTOGRAD_IN_BACKPROP = "flag"): no points lost on a verdict; the student is told it
-    will be reviewed, the staff get the lines, and the flag says the reader found it in the notebook's code."""
+    will be reviewed, the staff get the lines, and the flag says both the reader (in the notebook's code) and the
+    runner (autograd's engine ran during the grader's call) saw it."""
     nb = solution()
     cell = nb.cells[
         [c for c in nb.cells].index(next(c for c in nb.cells if c.get("source", "").startswith("def backprop(")))
@@ -72,10 +73,10 @@ def test_autograd_in_backprop_is_flagged_for_the_staff_with_its_lines(grade_note
     assert results["score"] == FULL_MARKS
     for line in ("2.2", "2.3"):
         message = output_of(results, line)
-        assert "Your `backprop` appears to use autograd" in message and "reviewed by the course staff" in message
+        assert "Your `backprop` uses autograd" in message and "reviewed by the course staff" in message
         assert "torch.autograd.grad(((y_hat - Y) ** 2).sum(), params)" in message
     facts = results["extra_data"]
-    assert "autograd_in_backprop" in facts["flags"] and facts["flag_sources"]["autograd_in_backprop"] == "reader"
+    assert "autograd_in_backprop" in facts["flags"] and facts["flag_sources"]["autograd_in_backprop"] == "both"
     assert any("with torch.enable_grad():" in line for line in facts["evidence"]["autograd_in_backprop"])
 
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import BACKPROP, FULL_MARKS, code_cells, output_of, solution
 from test_untrusted_records import NOTEBOOK, READY, child_run
 
+from assignments.a0 import staff
 from assignments.a0.reference import gradients
 from assignments.a0.rubric import ASSIGNMENT, PROBES, RUBRIC
 from grader import batch
@@ -76,15 +77,16 @@ def with_backprop(source: str, before: str = ""):
     ],
     ids=["engine_entry_point_in_another_cell", "grad_fn_walk"],
 )
-def test_hidden_autograd_is_flagged_by_the_reader(grade_notebook, before, backprop, evidence):
+def test_hidden_autograd_is_flagged_by_the_reader_and_the_runner(grade_notebook, before, backprop, evidence):
     results = grade_notebook(with_backprop(backprop, before))
     facts = results["extra_data"]
     assert results["score"] <= FULL_MARKS
-    assert facts["flag_sources"].get("autograd_in_backprop") == "reader"
+    assert facts["flag_sources"].get("autograd_in_backprop") == "both"
     lines = facts["evidence"]["autograd_in_backprop"]
     assert any(evidence in line for line in lines), lines
     assert any("torch._C._set_grad_enabled(True)" in line for line in lines)
-    assert "appears to use autograd" in output_of(results, "2.3")
+    assert any(line.startswith("runner: autograd's engine evaluated") for line in lines)
+    assert "Your `backprop` uses autograd" in output_of(results, "2.3")
 
 
 def test_the_probes_inputs_are_not_in_memory_while_cells_run(grade_notebook):
@@ -142,7 +144,7 @@ def test_a_wrapped_reporter_keeps_the_score_and_the_readers_flag(grade_notebook)
     honest = grade_notebook(with_backprop(autograd), "--cell-timeout", "20")
     attacked = grade_notebook(with_backprop(autograd, WRAP_REPORTER), "--cell-timeout", "20")
     assert attacked["score"] <= honest["score"]
-    for results in (honest, attacked):
+    for results in (honest, attacked):  # `loss.backward()` raises under the grader's no_grad: the engine never ran
         facts = results["extra_data"]
         assert facts["flag_sources"]["autograd_in_backprop"] == "reader"
         assert any("loss.backward()" in line for line in facts["evidence"]["autograd_in_backprop"])
@@ -199,7 +201,8 @@ def _submission(evidence: list, hint: bool) -> Submission:
         {"tensor": {"shape": list(grads[n].shape), "values": [float(v) for v in grads[n].ravel()]}}
         for n in ("W1", "B1", "W2", "B2")
     ]
-    call = {"value": {"sequence": values}, **({"autograd": True} if hint else {})}
+    seen = {"nodes": 3, "other_threads": False, "names": ["MmBackward0"]} if hint else None
+    call = {"value": {"sequence": values}, **({"autograd": seen} if seen else {})}
     runner = [READY, {"event": "cells", "count": 3}, {"event": "cells_done"}]
     runner.append({"event": "record", "probe": "backprop", "data": {"call": call}})
     info = {**NOTEBOOK, "readings": {"autograd": evidence}}
@@ -207,16 +210,25 @@ def _submission(evidence: list, hint: bool) -> Submission:
     return Submission(run=child_run("runner", runner), reading=reading, inputs=inputs)
 
 
-def test_only_the_readers_verdict_can_cost_points(monkeypatch):
-    line = RUBRIC["2.2"]
+def test_only_both_observations_together_cost_points_or_reach_the_student(monkeypatch):
+    """The "zero" policy takes 2.2 only when the reader and the runner both saw autograd; one alone is for the staff."""
+    line, lines = RUBRIC["2.2"], ["cell 9, line 3: loss.backward()"]
     monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "zero")
     with pytest.raises(CheckFailed, match="uses autograd") as failure:
-        line.check(_submission(["cell 9, line 3: loss.backward()"], hint=False), line)
+        line.check(_submission(lines, hint=True), line)
     assert "loss.backward()" in str(failure.value)
-    assert "appears to use autograd" in line.check(_submission([], hint=True), line)  # a hint: never points
+    for alone in (_submission(lines, hint=False), _submission([], hint=True)):
+        assert "autograd ran" not in line.check(alone, line) and "uses autograd" not in line.check(alone, line)
     monkeypatch.setitem(ASSIGNMENT.options, "autograd_in_backprop", "flag")
-    assert "reviewed by the course staff" in line.check(_submission(["cell 9, line 3: x"], hint=False), line)
-    assert "appears to use autograd" not in line.check(_submission([], hint=False), line)
+    told = line.check(_submission(lines, hint=True), line)
+    assert "reviewed by the course staff" in told and "loss.backward()" in told
+    for quiet in (_submission(lines, hint=False), _submission([], hint=True), _submission([], hint=False)):
+        assert "uses autograd" not in line.check(quiet, line)
+    assert staff.autograd_used(_submission(lines, hint=True))[0] == "both"
+    assert staff.autograd_used(_submission(lines, hint=False)) == ("reader", lines)
+    seen_by, evidence = staff.autograd_used(_submission([], hint=True))
+    assert seen_by == "runner" and evidence[0].startswith("runner: autograd's engine evaluated 3 backward function(s)")
+    assert staff.autograd_used(_submission([], hint=False)) is None
 
 
 def test_a_regrade_leaves_only_the_graders_files(tmp_path):

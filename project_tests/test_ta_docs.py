@@ -131,7 +131,7 @@ def test_a_tas_walk_leaves_every_path_the_readme_names(tmp_path):
 
     # The terminal is enough for office hours: each flag with who saw it and its lines, 2.2 up to its numbers.
     said = graded.stdout
-    assert "FLAG     autograd_in_backprop (read in the notebook's code)" in said
+    assert "FLAG     autograd_in_backprop (read in the notebook's code and reported by its process)" in said
     assert re.search(r"\n {11}cell \d+, line 5: \(\(y_hat - Y\) \*\* 2\)\.sum\(\)\.backward\(\)\n", said), said
     line = next(s for s in said.splitlines() if s.startswith("ok 2.2"))
     assert re.search(

@@ -165,8 +165,8 @@ def _gradient_distances(sub: Submission, line, names) -> str:
     with same_cause_as("2.1"):
         grads, _ = _ordered_gradients(sub)
     expected = _expected_gradients(sub)
-    evidence = autograd_evidence(sub)
-    hint = bool(record(sub, "backprop")["call"].get("autograd"))  # the runner's own account: never decides
+    verdict = autograd_verdict(sub)
+    proven = verdict is not None and verdict[0] == BOTH  # the student reads only what both observations agree on
     lines, failed = [], False
     for name in names:
         array = grads.get(name)
@@ -197,25 +197,54 @@ def _gradient_distances(sub: Submission, line, names) -> str:
             f"{inherited}{named}With the grader's own weights, `X` and `Y`, your gradients differ from autograd's "
             f"gradients of `((y_hat - Y)**2).sum()`:\n\n{table}"
         )
-    quoted = f"\n\n{code_block(chr(10).join(evidence))}" if evidence else ""
-    if evidence and sub.assignment.options.get("autograd_in_backprop") == "zero":
+    if not proven:
+        return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}"
+    quoted = code_block("\n".join(autograd_evidence(sub)))
+    if sub.assignment.options.get("autograd_in_backprop") == "zero":
         raise CheckFailed(
-            "Your `backprop` uses autograd (these lines of your notebook compute gradients with it); Exercise 2 asks "
-            f"for the backward pass by hand, so the gradients score no points even though they match:{quoted}"
-            f"\n\n{table}"
+            "Your `backprop` uses autograd: these lines of your notebook compute gradients with it, and autograd ran "
+            "while the grader called `backprop(X)`. Exercise 2 asks for the backward pass by hand, so the gradients "
+            f"score no points even though they match:\n\n{quoted}\n\n{table}"
         )
-    review = (
-        "\n\n**Your `backprop` appears to use autograd**, which Exercise 2 asks you not to use; it will be reviewed "
-        f"by the course staff.{quoted}"
-        if evidence or hint
-        else ""
+    return (
+        f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}\n\n"
+        "**Your `backprop` uses autograd**, which Exercise 2 asks you not to use: these lines of your notebook "
+        "compute gradients with it, and autograd ran while the grader called `backprop(X)`. It will be reviewed by "
+        f"the course staff.\n\n{quoted}"
     )
-    return f"Your gradients match autograd's on the grader's own weights, `X` and `Y`:\n\n{table}{review}"
+
+
+BOTH, READER, RUNNER = "both", "reader", "runner"  # who saw autograd in `backprop` (extra_data.flag_sources)
 
 
 def autograd_evidence(sub: Submission) -> list:
     """The reader's evidence that the `backprop` that runs uses autograd (lines of the notebook), or []."""
     return list(reading(sub, "autograd") or [])
+
+
+def autograd_observed(sub: Submission) -> dict | None:
+    """What torch saw of autograd's engine while the grader called `backprop` (records.Autograd), if it ran at all:
+    the runner's account, from the process that runs the notebook."""
+    data = sub.report.records.get("backprop") or {}
+    seen = (data.get("call") or {}).get("autograd") or {}
+    return seen if seen.get("nodes") else None
+
+
+def autograd_verdict(sub: Submission) -> tuple[str, list] | None:
+    """(who saw it: BOTH, READER or RUNNER, evidence lines) when the reader found autograd in the code `backprop`
+    reaches or the runner saw autograd's engine run during the grader's call of it; None when neither did."""
+    read, seen = autograd_evidence(sub), autograd_observed(sub)
+    if not (read or seen):
+        return None
+    observed = []
+    if seen:
+        where = " (some on a thread other than the grader's call)" if seen.get("other_threads") else ""
+        names = ", ".join(seen.get("names") or [])
+        observed = [
+            f"runner: autograd's engine evaluated {seen['nodes']} backward function(s) while the grader called "
+            f"backprop(X){where}: {names}"
+        ]
+    return (BOTH if read and seen else READER if read else RUNNER), read + observed
 
 
 def reading(sub: Submission, name: str):

@@ -2,6 +2,7 @@
 inputs and returns plain data (records.Record), with the engine's helpers (grader/child/probes.py)."""
 
 from grader.child.errors import describe
+from grader.child.observe import autograd_runs
 from grader.child.probes import call, defined, module_data, own_dtype, set_globals
 from grader.records import Record
 
@@ -16,9 +17,12 @@ def forward(torch, ns: dict, inputs: dict) -> Record:
 
 
 def backprop(torch, ns: dict, inputs: dict) -> Record:
+    """With what torch saw of autograd's engine from the inputs' arrival to the answer, on any thread."""
     function = defined(ns, "backprop")
-    set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")}, own_dtype(torch, ns.get("W1")))
-    return {"call": call(torch, function, ns["X"], watch_autograd=True)}
+    with autograd_runs(torch) as seen:
+        set_globals(torch, ns, {k: inputs[k] for k in (*PARAMETERS, "X", "Y")}, own_dtype(torch, ns.get("W1")))
+        result = call(torch, function, ns["X"])
+    return {"call": {**result, **({"autograd": seen} if seen else {})}}  # type: ignore[typeddict-item]  # seen: an Autograd once filled
 
 
 def toymodel(torch, ns: dict, inputs: dict) -> Record:

@@ -50,9 +50,10 @@ RUBRIC = {line.number: line for line in LINES}
 
 STDOUT_VISIBILITY = "hidden"  # the grader's own log; Gradescope shows it to instructors only
 LEADERBOARD = None  # checks.leaderboard adds a leaderboard column "MSE" (lowest first); None: no leaderboard
-# A backprop the reader finds using autograd (its lines are the evidence): "flag" (default) flags it for the course
-# staff and tells the student it will be reviewed; "zero" scores 2.2 and 2.3 at 0. Only the reader's verdict (read
-# from the notebook, never from the process that runs it) can cost points; the runner's own account is a hint.
+# Autograd in `backprop` is seen two ways: the reader finds it in the code `backprop` reaches (the lines are the
+# evidence) and the runner sees autograd's engine run while the grader calls it (torch's profiler). Only when both
+# saw it is the student told; "flag" (default) flags it for the course staff either way, "zero" also scores 2.2 and
+# 2.3 at 0 when both saw it. One observation alone is for the staff only and never costs points.
 AUTOGRAD_IN_BACKPROP = "flag"
 
 READINGS = [  # what the reader finds in the notebook's text (readings.py), never by running it
@@ -60,8 +61,10 @@ READINGS = [  # what the reader finds in the notebook's text (readings.py), neve
 ]
 FLAGS = [
     Flag("autograd_in_backprop", "autograd in backprop",
-         "backprop (Exercise 2) appears to use autograd; 2.2 and 2.3 "
-         + ("scored 0" if AUTOGRAD_IN_BACKPROP == "zero" else "kept their points, for the course staff to review"),
+         "backprop (Exercise 2) appears to use autograd (seen by the reader in its code, by the runner while the "
+         "grader called it, or both); 2.2 and 2.3 "
+         + ("scored 0 when both saw it" if AUTOGRAD_IN_BACKPROP == "zero"
+            else "kept their points, for the course staff to review"),
          staff.autograd_used),
 ]  # fmt: skip
 

@@ -3,19 +3,15 @@ kinds of failure the class report counts Exercise 5 under."""
 
 from grader.scoring.submission import Submission
 
-from .checks import autograd_evidence, reading
+from .checks import autograd_verdict, reading
 
 TRAINING_KINDS = ("crashed", "timed out", "out of memory", "MSE too high", "not the trained model")
 
 
 def autograd_used(sub: Submission) -> tuple | None:
-    """The reader's evidence that `backprop` uses autograd; else the runner's own account, a hint with no lines."""
-    evidence = autograd_evidence(sub)
-    if evidence:
-        return "reader", evidence
-    if sub.report.records.get("backprop", {}).get("call", {}).get("autograd"):
-        return "runner", []
-    return None
+    """Who saw autograd in `backprop` ("both", "reader" or "runner") and the evidence: the lines the reader found in
+    the code it reaches, and what torch saw of autograd's engine during the grader's call (checks.autograd_verdict)."""
+    return autograd_verdict(sub)
 
 
 def answer(sub: Submission) -> str | None:

@@ -74,25 +74,11 @@ def own_dtype(torch, value):
     return torch.float32
 
 
-def call(torch, function, *args, watch_autograd=False):
-    ran = []
-    engine = torch.autograd._engine_run_backward  # backward() and autograd.grad() both go through it
-
-    def watched(*a, **k):
-        ran.append(True)
-        return engine(*a, **k)
-
-    if watch_autograd:
-        torch.autograd._engine_run_backward = watched
+def call(torch, function, *args):
     try:
-        result = {"value": _plain(torch, function(*args))}
+        return {"value": _plain(torch, function(*args))}
     except Exception as exc:  # noqa: BLE001
-        result = {"error": describe(exc)}
-    finally:
-        torch.autograd._engine_run_backward = engine
-    if watch_autograd:
-        result["autograd"] = bool(ran)
-    return result
+        return {"error": describe(exc)}
 
 
 def _plain(torch, value, depth=0):
