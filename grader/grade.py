@@ -97,6 +97,7 @@ def _run(submission: Path, settings, python: str, ta_dir, hide, writable=(), war
             scratch = Scratch(submission, identity.uid, identity.gid, settings)  # each run starts from a fresh copy
             try:
                 sub.notes = [left_out(fact, settings) for fact in scratch.left_out]
+                sub.upload = frozenset(scratch.files)
                 seed = inputs.seed_for(scratch.digest.digest())
                 sub.inputs = {
                     name: probe.draw(np.random.default_rng([seed, index]))

@@ -49,6 +49,7 @@ def read(
     code = _code(cells)
     parsed = CodeCells([source for _, source in code])
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in names}
+    near = {name: found for name in names if not definitions[name] and (found := near_misses(name, code, names))}
     text = Text(cells, code, parsed, definitions)
     info = {
         "path": located.path.relative_to(workdir).as_posix()[:500],
@@ -56,6 +57,7 @@ def read(
         "notes": [str(note)[:2000] for note in located.notes][:50],
         "cells": len(code),
         "definitions": definitions,
+        "near": near,
         "readings": {name: _plain(reading, text) for name, reading in (readings or {}).items()},
         "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
         "code_hash": code_fingerprint(cells),
@@ -91,6 +93,33 @@ def cell_defines(source: str) -> list[str]:
         return names
     found = re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*=(?!=)", source[:100_000], re.MULTILINE)
     return list(dict.fromkeys(a or b for a, b in found))[:200]
+
+
+def near_misses(name: str, code: list, names=()) -> list:
+    """[[defined name, cell]] for the names the cells define that are a slip away from `name` (edit distance 1 or
+    2, or another case: `foward`, `Forward`), at most 3; not other names the probes call."""
+    found: list = []
+    for number, source in code:
+        for other in cell_defines(source) if len(source) < 200_000 else ():
+            if other not in names and [other, number] not in found and _slip_of(other, name):
+                found.append([other[:64], number])
+                if len(found) == 3:
+                    return found
+    return found
+
+
+def _slip_of(other: str, name: str) -> bool:
+    if other == name or len(name) < 4 or abs(len(other) - len(name)) > 2 or len(other) > 64:
+        return False
+    if other.lower() == name.lower():
+        return True
+    previous = list(range(len(name) + 1))  # Levenshtein distance, row by row
+    for i, a in enumerate(other, 1):
+        row = [i]
+        for j, b in enumerate(name, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = row
+    return previous[-1] <= (1 if len(name) < 6 else 2)
 
 
 def _defines(source: str, name: str) -> bool:

@@ -7,6 +7,7 @@ defined names that cell.
 """
 
 import builtins
+import posixpath
 import re
 import signal
 
@@ -135,6 +136,13 @@ def record(sub: Submission, probe: str) -> dict:
         raise CheckFailed(f"{ending(sub)} The grader could not check {declared.called}.{extra}")
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = declared.needs[0]
+        near = ((sub.notebook or {}).get("near") or {}).get(name)
+        if near:  # the reader's: a cell defines a name a slip away
+            defines = " and ".join(f"cell {cell} defines {inline_code(other)}" for other, cell in near)
+            raise CheckFailed(
+                f"`{name}` is not defined when the notebook has finished running, but {defines}: did you mean "
+                f"`{name}`? The grader calls `{name}`, the name the handout gives."
+            )
         raise CheckFailed(
             f"`{name}` is not defined when the notebook has finished running."
             + _renamed(name, data["missing"])
@@ -199,6 +207,9 @@ def plain_words(sub: Submission, error: dict) -> str:
             f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
             "that grows without bound."
         )
+    missing_file = _not_uploaded(sub, error)
+    if missing_file:
+        return missing_file
     if kind == "EOFError":
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
     if kind == "Timeout" and error.get("cell") in sub.skipped:
@@ -231,7 +242,45 @@ def plain_words(sub: Submission, error: dict) -> str:
             '`device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` and use `.to(device)` instead '
             "of `.cuda()`."
         )
-    return sub.assignment.hint(error) if sub.assignment.hint else ""
+    return sub.assignment.hint(sub, error) if sub.assignment.hint else ""
+
+
+def _not_uploaded(sub: Submission, error: dict) -> str:
+    """A FileNotFoundError for a file the upload does not hold (the parent's own list of what it copied)."""
+    path = error.get("filename")
+    if error.get("type") != "FileNotFoundError" or not isinstance(path, str) or sub.upload is None or not path:
+        return ""
+    if path.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", path):
+        return (
+            f"{inline_code(path)} is a path on the computer where you ran the notebook, not in your upload: the "
+            "grader has only the files you upload, in their folders. Upload the file with the notebook and open it "
+            "by its relative path (for example `open('data.csv')`)."
+        )
+    relative = posixpath.normpath(path.replace("\\", "/"))
+    if relative.startswith("../") or any(posixpath.basename(f) == posixpath.basename(relative) for f in sub.upload):
+        return ""  # outside the upload's folder, or uploaded (in another folder?): cannot tell
+    return (
+        f"{inline_code(path)} is not in your upload: the grader runs the notebook in a folder holding only the "
+        "files you upload. Upload that file too (in the same folder layout), or do not load it."
+    )
+
+
+_FENCED = re.compile(r"^(`{3,})\n.*?\n\1$", re.DOTALL | re.MULTILINE)
+
+
+def one_traceback(outputs: list) -> list:
+    """The outputs of the tests, in rubric order, with a traceback (code_block) shown once: a later test that
+    would show the same one says where it is instead."""
+    first: dict = {}
+    done = []
+    for number, text in outputs:
+
+        def once(match, number=number):
+            shown = first.setdefault(match.group(0), number)
+            return match.group(0) if shown == number else f"(Same cause as test {shown}: its traceback is shown there.)"
+
+        done.append(_FENCED.sub(once, text))
+    return done
 
 
 def first_cause(sub: Submission, error: dict) -> str | None:
