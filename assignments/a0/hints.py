@@ -74,9 +74,9 @@ def layers_in_forward(sub: Submission, class_name: str) -> str:
     lines = [str(line) for cell, line in found if cell == found[0][0]]
     return (
         f"the `forward` of {inline_code(class_name)} creates its `nn.Linear` layers (cell {found[0][0]}, "
-        f"{'lines' if len(lines) > 1 else 'line'} {', '.join(lines)}), so they are new random layers at every call, not part of the model, and training cannot change "
-        "them. Create them once in `__init__` (`self.linear1 = nn.Linear(3, 4)`) and use them in `forward` "
-        "(`self.linear1(x)`)."
+        f"{'lines' if len(lines) > 1 else 'line'} {', '.join(lines)}), so they are new random layers at every "
+        "call, not part of the model, and training cannot change them. Create them once in `__init__` "
+        "(`self.linear1 = nn.Linear(3, 4)`) and use them in `forward` (`self.linear1(x)`)."
     )
 
 

@@ -17,7 +17,7 @@ def _attr_or_name(func) -> str:
 
 
 def _of_nn(func, from_nn: set) -> str:
-    """"Sigmoid" for `nn.Sigmoid`, `torch.nn.Sigmoid`, or `Sigmoid` imported from torch.nn; else ""."""
+    """ "Sigmoid" for `nn.Sigmoid`, `torch.nn.Sigmoid`, or `Sigmoid` imported from torch.nn; else ""."""
     if isinstance(func, ast.Attribute) and func.attr in _LAYER_CLASSES:
         value = func.value
         if (isinstance(value, ast.Name) and value.id == "nn") or (
@@ -63,7 +63,12 @@ def find(code: list) -> dict:
                 ]
             elif isinstance(node, ast.Call):
                 layer = _of_nn(node.func, from_nn)
-                if layer and layer != "Linear" and node.args and not all(isinstance(a, ast.Constant) for a in node.args):
+                if (
+                    layer
+                    and layer != "Linear"
+                    and node.args
+                    and not all(isinstance(a, ast.Constant) for a in node.args)
+                ):
                     found["layer_called"].append([cell, node.lineno, layer])  # nn.Sigmoid(t): a class called on t
                 if _attr_or_name(node.func) in ("set_default_dtype", "set_default_tensor_type"):
                     found["default_dtype"].append([cell, node.lineno])
