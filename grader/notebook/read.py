@@ -96,8 +96,9 @@ def cell_defines(source: str) -> list[str]:
 
 
 def near_misses(name: str, code: list, names=()) -> list:
-    """[[defined name, cell]] for the names the cells define that are a slip away from `name` (edit distance 1 or
-    2, or another case: `foward`, `Forward`), at most 3; not other names the probes call."""
+    """[[defined name, cell]] for the names the cells define that are a slip away from `name` (edit distance 1, 2
+    for names of 6 letters or more, or another case: `foward`, `modle`, `Forward`), at most 3; not other names the
+    probes call."""
     found: list = []
     for number, source in code:
         for other in cell_defines(source) if len(source) < 200_000 else ():
@@ -113,12 +114,14 @@ def _slip_of(other: str, name: str) -> bool:
         return False
     if other.lower() == name.lower():
         return True
-    previous = list(range(len(name) + 1))  # Levenshtein distance, row by row
+    before, previous = [], list(range(len(name) + 1))  # edit distance (a swap of two letters is one edit)
     for i, a in enumerate(other, 1):
         row = [i]
         for j, b in enumerate(name, 1):
             row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a != b)))
-        previous = row
+            if i > 1 and j > 1 and a == name[j - 2] and other[i - 2] == b:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before, previous = previous, row
     return previous[-1] <= (1 if len(name) < 6 else 2)
 
 
