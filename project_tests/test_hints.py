@@ -249,12 +249,15 @@ def test_a_missing_file_is_named_only_against_the_upload(path, words):
 
 
 def test_a_traceback_is_shown_once_in_rubric_order():
-    block = "```\nTraceback\n```"
-    outputs = one_traceback([("1.1", f"a\n\n{block}"), ("1.2", f"b\n\n{block}"), ("2.1", "c\n\n```\nother\n```")])
+    block = '```\n  File "cell 3", line 1, in f\n    x\nNameError: x\n```'
+    evidence = "```\ncell 9, line 3: loss.backward()\n```"  # lines of the notebook, not a traceback: kept
+    outputs = one_traceback(
+        [("1.1", f"a\n\n{block}\n\n{evidence}"), ("1.2", f"b\n\n{block}\n\n{evidence}"), ("2.1", "c")]
+    )
     assert outputs == [
-        f"a\n\n{block}",
-        "b\n\n(Same cause as test 1.1: its traceback is shown there.)",
-        "c\n\n```\nother\n```",
+        f"a\n\n{block}\n\n{evidence}",
+        f"b\n\n(Same cause as test 1.1: its traceback is shown there.)\n\n{evidence}",
+        "c",
     ]
 
 

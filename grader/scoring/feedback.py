@@ -265,12 +265,12 @@ def _not_uploaded(sub: Submission, error: dict) -> str:
     )
 
 
-_FENCED = re.compile(r"^(`{3,})\n.*?\n\1$", re.DOTALL | re.MULTILINE)
+_TRACEBACK = re.compile(r'^(`{3,})\n  File ".*?\n\1$', re.DOTALL | re.MULTILINE)  # error_text's code_block
 
 
 def one_traceback(outputs: list) -> list:
-    """The outputs of the tests, in rubric order, with a traceback (code_block) shown once: a later test that
-    would show the same one says where it is instead."""
+    """The outputs of the tests, in rubric order, with a traceback (error_text's code block of the student's
+    frames) shown once: a later test that would show the same one says where it is instead."""
     first: dict = {}
     done = []
     for number, text in outputs:
@@ -279,7 +279,7 @@ def one_traceback(outputs: list) -> list:
             shown = first.setdefault(match.group(0), number)
             return match.group(0) if shown == number else f"(Same cause as test {shown}: its traceback is shown there.)"
 
-        done.append(_FENCED.sub(once, text))
+        done.append(_TRACEBACK.sub(once, text))
     return done
 
 
