@@ -71,16 +71,19 @@ class Record(TypedDict, total=False):  # exactly one key: what one probe found
     object: ModuleCall
 
 
-class NotebookInfo(TypedDict):
+class _NotebookInfo(TypedDict):
     path: str  # the graded notebook, relative to the submission
     reason: str  # why this one (plain text)
     notes: list[str]
     cells: int  # number of code cells
     definitions: dict[str, list[int]]  # checked name -> code cells that define it
-    near: dict[str, list]  # optional: a checked name no cell defines -> [[a name a slip away, its cell]]
     readings: dict[str, object]  # the assignment's readings (Assignment.readings): plain data, bounded (_plain)
     grader_evidence: list[str]  # lines reaching into the grader: its memory, its channel, patched torch (scan)
     code_hash: str  # the code cells without whitespace: equal for identical notebooks
+
+
+class NotebookInfo(_NotebookInfo, total=False):
+    near: dict[str, list]  # a checked name no cell defines -> [[a name a slip away from it, its cell]]
 
 
 # Events, by their "event" field; EVENT_KINDS gives each its own share of the channel (see channel.py).

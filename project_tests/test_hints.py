@@ -206,10 +206,11 @@ def test_transposed_weights_are_named_and_each_traceback_shown_once(grade_notebo
 def test_the_reader_finds_each_slip_at_its_cell_and_line():
     cells = [
         (1, "import torch\nfrom torch import nn\ntorch.set_default_dtype(torch.float64)"),
-        (2, "W1 = torch.randn(4, 3) * 0.2\nW2 = torch.randn(4, 2) * 0.2"),
+        (2, "W1 = torch.randn(4, 3) * 0.2\nW2 = torch.randn(2, 4).T * 0.2"),  # W2 turned back: not a slip
         (3, "with torch.no_grad():\n    for i in range(3):\n        loss.backward()\nloss.backward()"),
         (4, "class Net(nn.Module):\n    def forward(self, x):\n        return nn.Sigmoid(nn.Linear(3, 4)(x))"),
         (5, "act = nn.ReLU(True)\nsoft = nn.Softmax(1)\ny = torch.nn.Tanh(x)"),
+        (6, "W2 = torch.randn(2, 4)\nW2 = torch.randn(4, 2)"),  # the last assignment counts
     ]
     assert slips.find(cells) == {
         "no_grad_backward": [[3, 3]],

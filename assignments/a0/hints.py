@@ -14,11 +14,6 @@ def slips(sub: Submission) -> dict:
     return sub.assignment.reading(sub.notebook, "slips") or {}
 
 
-def _at(found: list, error: dict) -> list | None:
-    """The finding at the cell and line that raised, if any."""
-    return next((f for f in found if f[-2:] == [error.get("cell"), error.get("line")]), None)
-
-
 def hint(sub: Submission, error: dict) -> str:
     """A sentence for the student's error (the child's report), chosen by what the raising line does; or ""."""
     found = slips(sub)

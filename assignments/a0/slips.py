@@ -8,7 +8,7 @@ from grader.notebook.scan import _parse
 
 MAX_FOUND = 20
 HANDOUT_SHAPES = {"W1": (3, 4), "W2": (4, 2)}  # the handout's `W1 = torch.randn(3, 4) * 0.2` cell
-_LAYER_CLASSES = {"Sigmoid", "ReLU", "Tanh", "Softmax", "LogSoftmax", "LeakyReLU", "GELU", "ELU", "Linear", "MSELoss"}
+_LAYER_CLASSES = {"Sigmoid", "ReLU", "Tanh", "Linear"}  # the first three are also functions: torch.sigmoid, ...
 _RANDOM = {"randn", "rand", "zeros", "ones", "empty", "normal"}
 
 
@@ -48,7 +48,7 @@ def find(code: list) -> dict:
         for alias in node.names
     }
     found: dict = {"no_grad_backward": [], "layer_called": [], "layers_in_forward": [], "default_dtype": []}
-    found["transposed"] = []
+    weights: dict = {}  # W1, W2 -> where its last assignment draws it in the handout's shape turned, else None
     for cell, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(
@@ -82,16 +82,18 @@ def find(code: list) -> dict:
                         ]
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 name = node.targets[0].id
-                shape = _drawn_shape(node.value) if name in HANDOUT_SHAPES else None
-                if shape and shape != HANDOUT_SHAPES[name] and shape == HANDOUT_SHAPES[name][::-1]:
-                    found["transposed"].append([name, cell, node.lineno])
+                if name in HANDOUT_SHAPES:
+                    turned = _drawn_shape(node.value) == HANDOUT_SHAPES[name][::-1]
+                    weights[name] = [name, cell, node.lineno] if turned else None
+    found["transposed"] = [where for where in weights.values() if where]
     return {key: value[:MAX_FOUND] for key, value in found.items()}
 
 
 def _drawn_shape(value) -> tuple | None:
-    """(a, b) of `torch.randn(a, b)` (or rand, zeros, ...) anywhere in the value, with int constants."""
-    for node in ast.walk(value):
-        if isinstance(node, ast.Call) and _attr_or_name(node.func) in _RANDOM and len(node.args) == 2:
-            if all(isinstance(a, ast.Constant) and type(a.value) is int for a in node.args):
-                return (node.args[0].value, node.args[1].value)
+    """(a, b) of `torch.randn(a, b)` (or rand, zeros, ...), alone or times a number, with int constants."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Mult):
+        value = value.right if isinstance(value.left, ast.Constant) else value.left
+    if isinstance(value, ast.Call) and _attr_or_name(value.func) in _RANDOM and len(value.args) == 2:
+        if all(isinstance(a, ast.Constant) and type(a.value) is int for a in value.args):
+            return (value.args[0].value, value.args[1].value)
     return None
