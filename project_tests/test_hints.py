@@ -112,6 +112,20 @@ def test_an_extra_layer_is_named_in_4_2_and_5_1_gives_the_mse(grade_notebook):
     assert trained.endswith(" (below 0.01 passes once the network is exactly 3->4->2).")
 
 
+def test_a_model_that_is_not_the_formula_still_gets_its_mse(grade_notebook):
+    nb = edit_cell(solution(), TOYMODEL, "torch.relu(self.linear1(x))", "self.linear1(x)")
+    results = grade_notebook(nb)
+    assert results["score"] == _lost("4.2", "5.1"), results["output"]
+    assert "Check the order" in output_of(results, "4.2")  # no extra layer: the order or a function is the cause
+    trained = output_of(results, "5.1")
+    assert trained.startswith(
+        "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers (largest "
+        "difference "
+    ), trained
+    assert "\n\nYour trained `model` ran: its output on the toy data has an MSE of " in trained
+    assert trained.endswith(" (below 0.01 passes once it computes that).")
+
+
 def test_nn_sigmoid_called_as_a_function_is_explained_with_one_traceback(grade_notebook):
     nb = edit_cell(solution(), TOYMODEL, "return torch.sigmoid(", "return nn.Sigmoid(")
     results = grade_notebook(nb)

@@ -426,6 +426,9 @@ def trained_model(sub: Submission, line) -> str:
         raise CheckFailed(
             "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers "
             f"(largest difference {number_text(largest_difference(actual, expected))})."
+            + hints.mse_of_output(
+                number_text(reference.mse(actual, reference.TOY_Y)), line.tolerance, "once it computes that"
+            )
         )
     reached = (
         f"The MSE of your trained `model` on the toy data is {number_text(loss)} (it must be below {line.tolerance:g})."
