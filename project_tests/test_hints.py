@@ -250,7 +250,9 @@ def test_a_near_miss_is_a_slip_away_not_any_similar_name():
     "path, words",
     [
         ("data/train.csv", "`data/train.csv` is not in your upload"),
-        ("/content/drive/MyDrive/x.pt", "`/content/drive/MyDrive/x.pt` is a path on the computer where you ran"),
+        ("/content/drive/MyDrive/x.pt", "`/content/drive/MyDrive/x.pt` is not in your upload: the grader has only"),
+        ("C:\\Users\\me\\x.pt", "`C:\\Users\\me\\x.pt` is not in your upload: the grader has only"),
+        ("/tmp/elsewhere/weights.pt", ""),  # an absolute path to an uploaded file's name: cannot tell
         ("A0.ipynb", ""),  # uploaded: something else went wrong
         ("sub/weights.pt", ""),  # uploaded in another folder: cannot tell
         ("../x.csv", ""),

@@ -250,15 +250,17 @@ def _not_uploaded(sub: Submission, error: dict) -> str:
     path = error.get("filename")
     if error.get("type") != "FileNotFoundError" or not isinstance(path, str) or sub.upload is None or not path:
         return ""
-    if path.startswith(("/", "~")) or re.match(r"[A-Za-z]:[\\/]", path):
-        return (
-            f"{inline_code(path)} is a path on the computer where you ran the notebook, not in your upload: the "
-            "grader has only the files you upload, in their folders. Upload the file with the notebook and open it "
-            "by its relative path (for example `open('data.csv')`)."
-        )
     relative = posixpath.normpath(path.replace("\\", "/"))
-    if relative.startswith("../") or any(posixpath.basename(f) == posixpath.basename(relative) for f in sub.upload):
-        return ""  # outside the upload's folder, or uploaded (in another folder?): cannot tell
+    if any(posixpath.basename(f) == posixpath.basename(relative) for f in sub.upload):
+        return ""  # uploaded (in another folder?): cannot tell
+    if relative.startswith(("/", "~")) or re.match(r"[A-Za-z]:/", relative):
+        return (
+            f"{inline_code(path)} is not in your upload: the grader has only the files you upload, in a folder of "
+            "its own, so a path on your computer or on Colab's Drive does not exist there. Upload the file with the "
+            "notebook and open it by its relative path (for example `open('data.csv')`)."
+        )
+    if relative.startswith("../"):
+        return ""  # outside the upload's folder: what is there is not the student's to know
     return (
         f"{inline_code(path)} is not in your upload: the grader runs the notebook in a folder holding only the "
         "files you upload. Upload that file too (in the same folder layout), or do not load it."
