@@ -101,7 +101,10 @@ def near_misses(name: str, code: list, names=()) -> list:
     probes call."""
     found: list = []
     for number, source in code:
-        for other in cell_defines(source) if len(source) < 200_000 else ():
+        words = set(re.findall(r"[A-Za-z_]\w*", source[:200_000])) - set(names)
+        if not any(_slip_of(word, name) for word in words):
+            continue  # no name a slip away in its text: not parsed
+        for other in cell_defines(source):
             if other not in names and [other, number] not in found and _slip_of(other, name):
                 found.append([other[:64], number])
                 if len(found) == 3:
@@ -114,6 +117,9 @@ def _slip_of(other: str, name: str) -> bool:
         return False
     if other.lower() == name.lower():
         return True
+    most = 1 if len(name) < 6 else 2
+    if len(set(other) ^ set(name)) > 2 * most:  # each edit changes at most two letters of the set: not a slip
+        return False
     before, previous = [], list(range(len(name) + 1))  # edit distance (a swap of two letters is one edit)
     for i, a in enumerate(other, 1):
         row = [i]
@@ -122,7 +128,7 @@ def _slip_of(other: str, name: str) -> bool:
             if i > 1 and j > 1 and a == name[j - 2] and other[i - 2] == b:
                 row[j] = min(row[j], before[j - 2] + 1)
         before, previous = previous, row
-    return previous[-1] <= (1 if len(name) < 6 else 2)
+    return previous[-1] <= most
 
 
 def _defines(source: str, name: str) -> bool:
