@@ -119,8 +119,7 @@ def test_a_model_that_is_not_the_formula_still_gets_its_mse(grade_notebook):
     assert "Check the order" in output_of(results, "4.2")  # no extra layer: the order or a function is the cause
     trained = output_of(results, "5.1")
     assert trained.startswith(
-        "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers (largest "
-        "difference "
+        "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers (largest difference "
     ), trained
     assert "\n\nYour trained `model` ran: its output on the toy data has an MSE of " in trained
     assert trained.endswith(" (below 0.01 passes once it computes that).")
