@@ -243,6 +243,7 @@ def test_a_near_miss_is_a_slip_away_not_any_similar_name():
     assert near_misses("backprop", code) == [["Backprop", 1]]
     assert near_misses("ToyModel", code, names=("ToyModel", "toymodel")) == []
     assert near_misses("model", [(1, "modle = 1\nmode = 2\nmy_model = 3")]) == [["modle", 1], ["mode", 1]]
+    assert near_misses("forward", [(1, "forwärd = 1\nföward = 2")]) == []  # the records take ASCII names only
 
 
 @pytest.mark.parametrize(

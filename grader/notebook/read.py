@@ -95,17 +95,25 @@ def cell_defines(source: str) -> list[str]:
     return list(dict.fromkeys(a or b for a, b in found))[:200]
 
 
+_ASCII_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # the names records take
+
+
 def near_misses(name: str, code: list, names=()) -> list:
     """[[defined name, cell]] for the names the cells define that are a slip away from `name` (edit distance 1, 2
     for names of 6 letters or more, or another case: `foward`, `modle`, `Forward`), at most 3; not other names the
     probes call."""
     found: list = []
     for number, source in code:
-        words = set(re.findall(r"[A-Za-z_]\w*", source[:200_000])) - set(names)
+        words = set(re.findall(r"\w+", source[:200_000])) - set(names)
         if not any(_slip_of(word, name) for word in words):
             continue  # no name a slip away in its text: not parsed
         for other in cell_defines(source):
-            if other not in names and [other, number] not in found and _slip_of(other, name):
+            if (
+                _ASCII_NAME.fullmatch(other)
+                and other not in names
+                and [other, number] not in found
+                and _slip_of(other, name)
+            ):
                 found.append([other[:64], number])
                 if len(found) == 3:
                     return found
