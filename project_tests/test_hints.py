@@ -99,8 +99,7 @@ def test_an_extra_layer_is_named_in_4_2_and_5_1_gives_the_mse(grade_notebook):
         "alone by up to "
     )
     assert output_of(results, "4.2").endswith(
-        ": it also goes through the extra `nn.Linear` layer(s) (4->4) that test 4.1 names. The network is exactly "
-        "3->4->2."
+        ", and it holds the extra `nn.Linear` layer(s) (4->4) that test 4.1 names: the network is exactly 3->4->2."
     )
     assert "Check the order" not in output_of(results, "4.2")
     trained = output_of(results, "5.1")
@@ -218,12 +217,16 @@ def test_transposed_weights_are_named_and_each_traceback_shown_once(grade_notebo
 # -- what decides each hint, without running a notebook
 def test_the_reader_finds_each_slip_at_its_cell_and_line():
     cells = [
-        (1, "import torch\nfrom torch import nn\ntorch.set_default_dtype(torch.float64)"),
+        (
+            1,
+            "import torch\nfrom torch import nn\ntorch.set_default_dtype(torch.float64)\ntorch.set_default_dtype(torch.float32)",
+        ),
         (2, "W1 = torch.randn(4, 3) * 0.2\nW2 = torch.randn(2, 4).T * 0.2"),  # W2 turned back: not a slip
         (3, "with torch.no_grad():\n    for i in range(3):\n        loss.backward()\nloss.backward()"),
         (4, "class Net(nn.Module):\n    def forward(self, x):\n        return nn.Sigmoid(nn.Linear(3, 4)(x))"),
         (5, "act = nn.ReLU(True)\nsoft = nn.Softmax(1)\ny = torch.nn.Tanh(x)"),
         (6, "W2 = torch.randn(2, 4)\nW2 = torch.randn(4, 2)"),  # the last assignment counts
+        (7, "class Lazy(nn.Module):\n    def forward(self, x):\n        self.l1 = nn.Linear(3, 4)\n        return x"),
     ]
     assert slips.find(cells) == {
         "no_grad_backward": [[3, 3]],

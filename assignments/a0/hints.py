@@ -76,11 +76,12 @@ def layers_in_forward(sub: Submission, class_name: str) -> str:
 
 
 def extra_layers(what: str, extra: list, difference: str) -> str:
-    """4.2 when 4.1 found more than the two layers: the output goes through the extra one."""
+    """4.2 when 4.1 found more than the two layers: that fact, not a guess at the order (the output need not go
+    through the extra layer; the grader does not know how `forward` uses it)."""
     return (
         f"{what}'s output differs from sigmoid(L2(relu(L1(x)))) computed with its 3->4 and 4->2 layers alone by up "
-        f"to {difference}: it also goes through the extra `nn.Linear` layer(s) ({', '.join(extra)}) that test 4.1 "
-        "names. The network is exactly 3->4->2."
+        f"to {difference}, and it holds the extra `nn.Linear` layer(s) ({', '.join(extra)}) that test 4.1 names: "
+        "the network is exactly 3->4->2."
     )
 
 

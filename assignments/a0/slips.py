@@ -73,15 +73,22 @@ def find(code: list) -> dict:
                     and not all(isinstance(a, ast.Constant) for a in node.args)
                 ):
                     found["layer_called"].append([cell, node.lineno, layer])  # nn.Sigmoid(t): a class called on t
-                if _attr_or_name(node.func) in ("set_default_dtype", "set_default_tensor_type"):
+                if _attr_or_name(node.func) in ("set_default_dtype", "set_default_tensor_type") and _float64(node):
                     found["default_dtype"].append([cell, node.lineno])
             elif isinstance(node, ast.ClassDef):
                 for method in node.body:
                     if isinstance(method, ast.FunctionDef) and method.name == "forward":
+                        kept = {  # `self.linear1 = nn.Linear(3, 4)` in forward: made once and kept, not a new one
+                            id(a.value)
+                            for a in ast.walk(method)
+                            if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) for t in a.targets)
+                        }
                         found["layers_in_forward"] += [
                             [node.name[:100], cell, call.lineno]
                             for call in ast.walk(method)
-                            if isinstance(call, ast.Call) and _of_nn(call.func, from_nn) == "Linear"
+                            if isinstance(call, ast.Call)
+                            and _of_nn(call.func, from_nn) == "Linear"
+                            and id(call) not in kept
                         ]
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 name = node.targets[0].id
@@ -90,6 +97,16 @@ def find(code: list) -> dict:
                     weights[name] = [name, cell, node.lineno] if turned else None
     found["transposed"] = [where for where in weights.values() if where]
     return {key: value[:MAX_FOUND] for key, value in found.items()}
+
+
+def _float64(call) -> bool:
+    """`torch.float64`, `torch.double`, "torch.DoubleTensor" among the call's arguments."""
+    for node in ast.walk(call):
+        if isinstance(node, ast.Attribute) and node.attr in ("float64", "double", "DoubleTensor"):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "Double" in node.value:
+            return True
+    return False
 
 
 def _drawn_shape(value) -> tuple | None:
