@@ -219,7 +219,8 @@ def test_the_reader_finds_each_slip_at_its_cell_and_line():
     cells = [
         (
             1,
-            "import torch\nfrom torch import nn\ntorch.set_default_dtype(torch.float64)\ntorch.set_default_dtype(torch.float32)",
+            "import torch\nfrom torch import nn\ntorch.set_default_dtype(torch.float64)\n"
+            "torch.set_default_tensor_type(torch.FloatTensor)",
         ),
         (2, "W1 = torch.randn(4, 3) * 0.2\nW2 = torch.randn(2, 4).T * 0.2"),  # W2 turned back: not a slip
         (3, "with torch.no_grad():\n    for i in range(3):\n        loss.backward()\nloss.backward()"),
