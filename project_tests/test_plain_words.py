@@ -27,6 +27,7 @@ def test_a_common_error_gets_its_plain_words(error, words):
 
 def test_an_ordinary_error_gets_no_invented_advice():
     assert plain_words(Submission(), {"type": "ValueError", "message": "bad shape"}) == ""
+    assert plain_words(Submission(), {"type": "EOFError", "message": "Ran out of input"}) == ""  # pickle.load
 
 
 def test_an_error_only_the_assignment_explains_gets_the_assignments_hint_only_at_backprops_cell(monkeypatch):

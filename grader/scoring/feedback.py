@@ -210,7 +210,7 @@ def plain_words(sub: Submission, error: dict) -> str:
     missing_file = _not_uploaded(sub, error)
     if missing_file:
         return missing_file
-    if kind == "EOFError":
+    if kind == "EOFError" and message == "EOF when reading a line":  # input()'s own (pickle.load's is another)
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
     if kind == "Timeout" and error.get("cell") in sub.skipped:
         return (
