@@ -25,7 +25,7 @@ def hint(sub: Submission, error: dict) -> str:
             "the training loop)."
         )
     layer = next((f[2] for f in found.get("layer_called", []) if f[:2] == [*where]), None)
-    if error.get("type") == "TypeError" and layer:
+    if error.get("type") == "TypeError" and layer in ("Sigmoid", "ReLU", "Tanh"):
         return (
             f"`nn.{layer}` is a layer class, not a function: `nn.{layer}(t)` tries to create a layer with `t` as "
             f"its setting. Call `torch.{layer.lower()}(t)`, or create the layer once in `__init__` "
@@ -45,9 +45,9 @@ def hint(sub: Submission, error: dict) -> str:
 
 
 def transposed(sub: Submission) -> str:
-    """The weights' cell turned the handout's shapes (`W1 = torch.randn(4, 3)`): said before a forward or backprop
+    """The weights' cell turned the handout's shapes (`W1 = torch.randn(4, 3)`): said with a forward or backprop
     error, since the grader calls them with weights in the handout's shapes."""
-    found = slips(sub).get("transposed", [])
+    found = [f for f in slips(sub).get("transposed", []) if f[0] in HANDOUT_SHAPES]
     if not found:
         return ""
     names = " and ".join(
