@@ -135,7 +135,7 @@ class Assignment:
     by_hand: str | None = None  # the rubric line whose answer the staff grade by hand (answers.html), if any
     answer: Callable | None = None  # (Submission) -> that answer's text, or None when none was found
     cause: Callable | None = None  # (line number, output) -> the cause a failure counts under in the report, or None
-    hint: Callable | None = None  # (error) -> a sentence for an error the assignment's handout explains, or ""
+    hint: Callable | None = None  # (Submission, error) -> a sentence for an error its handout explains, or ""
     packages: Packages = field(default_factory=Packages)  # what a notebook may import (installed, stand-ins)
 
     def __post_init__(self):

@@ -181,6 +181,7 @@ def _run(grading: Grading) -> None:
             scratch = Scratch(job.submission, identity.uid, identity.gid, settings)  # each run from a fresh copy
             try:
                 sub.notes = [left_out(fact, settings) for fact in scratch.left_out]
+                sub.upload = frozenset(scratch.files)
                 seed = inputs.seed_for(scratch.digest.digest())
                 sub.inputs = {
                     name: probe.draw(np.random.default_rng([seed, index]))

@@ -14,6 +14,7 @@ class Error(TypedDict, total=False):
     cell: int | None  # the code cell (1-based) and line where it was raised, if in the student's cells
     line: int | None
     traceback: str  # the student's own frames only (optional)
+    filename: str  # an OSError's file name (optional)
 
 
 class Tensor(TypedDict, total=False):
@@ -76,7 +77,7 @@ class Record(TypedDict, total=False):  # exactly one key: what one probe found
     object: ModuleCall
 
 
-class NotebookInfo(TypedDict):
+class _NotebookInfo(TypedDict):
     path: str  # the graded notebook, relative to the submission
     reason: str  # why this one (plain text)
     notes: list[str]
@@ -85,6 +86,10 @@ class NotebookInfo(TypedDict):
     readings: dict[str, object]  # the assignment's readings (Assignment.readings): plain data, bounded (_plain)
     grader_evidence: list[str]  # lines reaching into the grader: its memory, its channel, patched torch (scan)
     code_hash: str  # the code cells without whitespace: equal for identical notebooks
+
+
+class NotebookInfo(_NotebookInfo, total=False):
+    near: dict[str, list]  # a checked name no cell defines -> [[a name a slip away from it, its cell]]
 
 
 # Events, by their "event" field; EVENT_KINDS gives each its own share of the channel (see channel.py).
@@ -179,7 +184,7 @@ _DEFS = {
             "cell": {"anyOf": [_CELL, {"type": "null"}]},
             "line": {"anyOf": [_INT, {"type": "null"}]},
         },
-        {"traceback": _STR},
+        {"traceback": _STR, "filename": _SHORT},
     ),
     "tensor": _object(
         {
@@ -263,7 +268,18 @@ _DEFS = {
             },
             "grader_evidence": {"type": "array", "maxItems": 20, "items": _SHORT},
             "code_hash": _SHORT,
-        }
+        },
+        {
+            "near": {
+                "type": "object",
+                "maxProperties": 16,
+                "additionalProperties": {
+                    "type": "array",
+                    "maxItems": 3,
+                    "items": {"type": "array", "prefixItems": [_NAME, _CELL], "items": False, "minItems": 2},
+                },
+            }
+        },
     ),
 }
 

@@ -27,9 +27,10 @@ def test_a_common_error_gets_its_plain_words(error, words):
 
 def test_an_ordinary_error_gets_no_invented_advice():
     assert plain_words(Submission(), {"type": "ValueError", "message": "bad shape"}) == ""
+    assert plain_words(Submission(), {"type": "EOFError", "message": "Ran out of input"}) == ""  # pickle.load
 
 
-def test_an_error_only_the_assignment_explains_gets_the_assignments_hint():
+def test_an_error_only_the_assignment_explains_gets_the_assignments_hint_only_at_backprops_cell(monkeypatch):
     import dataclasses
 
     from assignments.a0.rubric import ASSIGNMENT
@@ -37,8 +38,13 @@ def test_an_error_only_the_assignment_explains_gets_the_assignments_hint():
     error = {
         "type": "RuntimeError",
         "message": "element 0 of tensors does not require grad and does not have a grad_fn",
+        "cell": 37,
+        "line": 3,
     }
+    monkeypatch.setattr(Submission, "notebook", property(lambda sub: {"definitions": {"backprop": [37]}}))
     assert "The grader calls `backprop(X)` under `torch.no_grad()`" in plain_words(
         Submission(assignment=ASSIGNMENT), error
     )
     assert plain_words(Submission(assignment=dataclasses.replace(ASSIGNMENT, hint=None)), error) == ""
+    # the same error text raised by another cell (a training loop): the text alone gets no hint
+    assert plain_words(Submission(assignment=ASSIGNMENT), {**error, "cell": 53}) == ""

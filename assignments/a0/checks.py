@@ -20,7 +20,7 @@ from grader.kit import (
 from grader.markdown import quoted
 from grader.scoring.feedback import defining_cell_hint, ending
 
-from . import reference
+from . import hints, reference
 
 BIAS_SHAPES: dict[str, list[tuple[int, ...]]] = {"B1": [(1, 4), (4,)], "B2": [(1, 2), (2,)]}
 GRADIENT_SHAPES: dict[str, list[tuple[int, ...]]] = {
@@ -35,11 +35,12 @@ GRADIENT_SHAPES: dict[str, list[tuple[int, ...]]] = {
 def _forward_outputs(sub: Submission):
     """([(x, output)] for the batches where forward gave an (N, 2) tensor, [problems with the others])."""
     calls = record(sub, "forward")["calls"]
-    outputs, problems, errors = [], [], dict[str, list]()
+    outputs, problems, errors = [], [], dict[tuple, list]()
     for x, call in zip(sub.inputs["forward"]["inputs"], calls):
         n = len(x)
         if "error" in call:
-            errors.setdefault(error_text(sub, call["error"]), []).append(n)  # the same error once, for every N
+            error = call["error"]  # the same error once, for every N (its message may name N)
+            errors.setdefault((error.get("type"), error.get("cell"), error.get("line")), []).append((n, error))
             continue
         actual = as_array(call["value"])
         if actual is None or actual.shape != (n, 2):
@@ -52,8 +53,13 @@ def _forward_outputs(sub: Submission):
             )
         else:
             outputs.append((x, actual))
-    for text, sizes in errors.items():
-        problems.insert(0, f"For `x` of shape (N, 3) with N = {', '.join(map(str, sizes))}, `forward(x)` raised {text}")
+    for raised in reversed(errors.values()):
+        sizes = ", ".join(str(n) for n, _ in raised)
+        shown = f" at the same line each time; for N = {raised[0][0]}:" if len(raised) > 1 else ""
+        text = error_text(sub, raised[0][1])
+        problems.insert(0, f"For `x` of shape (N, 3) with N = {sizes}, `forward(x)` raised{shown} {text}")
+    if errors and hints.transposed(sub):
+        problems.insert(len(errors), hints.transposed(sub))
     return outputs, problems
 
 
@@ -100,7 +106,8 @@ def forward_values(sub: Submission, line) -> str:
 def _backprop_value(sub: Submission) -> list:
     call = record(sub, "backprop")["call"]
     if "error" in call:
-        raise CheckFailed(f"`backprop(X)` raised {error_text(sub, call['error'])}")
+        transposed = f"\n\n{hints.transposed(sub)}" if hints.transposed(sub) else ""
+        raise CheckFailed(f"`backprop(X)` raised {error_text(sub, call['error'])}{transposed}")
     items = call["value"].get("sequence")
     if items is None or len(items) != 4:
         raise CheckFailed(
@@ -188,7 +195,7 @@ def _gradient_distances(sub: Submission, line, names) -> str:
         relations = [_gradient_relation(name, grads.get(name), expected[name], rows) for name in names]
         named = "".join(f"{text} " for text in relations if text)
         inherited = ""
-        if names == ["W1", "B1"] and not _close(grads.get("B2"), expected["B2"], line.tolerance):
+        if names == ["W1", "B1"] and not any(_close(grads.get(n), expected[n], line.tolerance) for n in ("W2", "B2")):
             inherited = (
                 "Fix test 2.2 first: the hidden layer's gradients are computed from the output layer's "
                 "(`z2_grad`, whose row sums are `B2_grad`), which are wrong too. "
@@ -269,11 +276,7 @@ def _gradient_relation(name: str, array, expected, rows: int) -> str:
     flat, right = array.reshape(-1), expected.reshape(-1)
     factor = float(flat @ right / (right @ right))
     if abs(factor - 1) > 1e-3 and abs(factor) > 1e-9 and np.allclose(flat, factor * right, rtol=1e-3, atol=1e-6):
-        hint = {2.0: "", 0.5: " (is the factor 2 of the squared error missing?)", -1.0: " (is the sign flipped?)"}
-        for n in (rows, 2 * rows):  # a mean over the rows of X or the values of Y, where the loss is a sum
-            hint[1 / n] = " (a mean where the loss `((y_hat - Y)**2).sum()` is a sum?)"
-        words = next((w for value, w in hint.items() if abs(factor - value) < 1e-3 * abs(value)), "")
-        return f"`{name}_grad` is exactly {factor:.4g} times the right gradient{words}."
+        return f"`{name}_grad` {hints.gradient_factor(factor, rows)}"
     return ""
 
 
@@ -318,10 +321,11 @@ def exercise3_answer(sub: Submission, line) -> str:
 
 
 # -- Exercises 4 and 5
-def _layers(module: dict, what: str, exactly=True):
+def _layers(module: dict, what: str, exactly=True, sub: Submission | None = None):
     """(first layer, second layer): the module's single 3->4 and 4->2 nn.Linear, or CheckFailed.
 
-    With `exactly`, also the rest of the 4.1 structure: no other layer, biases, 26 parameters in all."""
+    With `exactly`, also the rest of the 4.1 structure: no other layer, biases, 26 parameters in all. With `sub`,
+    a missing layer is explained when the reader found why (hints.layers_in_forward)."""
     if not module["is_module"]:
         raise CheckFailed(f"{what} is an instance of {inline_code(module['class_name'])}, not an `nn.Module`.")
     linears = module["linears"]
@@ -331,6 +335,9 @@ def _layers(module: dict, what: str, exactly=True):
     second = [layer for layer, size in zip(linears, sizes) if size == (4, 2)]
     if not exactly and len(first) == 1 and len(second) == 1:
         return first[0], second[0]
+    why = hints.layers_in_forward(sub, module["class_name"]) if sub and not (first and second) else ""
+    if why:
+        raise CheckFailed(f"{what} holds {len(linears)} `nn.Linear` layer(s) ({found}): {why}")
     if len(linears) != 2 or len(first) != 1 or len(second) != 1:
         extra = (
             " The extra layer(s) must go: the network is exactly 3->4->2."
@@ -369,14 +376,14 @@ def _recompute(first, second, x):
 
 
 def toymodel_structure(sub: Submission, line) -> str:
-    _layers(record(sub, "toymodel")["object"]["module"], "`ToyModel()`")
+    _layers(record(sub, "toymodel")["object"]["module"], "`ToyModel()`", sub=sub)
     return "`ToyModel()` holds two `nn.Linear` layers, 3->4 and 4->2, with 26 parameters in all."
 
 
 def toymodel_output(sub: Submission, line) -> str:
     with same_cause_as("4.1"):
         data = record(sub, "toymodel")["object"]
-        first, second = _layers(data["module"], "`ToyModel()`", exactly=False)
+        first, second = _layers(data["module"], "`ToyModel()`", exactly=False, sub=sub)
     x = sub.inputs["toymodel"]["x"]
     call = data["call"]
     if "error" in call:
@@ -390,6 +397,9 @@ def toymodel_output(sub: Submission, line) -> str:
             f"{describe_value(call['value'])}; expected shape ({len(x)}, 2)."
         )
     difference = largest_difference(actual, _recompute(first, second, x))
+    extra = [f"{a['in_features']}->{a['out_features']}" for a in data["module"]["linears"] if a not in (first, second)]
+    if not difference <= line.tolerance and extra:  # 4.1 names the extra layer: no other cause is guessed
+        raise CheckFailed(hints.extra_layers("A new `ToyModel()`", extra, number_text(difference)))
     if not difference <= line.tolerance:
         raise CheckFailed(
             f"A new `ToyModel()`'s output differs from sigmoid(L2(relu(L1(x)))) computed with its own "
@@ -413,9 +423,12 @@ def trained_model(sub: Submission, line) -> str:
     training = _training_cell_failure(sub)
     data = record(sub, "model")["object"]
     try:
-        first, second = _layers(data["module"], "The notebook's final `model`")
+        first, second = _layers(data["module"], "The notebook's final `model`", sub=sub)
     except CheckFailed as failure:
         words = str(failure)
+        ran = as_array(data["call"].get("value") or {})
+        if ran is not None and ran.shape == reference.TOY_Y.shape:  # its own output, for the words only
+            words += hints.mse_of_output(number_text(reference.mse(ran, reference.TOY_Y)), line.tolerance)
         if _handout_example(data["module"]):  # not the student's network: its layers would only mislead
             words = (
                 "Your final `model` is still the handout's example network (`model = ExampleNetwork()` in Part 3): "
@@ -434,6 +447,9 @@ def trained_model(sub: Submission, line) -> str:
         raise CheckFailed(
             "`model(X)` does not equal sigmoid(L2(relu(L1(X)))) computed with the model's own layers "
             f"(largest difference {number_text(largest_difference(actual, expected))})."
+            + hints.mse_of_output(
+                number_text(reference.mse(actual, reference.TOY_Y)), line.tolerance, "once it computes that"
+            )
         )
     reached = (
         f"The MSE of your trained `model` on the toy data is {number_text(loss)} (it must be below {line.tolerance:g})."
@@ -465,6 +481,9 @@ def _training_fact(sub: Submission, facts: dict) -> str | None:
             "and `optimizer.step()` with an optimizer made from this `model.parameters()`, and that `model` is not "
             "created again after the loop."
         )
+    dtype = hints.default_dtype(sub, facts)  # a fact about the data's dtype comes before any advice about the data
+    if dtype:
+        return dtype
     for role, kind in (("input", "inputs"), ("target", "targets")):
         name = training and training[role]
         if name and name not in training["later"] and (facts.get(kind) or {}).get(name) is False:

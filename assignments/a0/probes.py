@@ -44,6 +44,7 @@ def model(torch, ns: dict, inputs: dict) -> Record:
             "grads": _grads(torch, module),
             "inputs": _toy_tensors(torch, ns, inputs["x"], 3),
             "targets": _toy_tensors(torch, ns, inputs["y"], 2, numbers=True),
+            "x_dtype": _dtype(torch, ns.get("X")),
         }
     return {"object": data}
 
@@ -61,6 +62,11 @@ def _updated(torch, module) -> bool | None:
     if len(own) != len(fresh) or any(v < f for v, f in zip(own, fresh)):
         return None
     return own != fresh
+
+
+def _dtype(torch, value) -> str | None:
+    """The dtype of the notebook's `X` ("torch.float64"), or None when `X` is not a plain tensor."""
+    return str(value.dtype)[:100] if type(value) is torch.Tensor else None
 
 
 def _grads(torch, module) -> bool | None:

@@ -3,6 +3,7 @@ the notebook's code, before it is confined; each returns small plain data, check
 
 from grader.notebook.scan import autograd_in
 
+from . import slips as _slips
 from .analyses import loop_arguments, read_then_bound, seeds_before, writes_through_data
 from .answer import exercise3_answer, saved_exercise5_loss
 
@@ -10,6 +11,13 @@ _TEXT_OR_NONE = {"anyOf": [{"type": "string", "maxLength": 20_000}, {"type": "nu
 _NAME = {"type": "string", "maxLength": 100}
 _NAME_OR_NONE = {"anyOf": [_NAME, {"type": "null"}]}
 _COUNT = {"type": "integer", "minimum": 0, "maximum": 10_000}
+
+
+def _FOUND(items: list) -> dict:  # noqa: N802  -- a schema, written like the constants around it
+    row = {"type": "array", "prefixItems": items, "items": False, "minItems": len(items)}
+    return {"type": "array", "maxItems": _slips.MAX_FOUND, "items": row}
+
+
 SCHEMAS: dict[str, dict] = {
     "answer": {
         "type": "object",
@@ -34,6 +42,17 @@ SCHEMAS: dict[str, dict] = {
             "target": _NAME_OR_NONE,  # the one variable its loops pass to the loss, second
             "later": {"type": "array", "maxItems": 50, "items": _NAME},  # names it reads that a later cell binds
             "data_writes": {"type": "boolean"},  # some cell changes a tensor through `.data` (no version counted)
+        },
+    },
+    "slips": {  # common slips in the text (slips.py), each at its cell and line, for hints.py
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "no_grad_backward": _FOUND([_COUNT, _COUNT]),  # `.backward()` inside `with torch.no_grad():`
+            "layer_called": _FOUND([_COUNT, _COUNT, _NAME]),  # `nn.Sigmoid(t)`: a layer class called on a tensor
+            "layers_in_forward": _FOUND([_NAME, _COUNT, _COUNT]),  # a class's `forward` creates `nn.Linear`
+            "default_dtype": _FOUND([_COUNT, _COUNT]),  # `torch.set_default_dtype(...)`
+            "transposed": _FOUND([_NAME, _COUNT, _COUNT]),  # `W1 = torch.randn(4, 3)`: the handout's shape turned
         },
     },
 }
@@ -88,3 +107,7 @@ def training(text) -> dict | None:
         "later": [name for name in read_then_bound(source, later) if len(name) <= 100][:50],
         "data_writes": writes_through_data([code for _, code in text.code]),
     }
+
+
+def slips(text) -> dict:
+    return _slips.find(text.code)

@@ -36,12 +36,15 @@ def describe(exc: BaseException, brief: bool = False) -> Error:
         text = "".join(traceback.format_list(frames[-5:]) + traceback.format_exception_only(type(exc), exc))
         text = CELL_FILE_IN_TEXT.sub(lambda m: f"cell {m.group(1)}", text)
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats file and line
-        return {
+        described: Error = {
             "type": type(exc).__name__[:200],
             "message": str(message)[: 200 if brief else 2000],
             "cell": cell,
             "line": line if isinstance(line, int) else None,
             "traceback": "" if brief else text[-6000:],
         }
+        if isinstance(exc, OSError) and type(exc.filename) is str:
+            described["filename"] = exc.filename[:500]
+        return described
     except BaseException:  # noqa: BLE001  -- a hostile exception may fail even to print itself
         return {"type": "Exception", "message": "(the exception could not be described)", "cell": None, "line": None}

@@ -49,6 +49,7 @@ def read(
     code = _code(cells)
     parsed = CodeCells([source for _, source in code])
     definitions = {name: [n for n, source in code if _defines(source, name)][:100] for name in names}
+    near = {name: found for name in names if not definitions[name] and (found := near_misses(name, code, names))}
     text = Text(cells, code, parsed, definitions)
     info = {
         "path": located.path.relative_to(workdir).as_posix()[:500],
@@ -56,6 +57,7 @@ def read(
         "notes": [str(note)[:2000] for note in located.notes][:50],
         "cells": len(code),
         "definitions": definitions,
+        "near": near,
         "readings": {name: _plain(reading, text) for name, reading in (readings or {}).items()},
         "grader_evidence": [line[:500] for line in grader_probing(parsed)][:20],
         "code_hash": code_fingerprint(cells),
@@ -91,6 +93,50 @@ def cell_defines(source: str) -> list[str]:
         return names
     found = re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)|^([A-Za-z_]\w*)\s*=(?!=)", source[:100_000], re.MULTILINE)
     return list(dict.fromkeys(a or b for a, b in found))[:200]
+
+
+_ASCII_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # the names records take
+
+
+def near_misses(name: str, code: list, names=()) -> list:
+    """[[defined name, cell]] for the names the cells define that are a slip away from `name` (edit distance 1, 2
+    for names of 6 letters or more, or another case: `foward`, `modle`, `Forward`), at most 3; not other names the
+    probes call."""
+    found: list = []
+    for number, source in code:
+        words = set(re.findall(r"\w+", source[:200_000])) - set(names)
+        if not any(_slip_of(word, name) for word in words):
+            continue  # no name a slip away in its text: not parsed
+        for other in cell_defines(source):
+            if (
+                _ASCII_NAME.fullmatch(other)
+                and other not in names
+                and [other, number] not in found
+                and _slip_of(other, name)
+            ):
+                found.append([other[:64], number])
+                if len(found) == 3:
+                    return found
+    return found
+
+
+def _slip_of(other: str, name: str) -> bool:
+    if other == name or len(name) < 4 or abs(len(other) - len(name)) > 2 or len(other) > 64:
+        return False
+    if other.lower() == name.lower():
+        return True
+    most = 1 if len(name) < 6 else 2
+    if len(set(other) ^ set(name)) > 2 * most:  # each edit changes at most two letters of the set: not a slip
+        return False
+    before, previous = list[int](), list(range(len(name) + 1))  # edit distance (a swap of two letters is one edit)
+    for i, a in enumerate(other, 1):
+        row = [i]
+        for j, b in enumerate(name, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a != b)))
+            if i > 1 and j > 1 and a == name[j - 2] and other[i - 2] == b:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before, previous = previous, row
+    return previous[-1] <= most
 
 
 def _defines(source: str, name: str) -> bool:

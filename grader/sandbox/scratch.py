@@ -25,6 +25,7 @@ class Scratch:
         )
         self.path = Path(tempfile.mkdtemp(prefix="a0-sandbox-"))
         self.left_out: list = []  # what was not copied, as facts: ("link", path), ("deep",), ("large",)
+        self.files: set = set()  # the copied files, relative posix paths
         self.digest = hashlib.sha256()
         self.owner = None if uid is None else (uid, -1 if gid is None else gid)  # -1: the group unchanged
         root = submission if submission.is_dir() else submission.parent
@@ -72,6 +73,7 @@ class Scratch:
                         self.left_out.append(("large",))
                         return
                     self._copy_file(root / rel, self.path / rel, rel)
+                    self.files.add(rel.as_posix())
 
     def _copy_file(self, source: Path, target: Path, rel: Path) -> None:
         # Jupyter's checkpoint copies (graded only when no notebook is uploaded) leave the inputs as they were

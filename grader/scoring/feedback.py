@@ -7,6 +7,7 @@ defined names that cell.
 """
 
 import builtins
+import posixpath
 import re
 import signal
 
@@ -133,6 +134,13 @@ def record(sub: Submission, probe: str) -> dict:
         raise CheckFailed(f"{ending(sub)} The grader could not check {declared.called}.{extra}")
     if "missing" in data:  # the message is the parent's own: the child's text is not shown
         name = declared.needs[0]
+        near = ((sub.notebook or {}).get("near") or {}).get(name)
+        if near:  # the reader's: a cell defines a name a slip away
+            defines = " and ".join(f"cell {cell} defines {inline_code(other)}" for other, cell in near)
+            raise CheckFailed(
+                f"`{name}` is not defined when the notebook has finished running, but {defines}: did you mean "
+                f"`{name}`? The grader calls `{name}`, the name the handout gives."
+            )
         raise CheckFailed(
             f"`{name}` is not defined when the notebook has finished running."
             + _renamed(name, data["missing"])
@@ -197,7 +205,10 @@ def plain_words(sub: Submission, error: dict) -> str:
             f"The notebook ran out of memory: the grader allows {sub.memory_mb} MB. Look for a tensor or list "
             "that grows without bound."
         )
-    if kind == "EOFError":
+    missing_file = _not_uploaded(sub, error)
+    if missing_file:
+        return missing_file
+    if kind == "EOFError" and message == "EOF when reading a line":  # input()'s own (pickle.load's is another)
         return "`input()` cannot be answered during grading: remove it, or give the value in the code."
     if kind == "Timeout" and error.get("cell") in sub.skipped:
         return (
@@ -231,7 +242,47 @@ def plain_words(sub: Submission, error: dict) -> str:
             '`device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` and use `.to(device)` instead '
             "of `.cuda()`."
         )
-    return sub.assignment.hint(error) if sub.assignment.hint else ""
+    return sub.assignment.hint(sub, error) if sub.assignment.hint else ""
+
+
+def _not_uploaded(sub: Submission, error: dict) -> str:
+    """A FileNotFoundError for a file the upload does not hold (the parent's own list of what it copied)."""
+    path = error.get("filename")
+    if error.get("type") != "FileNotFoundError" or not isinstance(path, str) or sub.upload is None or not path:
+        return ""
+    relative = posixpath.normpath(path.replace("\\", "/"))
+    if any(posixpath.basename(f) == posixpath.basename(relative) for f in sub.upload):
+        return ""  # uploaded (in another folder?): cannot tell
+    if relative.startswith(("/", "~")) or re.match(r"[A-Za-z]:/", relative):
+        return (
+            f"{inline_code(path)} is not in your upload: the grader has only the files you upload, in a folder of "
+            "its own, so a path on your computer or on Colab's Drive does not exist there. Upload the file with the "
+            "notebook and open it by its relative path (for example `open('data.csv')`)."
+        )
+    if relative.startswith("../"):
+        return ""  # outside the upload's folder: what is there is not the student's to know
+    return (
+        f"{inline_code(path)} is not in your upload: the grader runs the notebook in a folder holding only the "
+        "files you upload. Upload that file too (in the same folder layout), or do not load it."
+    )
+
+
+_TRACEBACK = re.compile(r'^(`{3,})\n  File ".*?\n\1$', re.DOTALL | re.MULTILINE)  # error_text's code_block
+
+
+def one_traceback(outputs: list) -> list:
+    """The outputs of the tests, in rubric order, with a traceback (error_text's code block of the student's
+    frames) shown once: a later test that would show the same one says where it is instead."""
+    first: dict = {}
+    done = []
+    for number, text in outputs:
+
+        def once(match, number=number):
+            shown = first.setdefault(match.group(0), number)
+            return match.group(0) if shown == number else f"(Same cause as test {shown}: its traceback is shown there.)"
+
+        done.append(_TRACEBACK.sub(once, text))
+    return done
 
 
 def missing_package(sub: Submission, message: str) -> str:

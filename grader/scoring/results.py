@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 from gradescope_utils.autograder_utils.json_test_runner import JSONTestResult, JSONTestRunner
 
-from .feedback import GRADER_FAILED_TEST
+from .feedback import GRADER_FAILED_TEST, one_traceback
 from .testcase import CheckCase, line_cases
 
 SCHEMA = json.loads(Path(__file__).with_name("gradescope_schema.json").read_text())
@@ -121,12 +121,13 @@ def _finish(data: dict, summary: str, facts: dict, submission) -> None:
     data["extra_data"] = facts
     data["output_format"] = "md"
     data["test_output_format"] = "md"
-    for test in data["tests"]:
-        test["output"] = test.get("output", "").strip()[: settings.test_output_chars]
+    data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
+    outputs = one_traceback([(test.get("number"), test.get("output", "")) for test in data["tests"]])
+    for test, output in zip(data["tests"], outputs):
+        test["output"] = output.strip()[: settings.test_output_chars]
         item = submission.assignment.rubric.get(test.get("number"))
         if item and item.visibility != "visible":
             test["visibility"] = item.visibility
-    data["tests"].sort(key=lambda t: [int(p) if p.isdigit() else p for p in t.get("number", "99").split(".")])
     data.pop("leaderboard", None)
     board = submission.assignment.leaderboard
     entries = board(submission) if board else None

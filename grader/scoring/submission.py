@@ -19,6 +19,7 @@ class Submission:
     notes: list = field(default_factory=list)  # the parent's own notes (the copy of the upload)
     settings: Settings = field(default_factory=Settings)
     skipped: set = field(default_factory=set)  # cells that caught their interrupt: the last run skipped them
+    upload: frozenset | None = None  # the upload's files as copied for the child (relative paths); None: unknown
     assignment: Assignment = field(default_factory=load)  # what is graded: its probes, lines and tests
 
     @property
