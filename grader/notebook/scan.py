@@ -367,7 +367,7 @@ class CodeCells:
                 self.aliases[bound] = module
         elif isinstance(value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)) and self.dotted(value):
             self.aliases[bound] = self.dotted(value)
-        elif isinstance(value, (ast.Lambda, ast.Call)):  # backprop = lambda x: ..., = make_backprop(W1), = Backprop()
+        elif isinstance(value, (ast.Lambda, ast.Call)):  # f = lambda x: ..., = make_f(w), = F()
             self.functions[bound] = (label, value)
         if self._findings(value, _Scope(self, None)):
             self.bound[bound] = (label, value)  # run = Variable._execution_engine.run_backward
@@ -598,7 +598,7 @@ def _scope_children(scope):
         elements = [scope.key, scope.value] if isinstance(scope, ast.DictComp) else [scope.elt]
         first, *rest = scope.generators
         return [*elements, first.target, *first.ifs, *(part for g in rest for part in (g.target, g.iter, *g.ifs))]
-    return [scope]  # an expression bound at the top level (`backprop = make(W1)`): its names are globals
+    return [scope]  # an expression bound at the top level (`f = make(w)`): its names are globals
 
 
 def _evaluated_outside(node) -> list:
