@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..child.apart import stopped
 from . import cleanup
 from .channel import TOTAL_BYTES, ChildReport, line_cap, split_lines
 from .output import HeadTail
@@ -33,6 +34,7 @@ BOOT = (
     "    __import__(config['entry'], fromlist=['main']).main(config)\n"
     "boot()\n"
 )
+APART_SECONDS = 10  # for the runner to be stopped by its prober, once its last cell has ended
 ENTRIES = {"runner": "grader.child.main", "reader": "grader.child.reader"}
 
 
@@ -211,6 +213,12 @@ class Child:
             except (OSError, ValueError):
                 pass
 
+    def wait_apart(self) -> None:
+        """Until every thread of the runner is stopped, as the parent sees in /proc; noted if it never is."""
+        if not stopped(self.proc.pid, APART_SECONDS):
+            with self.changed:
+                self.report._problem(("not_apart",))
+
     def wait_for(self, seen) -> bool:
         """Block until `seen(self.report)` holds (True) or the child's run has ended (False). Bounded: every
         run ends, at the latest at its total timeout."""
@@ -331,13 +339,15 @@ def run_pair(reader: Child, runner: Child, request: dict) -> tuple:
 
 def _conduct(reader: Child, runner: Child, request: dict) -> None:
     """The runner reads the notebook once the reader holds it (no student code can have changed it yet); it gets the
-    probes' inputs once its last cell has ended and the reader has ended (the runner then stops whatever the
-    notebook left running, as the sandbox user, which would include a reader still rendering)."""
+    probes' inputs once its last cell has ended, the reader has ended (the runner then stops whatever the notebook
+    left running, as the sandbox user, which would include a reader still rendering) and every thread of the runner
+    is seen stopped (the probes run in a process forked from its main thread: grader/child/apart.py)."""
     if not reader.wait_for(lambda r: r.loaded or r.ungradable is not None) or not reader.report.loaded:
         return runner.cancel()  # nothing to run: the runner need not finish importing torch
     runner.send({"go": True})
     if runner.wait_for(lambda r: r.cells_done):
         reader.wait_for(lambda r: False)  # until the reader's run has ended
+        runner.wait_apart()
         runner.send(request)
     runner.close_input()
 

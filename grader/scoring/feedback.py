@@ -164,6 +164,11 @@ def channel_problem(problem: tuple) -> str:
         return f"The grader received two answers for its call of {inline_code(detail[0])}; neither was used."
     if code == "too_much":
         return "The notebook's process sent more data than the grader accepts; the rest was ignored."
+    if code == "not_apart":
+        return (
+            "The grader's checks ran beside threads the notebook started (the notebook's process could not be paused "
+            "for them)."
+        )
     if code == "too_long":
         return "The notebook's process sent a line longer than the grader accepts; it was ignored."
     return "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."
