@@ -106,7 +106,9 @@ class Child:
         self.start = "started cold"
         self.proc = None
         self.readers = []
-        self.report = ChildReport(role=role)
+        # the parent's own clock on each cell: past its limit and the watchdog's grace, it was stopped at its limit
+        cell_limit = settings.cell_timeout + min(settings.watchdog_grace, settings.cell_timeout)
+        self.report = ChildReport(role=role, cell_limit=cell_limit)
         self.changed = threading.Condition()  # notified on every accepted line and when the run has ended
         self.ended = False
         self.cancelled = False

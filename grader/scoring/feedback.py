@@ -164,6 +164,8 @@ def channel_problem(problem: tuple) -> str:
         return f"The grader received two answers for its call of {inline_code(detail[0])}; neither was used."
     if code == "too_much":
         return "The notebook's process sent more data than the grader accepts; the rest was ignored."
+    if code == "unended":
+        return f"The notebook's process did not report how cell {detail[0]} ended (its reporting was changed)."
     if code == "not_apart":
         return (
             "The grader's checks ran beside threads the notebook started (the notebook's process could not be paused "

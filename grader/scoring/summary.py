@@ -59,6 +59,9 @@ def facts(sub: Submission) -> dict:
         evidence["reaches_into_grader"] = notebook["grader_evidence"]
     if sub.run and sub.run.stopped == "watchdog":
         flag("cell_timeout", "parent")
+    if sub.report.overdue:
+        flag("cell_timeout", "parent")  # its own clock (channel.py ChildReport.overdue)
+        evidence["cell_timeout"] = [f"cell {n}: {s:.0f} s" for n, s in sorted(sub.report.overdue.items())]
     if "timeout" in statuses:
         flag("cell_timeout", "runner")
     if sub.run and sub.run.stopped == "run_timeout":
