@@ -71,6 +71,11 @@ for _ in range(3):
     net(data).pow(2).mean().backward()
     step.step()
 print(torch.get_num_threads(), (torch.randn(300, 300) @ torch.randn(300, 300)).shape)
+_honest_forward = forward
+
+def forward(x):  # work large enough for a parallel region, in the grader's call too
+    torch.rand(600, 600).exp().sum()
+    return _honest_forward(x)
 """
     graded = hostile.grade(with_cell(solution(), threads), "--cell-timeout", "30")  # two threads on a busy machine
     assert_score(graded)
