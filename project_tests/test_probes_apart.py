@@ -4,10 +4,18 @@ hide failed cells or timeouts from the staff, and notebook idioms are not taken 
 Graded like test_hostile.py's attacks (its `hostile` fixture: every guarantee of a grading checked)."""
 
 import pytest
-from test_hostile import ATTACK, CELL_TIMEOUT, assert_score, hostile, with_cell  # noqa: F401  -- the fixture
-
 from conftest import solution
+from test_hostile import ATTACK, CELL_TIMEOUT, Hostile, assert_score, with_cell
+
 from grader.notebook.scan import grader_probing
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    runner = Hostile(tmp_path)
+    yield runner
+    runner.cleanup()
+
 
 # A daemon thread that watches the grader's probing frames: it reads the probes' inputs and zeroes the weights the
 # student's functions read (the functions wait a little, so that the thread always finds them running), and
@@ -79,7 +87,8 @@ def forward(x):  # work large enough for a parallel region, in the grader's call
 """
     graded = hostile.grade(with_cell(solution(), threads), "--cell-timeout", "30")  # two threads on a busy machine
     assert_score(graded)
-    assert not graded.results["extra_data"]["failed_cells"][1:], graded.results["output"][-3000:]  # the handout's one cell that raises on purpose
+    output = graded.results["output"][-3000:]
+    assert not graded.results["extra_data"]["failed_cells"][1:], output  # the handout's cell raising on purpose
 
 
 # -- the staff see failed cells and timeouts, whatever the notebook does to the grader's reporting

@@ -40,7 +40,9 @@ def probe_apart(reporter, work) -> None:
         _signal(signum, signal.SIG_DFL)
     pid = _try_fork()
     if pid is None:
-        _sweep(lambda pid, uid, parents: _descends(pid, runner, parents))  # the notebook's processes hold the process limit
+        _sweep(
+            lambda pid, uid, parents: _descends(pid, runner, parents)
+        )  # the notebook's processes hold the process limit
         pid = _try_fork()
     if pid is None:
         return work()

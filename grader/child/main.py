@@ -65,4 +65,3 @@ def _private_stdin():
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(0, closefd=False)
     return requests
-

@@ -123,7 +123,9 @@ class ChildReport:
         if kind == R.CELL_END:
             return self.running == ("cell", event["cell"])
         if kind == R.CELLS_DONE:
-            return not self.cells_done and self.cell_count is not None and self.running in (None, ("cell", self.last_cell))
+            return (
+                not self.cells_done and self.cell_count is not None and self.running in (None, ("cell", self.last_cell))
+            )
         if kind in (R.PROBE_START, R.RECORD):
             return self.cells_done
         return True
@@ -143,7 +145,7 @@ class ChildReport:
         self._loop_at = time.monotonic()
 
     def _cells_done(self, event) -> None:
-        self._unended(self.cell_count + 1)
+        self._unended((self.cell_count or 0) + 1)
         self.cells_done = True
 
     def _ungradable(self, event) -> None:
