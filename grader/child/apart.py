@@ -39,10 +39,9 @@ def probe_apart(reporter, work) -> None:
     for signum in (signal.SIGCHLD, signal.SIGCONT):
         _signal(signum, signal.SIG_DFL)
     pid = _try_fork()
-    if pid is None:
-        _sweep(
-            lambda pid, uid, parents: _descends(pid, runner, parents)
-        )  # the notebook's processes hold the process limit
+    if pid is None:  # the notebook's processes hold the process limit
+        _sweep(lambda pid, uid, parents: _descends(pid, runner, parents))
+        _reap()  # a process killed counts against the limit until it is waited for
         pid = _try_fork()
     if pid is None:
         return work()
@@ -125,23 +124,29 @@ def _state(pid: int, task: str) -> str:
 
 
 def _sweep(target) -> None:
-    """SIGKILL every process `target(pid, uid, parents)` names, round after round until none is left (bounded)."""
-    for _ in range(SWEEP_ROUNDS):
-        processes = _processes()
-        parents = {pid: ppid for pid, ppid, _ in processes}
-        found = [pid for pid, _, uid in processes if target(pid, uid, parents)]
-        if not found:
-            return
-        for pid in found:
-            try:
-                _kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _sleep(0.002)
+    """Every process `target(pid, uid, parents)` names is stopped (a stopped process forks no more, and its children
+    stay where they are), round after round until all are, then killed (bounded)."""
+    for signum in (signal.SIGSTOP, signal.SIGKILL):
+        for _ in range(SWEEP_ROUNDS):
+            processes = _processes()
+            parents = {pid: ppid for pid, ppid, _, _ in processes}
+            found = [
+                pid
+                for pid, _, uid, state in processes
+                if target(pid, uid, parents) and (signum == signal.SIGKILL or state != b"T")
+            ]
+            if not found:
+                break
+            for pid in found:
+                try:
+                    _kill(pid, signum)
+                except OSError:
+                    pass
+            _sleep(0.002)
 
 
 def _processes():
-    """(pid, ppid, uid) of every live process this one can see in /proc."""
+    """(pid, ppid, uid, state) of every live process this one can see in /proc."""
     try:
         entries = [entry for entry in _listdir("/proc") if entry.isdigit()]
     except OSError:
@@ -151,8 +156,9 @@ def _processes():
         try:
             with open(f"/proc/{entry}/status", "rb") as f:
                 fields = dict(line.split(b":", 1) for line in f if b":" in line)
-            if fields[b"State"].split()[0] not in (b"Z", b"X"):
-                found.append((int(entry), int(fields[b"PPid"]), int(fields[b"Uid"].split()[0])))
+            state = fields[b"State"].split()[0]
+            if state not in (b"Z", b"X"):
+                found.append((int(entry), int(fields[b"PPid"]), int(fields[b"Uid"].split()[0]), state))
         except (OSError, KeyError, ValueError, IndexError):
             continue
     return found
@@ -166,6 +172,15 @@ def _descends(pid: int, ancestor: int, parents: dict) -> bool:
         if pid <= 1:
             return False
     return False
+
+
+def _reap() -> None:
+    for _ in range(100_000):
+        try:
+            if _waitpid(-1, os.WNOHANG)[0] <= 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def _try_fork() -> int | None:

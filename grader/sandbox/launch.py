@@ -215,11 +215,13 @@ class Child:
             except (OSError, ValueError):
                 pass
 
-    def wait_apart(self) -> None:
+    def wait_apart(self) -> bool:
         """Until every thread of the runner is stopped, as the parent sees in /proc; noted if it never is."""
-        if not stopped(self.proc.pid, APART_SECONDS):
-            with self.changed:
-                self.report._problem(("not_apart",))
+        if stopped(self.proc.pid, APART_SECONDS):
+            return True
+        with self.changed:
+            self.report._problem(("not_apart",))
+        return False
 
     def wait_for(self, seen) -> bool:
         """Block until `seen(self.report)` holds (True) or the child's run has ended (False). Bounded: every
@@ -349,8 +351,8 @@ def _conduct(reader: Child, runner: Child, request: dict) -> None:
     runner.send({"go": True})
     if runner.wait_for(lambda r: r.cells_done):
         reader.wait_for(lambda r: False)  # until the reader's run has ended
-        runner.wait_apart()
-        runner.send(request)
+        if runner.wait_apart():  # else the notebook's threads could read the inputs: they are never sent
+            runner.send(request)
     runner.close_input()
 
 

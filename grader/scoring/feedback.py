@@ -168,8 +168,8 @@ def channel_problem(problem: tuple) -> str:
         return f"The notebook's process did not report how cell {detail[0]} ended (its reporting was changed)."
     if code == "not_apart":
         return (
-            "The grader's checks ran beside threads the notebook started (the notebook's process could not be paused "
-            "for them)."
+            "The grader did not call the notebook's functions: it calls them only apart from the threads the notebook "
+            "started, and the notebook's process could not be paused for that."
         )
     if code == "too_long":
         return "The notebook's process sent a line longer than the grader accepts; it was ignored."
