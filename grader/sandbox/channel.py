@@ -81,7 +81,7 @@ class ChildReport:
     problems: list = field(default_factory=list)  # how the channel was misused: (code, detail); scoring words them
     cell_limit: float | None = None  # seconds past which the parent itself counts a cell as stopped at its limit
     overdue: dict = field(default_factory=dict)  # cell -> seconds it ran by the parent's clock, past cell_limit
-    _loop_at: float = 0.0  # when the cell loop's last event arrived (cells, cell_end)
+    _loop_at: float = 0.0  # when the cell loop's last event arrived (the first cell_start, then each cell_end)
     _used: dict = field(default_factory=dict)
     _answered: set = field(default_factory=set)
 
@@ -142,7 +142,6 @@ class ChildReport:
 
     def _cells(self, event) -> None:
         self.cell_count, self.running = event["count"], None
-        self._loop_at = time.monotonic()
 
     def _cells_done(self, event) -> None:
         self._unended((self.cell_count or 0) + 1)
@@ -153,6 +152,7 @@ class ChildReport:
 
     def _cell_start(self, event) -> None:
         self._unended(event["cell"])
+        self._loop_at = self._loop_at or time.monotonic()  # the clock starts with the first cell, not the shell
         self.last_cell = event["cell"]
         self.running = ("cell", event["cell"])
 
@@ -166,6 +166,8 @@ class ChildReport:
         """Cells before `upto` (the next to start, or past the last) that ended unreported: the running one and any
         never started. The runner reports every cell, so the notebook's process changed its own reporting: the
         parent says so, and times them itself."""
+        if any(problem[0] == "too_much" for problem in self.problems):
+            return  # events past the channel's share were dropped by the parent: that is said already
         missing = list(range(self.last_cell + 1, upto))[:1000]
         if self.running and self.running[0] == "cell":
             missing.insert(0, self.running[1])
@@ -180,7 +182,7 @@ class ChildReport:
         """A cell that ran past its limit by the parent's clock was stopped there, whatever the runner says."""
         now, started = time.monotonic(), self._loop_at
         self._loop_at = now
-        if self.cell_limit is None or now - started <= self.cell_limit or status == "timeout":
+        if not started or self.cell_limit is None or now - started <= self.cell_limit or status == "timeout":
             return
         self.overdue[cell] = now - started
         message = (
