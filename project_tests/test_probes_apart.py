@@ -141,6 +141,7 @@ def test_a_reporter_patched_through_the_garbage_collector_is_seen_by_the_parent(
     facts = graded.results["extra_data"]
     assert {ATTACK + 1, ATTACK + 2} <= set(facts["failed_cells"])
     assert facts["flag_sources"].get("cell_timeout") == "parent"
+    assert facts["flag_sources"].get("reaches_into_grader") == "parent"  # every cell is reported, unless changed
     assert f"did not report how cell {ATTACK + 1} ended" in graded.results["output"]
     assert "past its time limit" in graded.results["output"]
     assert_score(graded)
