@@ -34,7 +34,8 @@ _spared: set = set()  # the runner and the prober, once the probes run apart
 
 def probe_apart(reporter, work) -> None:
     """Run `work()` (it reports and ends the process) in a worker apart from the notebook's threads; this process
-    ends as the worker did. Where no process can be forked (the process limit is held), `work()` runs here."""
+    ends as the worker did. Where no prober can be forked (the process limit is held), `work()` runs here (and the
+    parent, which sees the runner never stopped, sends it no inputs)."""
     runner = _getpid()
     for signum in (signal.SIGCHLD, signal.SIGCONT):
         _signal(signum, signal.SIG_DFL)
@@ -71,9 +72,14 @@ def _prober(runner: int, reporter, work) -> None:
         _kill(runner, signal.SIGSTOP)
         stopped(runner, STOP_SECONDS)
         pid = _try_fork()
+        if pid is None:  # a slot of the process limit for the worker, from the notebook's processes
+            prober = _getpid()
+            _sweep(lambda pid, uid, parents: pid != prober and _descends(pid, runner, parents))
+            pid = _try_fork()
         if pid == 0:
             _worker(reporter, work, {runner, _getppid()})
-        status = _wait(pid) if pid else _run_here(reporter, work, {runner})
+        if pid:  # else no worker: the runner ends with status 1, and the parent says it could not check
+            status = _wait(pid)
     finally:
         try:
             _kill(runner, signal.SIGCONT)
