@@ -8,7 +8,15 @@ from test_engine_seam import _imports, _modules
 # Bottom first. A module belongs to the layer of its longest prefix here (grader.scoring.summary: grader.scoring).
 LAYERS = [
     # plain vocabulary: imports nothing of the grader
-    ("grader", "grader.markdown", "grader.records", "grader.secret", "grader.landlock", "grader.assignment"),
+    (
+        "grader",
+        "grader.markdown",
+        "grader.records",
+        "grader.secret",
+        "grader.landlock",
+        "grader.procfs",
+        "grader.assignment",
+    ),
     ("grader.settings", "grader.version", "grader.terminal"),
     ("grader.notebook",),  # reads a notebook's text (only inside the children)
     ("grader.sandbox",),  # the parent's side of the children

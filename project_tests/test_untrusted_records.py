@@ -40,6 +40,10 @@ def submission(*events, cells_done=True) -> Submission:
     for event in events:
         probe = isinstance(event, bytes) or event["event"] in ("probe_start", "record")
         if cells_done and probe and {"event": "cells_done"} not in runner:
+            started = [e["cell"] for e in runner if isinstance(e, dict) and e["event"] == "cell_start"]
+            for cell in range(max(started, default=0) + 1, 4):  # the runner reports every cell: unreported is news
+                runner += [{"event": "cell_start", "cell": cell}, {"event": "cell_end", "cell": cell, "status": "ok"}]
+                runner[-1]["seconds"] = 0.1
             runner.append({"event": "cells_done"})
         runner.append(event)
     reading = child_run("reader", [READY, {"event": "notebook", "info": NOTEBOOK}, {"event": "done"}])
@@ -92,6 +96,13 @@ def test_cells_out_of_order_cannot_hide_a_failed_cell():
         {"event": "cell_end", "cell": 2, "status": "ok", "seconds": 1},
     )
     assert sub.report.cells[2]["error"]["message"] == "real"
+
+
+def test_cells_whose_end_was_not_reported_are_named_by_the_parent():
+    sub = submission({"event": "cell_start", "cell": 1}, {"event": "cell_start", "cell": 3}, {"event": "cells_done"})
+    assert sorted(sub.report.cells) == [1, 2, 3]
+    assert {end["error"]["type"] for end in sub.report.cells.values()} == {"NotReported"}
+    assert ("unended", 1) in sub.report.problems
 
 
 def test_records_before_the_last_cell_has_ended_are_refused():

@@ -199,27 +199,38 @@ def run_cells(
     `skip`: cells not run at all (they caught their interrupt in an earlier run: grade.py runs the notebook again).
 
     Returns {cell number: short reason} for the cells that did not end normally."""
+    # bound before the first cell runs: a cell that replaces these names in the modules does not reach this loop
+    send, limit, timed_out, undone, described, first, now = (
+        reporter.send,
+        time_limit,
+        CellTimeout,
+        leave_if_forked,
+        describe,
+        first_line,
+        time.monotonic,
+    )
+    is_a, raised_in, run_cell = isinstance, _raised_in, type(shell).run_cell
     failures, failed = 0, {}
     for number, source in cells:
         shell.cell = number
-        reporter.send(CELL_START, cell=number)
+        send(CELL_START, cell=number)
         print(f"\n----- cell {number} -----", flush=True)
-        started = time.monotonic()
+        started = now()
         status, by_argparse = "ok", False
         error: Error | None = None
         shell.execution_count = number  # IPython names the code <ipython-input-NUMBER-...>
         shell.shown = None
         try:
             if number in skip:
-                raise CellTimeout()
-            with time_limit(timeout):
-                result = shell.run_cell(source, store_history=True)
+                raise timed_out()
+            with limit(timeout):
+                result = run_cell(shell, source, store_history=True)
             exc = result.error_before_exec or result.error_in_exec or shell.shown
-        except CellTimeout as timeout_exc:  # raised while IPython read the cell
+        except timed_out as timeout_exc:  # raised while IPython read the cell
             exc = timeout_exc
         except BaseException as other:  # noqa: BLE001  -- a student's cell may raise anything, anywhere
             exc = other
-        leave_if_forked()
+        undone()
         if number in skip:
             status, error = (
                 "timeout",
@@ -231,10 +242,10 @@ def run_cells(
                     "line": None,
                 },
             )
-        elif isinstance(exc, SystemExit):
+        elif is_a(exc, SystemExit):
             status = "exit"  # as in the grader's promise: exit() ends the cell, not the notebook
-            by_argparse = _raised_in(exc, "argparse.py")
-        elif isinstance(exc, CellTimeout):
+            by_argparse = raised_in(exc, "argparse.py")  # type: ignore[arg-type]  # is_a (isinstance) found one
+        elif is_a(exc, timed_out):
             status, error = (
                 "timeout",
                 {
@@ -245,18 +256,18 @@ def run_cells(
                 },
             )
         elif exc is not None:
-            status, error = "error", describe(exc, brief=failures >= FULL_ERRORS)
+            status, error = "error", described(exc, brief=failures >= FULL_ERRORS)
             failures += 1
-        end = {"cell": number, "status": status, "seconds": time.monotonic() - started}
+        end = {"cell": number, "status": status, "seconds": now() - started}
         if error:
-            end.update(error=error, first_line=first_line(source), defines=defined_names(source)[:200])
+            end.update(error=error, first_line=first(source), defines=defined_names(source)[:200])
             failed[number] = f"{error['type']}: {error['message']}"[:300]
         elif status == "exit":
-            end.update(first_line=first_line(source), defines=defined_names(source)[:200])
+            end.update(first_line=first(source), defines=defined_names(source)[:200])
             if by_argparse:
                 end["exit_by"] = "argparse"
             failed[number] = "argparse's parse_args() ended the cell" if by_argparse else "exit() was called"
-        reporter.send(CELL_END, **end)
+        send(CELL_END, **end)
     return failed
 
 

@@ -11,12 +11,11 @@ import sys
 
 from ..notebook.read import cell_defines, code_cells
 from ..records import CELLS, CELLS_DONE, NOTE, READY
+from .apart import probe_apart, stop_background
 from .cells import new_shell, run_cells
 from .confine import confine
 from .probes import run_probes
 from .report import Reporter, end, imported, read_or_end
-
-_kill = os.kill  # kept before student code can replace it
 
 
 def main(config: dict) -> None:
@@ -46,12 +45,17 @@ def main(config: dict) -> None:
     shell = new_shell(note, config.get("stand_ins"))
     run_cells(shell, cells, reporter, config["cell_timeout"], cell_defines, set(config.get("skip_cells", ())))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's DataLoader handler must not blame the next probe
-    reporter.send(CELLS_DONE)
-    line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
-    if config.get("uid") is not None:
-        _stop_background_processes()
-    if line.strip():
-        run_probes(shell.user_ns, json.loads(line)["probes"], calls, reporter, config["probe_timeout"])
+
+    def probe() -> None:  # apart from the notebook's threads (apart.py)
+        reporter.send(CELLS_DONE)
+        line = requests.readline()  # the probes' inputs: sent only now, so no cell could find them in memory
+        if config.get("uid") is not None:
+            stop_background()
+        if line.strip():
+            run_probes(shell.user_ns, json.loads(line)["probes"], calls, reporter, config["probe_timeout"])
+        end(reporter)
+
+    probe_apart(reporter, probe)
     end(reporter)
 
 
@@ -61,13 +65,3 @@ def _private_stdin():
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(0, closefd=False)
     return requests
-
-
-def _stop_background_processes() -> None:
-    """What the cells left running (a fork bomb, a sleeper) would only compete with the grader's checks.
-
-    kill(-1) as the sandbox user reaches all its processes except this one; never done without the user switch."""
-    try:
-        _kill(-1, signal.SIGKILL)
-    except OSError:
-        pass  # there were none

@@ -20,6 +20,7 @@ class Reporter:
         self._dumps = json.dumps
         self._getpid = os.getpid
         self.pid = os.getpid()
+        self.send = self.send  # type: ignore[method-assign]  # bound now: a notebook's later patch of the class does not reach it
 
     def send(self, event: str, **fields) -> None:
         """One event of records.py, by its declared name (records.READY, RECORD, ...), with its fields."""

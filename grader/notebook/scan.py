@@ -894,7 +894,9 @@ _PROBING_CALLS = {
 }
 _PATCHED_MODULES = ("torch", "json", "os", "sys", "builtins", "gc", "io", "threading", "numpy", "grader")
 _PATCH_ALLOWED = ("torch.backends.", "sys.stdout", "sys.stderr", "numpy.random.seed")
-_GRADER_WORDS = ("grader.child", "grader.sandbox", "/proc/self/fd", "channel_fd")
+# the notebook's own settings, not the grader's: `sys.argv = ['']` for argparse, `sys.path += [...]`, `os.environ = ...`
+_SETTINGS = {"sys.argv", "sys.path", "os.environ", "sys.tracebacklimit", "sys.dont_write_bytecode"}
+_GRADER_WORDS = ("grader.child", "grader.sandbox", "/proc/self/fd", "channel_fd", "/autograder/source")
 
 
 def grader_probing(sources: "list | CodeCells") -> list[str]:
@@ -941,7 +943,8 @@ def _probes_grader(notebook, node) -> bool:
 
 def _patched(name: str) -> bool:
     module = name.split(".", 1)[0]
-    return module in _PATCHED_MODULES and "." in name.strip(".") and not name.startswith(_PATCH_ALLOWED)
+    allowed = name.startswith(_PATCH_ALLOWED) or name in _SETTINGS
+    return module in _PATCHED_MODULES and "." in name.strip(".") and not allowed
 
 
 # The syntax helpers an assignment's own analyses use (in its folder of assignments/, read by its readings).

@@ -7,6 +7,7 @@ record at all (scoring then gives 0 with a message).
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import jsonschema
@@ -78,6 +79,9 @@ class ChildReport:
     running: tuple | None = None  # ("cell", 12), ("probe", name) or ("read", 0)
     done: bool = False
     problems: list = field(default_factory=list)  # how the channel was misused: (code, detail); scoring words them
+    cell_limit: float | None = None  # seconds past which the parent itself counts a cell as stopped at its limit
+    overdue: dict = field(default_factory=dict)  # cell -> seconds it ran by the parent's clock, past cell_limit
+    _loop_at: float = 0.0  # when the cell loop's last event arrived (the first cell_start, then each cell_end)
     _used: dict = field(default_factory=dict)
     _answered: set = field(default_factory=set)
 
@@ -119,7 +123,9 @@ class ChildReport:
         if kind == R.CELL_END:
             return self.running == ("cell", event["cell"])
         if kind == R.CELLS_DONE:
-            return not self.cells_done and self.cell_count is not None and self.running is None
+            return (
+                not self.cells_done and self.cell_count is not None and self.running in (None, ("cell", self.last_cell))
+            )
         if kind in (R.PROBE_START, R.RECORD):
             return self.cells_done
         return True
@@ -138,19 +144,56 @@ class ChildReport:
         self.cell_count, self.running = event["count"], None
 
     def _cells_done(self, event) -> None:
+        self._unended((self.cell_count or 0) + 1)
         self.cells_done = True
 
     def _ungradable(self, event) -> None:
         self.ungradable, self.running = event["reason"], None
 
     def _cell_start(self, event) -> None:
+        self._unended(event["cell"])
+        self._loop_at = self._loop_at or time.monotonic()  # the clock starts with the first cell, not the shell
         self.last_cell = event["cell"]
         self.running = ("cell", event["cell"])
 
     def _cell_end(self, event) -> None:
         if event["status"] != "ok":
             self.cells[event["cell"]] = event
+        self._timed(event["cell"], event["status"])
         self.running = None
+
+    def _unended(self, upto: int) -> None:
+        """Cells before `upto` (the next to start, or past the last) that ended unreported: the running one and any
+        never started. The runner reports every cell, so the notebook's process changed its own reporting: the
+        parent says so, and times them itself."""
+        if any(problem[0] == "too_much" for problem in self.problems):
+            return  # events past the channel's share were dropped by the parent: that is said already
+        missing = list(range(self.last_cell + 1, upto))[:1000]
+        if self.running and self.running[0] == "cell":
+            missing.insert(0, self.running[1])
+        message = "the notebook's process did not report how this cell ended (its reporting was changed)"
+        for cell in missing:
+            self.cells[cell] = {"cell": cell, "status": "error", "error": {"type": "NotReported", "message": message}}
+        if missing:
+            self._problem(("unended", missing[0]))
+            self._timed(missing[-1], "error")
+
+    def _timed(self, cell: int, status: str) -> None:
+        """A cell that ran past its limit by the parent's clock was stopped there, whatever the runner says."""
+        now, started = time.monotonic(), self._loop_at
+        self._loop_at = now
+        if not started or self.cell_limit is None or now - started <= self.cell_limit or status == "timeout":
+            return
+        self.overdue[cell] = now - started
+        message = (
+            f"by the grader's clock, {now - started:.0f} s passed before the notebook's process reported anything "
+            "after this cell, past its time limit (the process did not report it stopped)"
+        )
+        self.cells[cell] = {
+            **self.cells.get(cell, {"cell": cell}),
+            "status": "timeout",
+            "error": {"type": "Timeout", "message": message, "cell": cell, "line": None},
+        }
 
     def _note(self, event) -> None:
         if len(self.notes) < 100:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..procfs import stopped
 from . import cleanup
 from .channel import TOTAL_BYTES, ChildReport, line_cap, split_lines
 from .output import HeadTail
@@ -34,6 +35,7 @@ BOOT = (
     "    __import__(config['entry'], fromlist=['main']).main(config)\n"
     "boot()\n"
 )
+APART_SECONDS = 10  # for the runner to be stopped by its prober, once its last cell has ended
 ENTRIES = {"runner": "grader.child.main", "reader": "grader.child.reader"}
 
 
@@ -108,7 +110,9 @@ class Child:
         self.start = "started cold"
         self.proc: Any = None  # a subprocess.Popen, or a warm.Forked (what Child uses of one), once entered
         self.readers: list = []
-        self.report = ChildReport(role=role)
+        # the parent's own clock on each cell: past its limit and the watchdog's grace, it was stopped at its limit
+        cell_limit = settings.cell_timeout + min(settings.watchdog_grace, settings.cell_timeout)
+        self.report = ChildReport(role=role, cell_limit=cell_limit)
         self.changed = threading.Condition()  # notified on every accepted line and when the run has ended
         self.ended = False
         self.cancelled = False
@@ -214,6 +218,14 @@ class Child:
                 self.proc.stdin.close()
             except (OSError, ValueError):
                 pass
+
+    def wait_apart(self) -> bool:
+        """Until every thread of the runner is stopped, as the parent sees in /proc; noted if it never is."""
+        if stopped(self.proc.pid, APART_SECONDS):
+            return True
+        with self.changed:
+            self.report._problem(("not_apart",))
+        return False
 
     def wait_for(self, seen) -> bool:
         """Block until `seen(self.report)` holds (True) or the child's run has ended (False). Bounded: every
@@ -335,14 +347,16 @@ def run_pair(reader: Child, runner: Child, request: dict) -> tuple:
 
 def _conduct(reader: Child, runner: Child, request: dict) -> None:
     """The runner reads the notebook once the reader holds it (no student code can have changed it yet); it gets the
-    probes' inputs once its last cell has ended and the reader has ended (the runner then stops whatever the
-    notebook left running, as the sandbox user, which would include a reader still rendering)."""
+    probes' inputs once its last cell has ended, the reader has ended (the runner then stops whatever the notebook
+    left running, as the sandbox user, which would include a reader still rendering) and every thread of the runner
+    is seen stopped (the probes run in a process forked from its main thread: grader/child/apart.py)."""
     if not reader.wait_for(lambda r: r.loaded or r.ungradable is not None) or not reader.report.loaded:
         return runner.cancel()  # nothing to run: the runner need not finish importing torch
     runner.send({"go": True})
     if runner.wait_for(lambda r: r.cells_done):
         reader.wait_for(lambda r: False)  # until the reader's run has ended
-        runner.send(request)
+        if runner.wait_apart():  # else the notebook's threads could read the inputs: they are never sent
+            runner.send(request)
     runner.close_input()
 
 

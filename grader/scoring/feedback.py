@@ -170,6 +170,13 @@ def channel_problem(problem: tuple) -> str:
         return f"The grader received two answers for its call of {inline_code(detail[0])}; neither was used."
     if code == "too_much":
         return "The notebook's process sent more data than the grader accepts; the rest was ignored."
+    if code == "unended":
+        return f"The notebook's process did not report how cell {detail[0]} ended (its reporting was changed)."
+    if code == "not_apart":
+        return (
+            "The grader did not call the notebook's functions: it calls them only apart from the threads the notebook "
+            "started, and the notebook's process could not be paused for that."
+        )
     if code == "too_long":
         return "The notebook's process sent a line longer than the grader accepts; it was ignored."
     return "The grader received data it did not send (the notebook wrote to the grader's channel); it was ignored."

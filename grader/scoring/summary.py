@@ -59,8 +59,17 @@ def facts(sub: Submission) -> dict:
     if notebook.get("grader_evidence"):
         flag("reaches_into_grader", "reader")
         evidence["reaches_into_grader"] = notebook["grader_evidence"]
+    unended = [problem[1] for problem in sub.report.problems if problem[0] == "unended"]
+    if unended:  # the runner reports every cell: the notebook changed the grader's reporting (channel.py _unended)
+        flag("reaches_into_grader", "parent")
+        evidence["reaches_into_grader"] = evidence.get("reaches_into_grader", []) + [
+            f"cell {cell}: the notebook's process did not report how it ended" for cell in unended
+        ]
     if sub.run and sub.run.stopped == "watchdog":
         flag("cell_timeout", "parent")
+    if sub.report.overdue:
+        flag("cell_timeout", "parent")  # its own clock (channel.py ChildReport.overdue)
+        evidence["cell_timeout"] = [f"cell {n}: {s:.0f} s" for n, s in sorted(sub.report.overdue.items())]
     if "timeout" in statuses:
         flag("cell_timeout", "runner")
     if sub.run and sub.run.stopped == "run_timeout":
