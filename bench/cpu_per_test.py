@@ -1,8 +1,8 @@
-"""A pytest plugin: the CPU-seconds each test costs, its worker's whole process tree counted (the worker's grader.serve
-and the sandbox user's processes it forks live long, so getrusage's children miss them). Use:
-`.venv/bin/python -m pytest -p bench.cpu_per_test -n 4 --dist worksteal project_tests` (A0_TEST_CPU=file: where each
-worker appends "nodeid<TAB>cpu<TAB>wall" lines; default /tmp/a0test-cpu.tsv). bench.cpu_per_test.py FILE prints the table
-by file."""
+"""A pytest plugin: the CPU-seconds each test costs, its worker's whole process tree counted (the worker's
+grader.serve and the sandbox user's processes it forks live long, so getrusage's children miss them). Use:
+`.venv/bin/python -m pytest -p bench.cpu_per_test -n 4 --dist worksteal project_tests`; each worker appends
+"nodeid<TAB>cpu<TAB>wall" lines to A0_TEST_CPU (default /tmp/a0test-cpu.tsv); `python bench/cpu_per_test.py FILE`
+prints the top files and tests."""
 
 import os
 import sys
@@ -43,10 +43,6 @@ _START: dict = {}
 
 def pytest_runtest_setup(item):
     _START[item.nodeid] = (_tree_cpu(os.getpid()), time.monotonic())
-
-
-def pytest_runtest_teardown(item, nextitem):
-    pass
 
 
 def pytest_runtest_logreport(report):
