@@ -63,7 +63,9 @@ def pytest_collection_modifyitems(items):
     for index in range(workers):  # the sizes of worksteal's first runs
         runs.append(left // (workers - index))
         left -= runs[-1]
-    piles = [slow[index::workers] for index in range(workers)]
+    piles: list = [[] for _ in range(workers)]
+    for item in slow:  # each to the pile with the fewest seconds so far: the piles end about together
+        min(piles, key=lambda pile: sum(seconds[i] for i in pile)).append(item)
     for pile, size in zip(piles, runs):
         fill = max(0, size - len(pile))
         pile += rest[:fill]

@@ -31,7 +31,7 @@ def closed_clone():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.slow(12)
+@pytest.mark.slow(16)
 @pytest.mark.skipif(os.geteuid() != 0, reason="as another user the child runs as that user: no folder is closed")
 def test_a_clone_in_a_closed_folder_grades_the_solution_as_root(closed_clone):
     done = make(closed_clone, "run")

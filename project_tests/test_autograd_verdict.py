@@ -437,7 +437,7 @@ def test_an_autograd_backprop_is_flagged_and_told_only_when_both_saw_it(grade_no
         assert all(line.split(": ", 1)[1] in message for line in evidence if not line.startswith("runner"))
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(18)
 def test_the_zero_policy_takes_points_only_when_both_observations_agree(tmp_path):
     """rubric.AUTOGRAD_IN_BACKPROP = "zero": 2.2 and 2.3 score 0 when the reader and the runner both saw autograd; the
     runner alone (names built at run time) or the reader alone (forward mode) costs nothing and tells the student

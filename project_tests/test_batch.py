@@ -135,7 +135,7 @@ def read_csv(out: Path) -> dict:
     return joined
 
 
-@pytest.mark.slow(45)
+@pytest.mark.slow(30)
 def test_batch_grades_a_class_and_resumes(tmp_path):
     expected = make_export(tmp_path)
     out = tmp_path / "out"
@@ -182,7 +182,7 @@ def test_batch_grades_a_class_and_resumes(tmp_path):
     assert {k: v for k, v in rows_again.items() if k != "310"} == {k: v for k, v in rows.items() if k != "310"}
 
 
-@pytest.mark.slow(10)
+@pytest.mark.slow(11)
 def test_batch_reads_the_zip_gradescope_gives(tmp_path):
     export = tmp_path / "assignment_42_export"  # the zip holds this folder, not its contents
     save(solution(), export / "submission_7")

@@ -34,7 +34,7 @@ with lease("a0sandbox") as user:
 """
 
 
-@pytest.mark.slow(30)
+@pytest.mark.slow(12)
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: sandbox users")
 def test_a_batch_and_a_grading_of_the_suite_pass_beside_a_ta_batch_on_the_default_sandbox_users(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("A0_SANDBOX")}  # the TA's: the defaults

@@ -156,7 +156,7 @@ def _private(out: Path) -> list:
     return [str(p) for p in [out, *out.rglob("*")] if stat.S_IMODE(p.lstat().st_mode) & 0o077 and not p.is_symlink()]
 
 
-@pytest.mark.slow(40)
+@pytest.mark.slow(15)
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_no_notebook_reaches_the_graders_files_and_the_solution_gets_full_marks(setting):
     _require(setting)

@@ -87,7 +87,7 @@ def test_make_secret_makes_one_only_when_asked_takes_the_courses_and_never_repla
     assert missing.returncode == 2 and "holds no .grader-secret" in missing.stderr
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow(13)
 def test_a_second_clone_is_refused_before_it_grades_then_grades_identically(tmp_path):
     first, second = clone(tmp_path / "first"), clone(tmp_path / "second")
     assert tool(first, "--secret", "--new").returncode == 0

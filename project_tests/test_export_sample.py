@@ -46,7 +46,7 @@ def batch(export: Path, out: Path, *options: str) -> str:
     return done.stdout
 
 
-@pytest.mark.slow(40)
+@pytest.mark.slow(22)
 def test_an_export_in_gradescopes_layout_gives_lateness_attempts_the_version_and_the_hand_graded_scores(tmp_path):
     export, out = tmp_path / "export", tmp_path / "regrade"
     make_export(export)

@@ -29,6 +29,7 @@ SEQUENTIAL_MODEL = (
 )
 
 
+@pytest.mark.slow(12)
 def test_solution_gets_full_marks(tmp_path):
     results = grade(SOLUTION, tmp_path / "results.json")
     assert results["score"] == FULL_MARKS

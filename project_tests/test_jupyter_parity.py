@@ -56,7 +56,7 @@ def _jupyter_failed_cells(nb, cwd) -> list:
     ]
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow(11)
 def test_the_grader_and_a_jupyter_kernel_fail_the_same_cells(grade_notebook, tmp_path):
     expected = [2, 3, 9, 10, 12, 15]
     jupyter = _jupyter_failed_cells(_notebook(), tmp_path)

@@ -158,7 +158,7 @@ def test_zip_carries_the_course_secret_made_once(tmp_path):
     assert ignored.returncode == 0  # kept out of git
 
 
-@pytest.mark.slow(25)
+@pytest.mark.slow(27)
 def test_setup_fails_loudly_when_the_sandbox_user_cannot_import_torch(tmp_path, autograder_root):
     root = prepare(autograder_root, tmp_path, torch_hidden_from_others=True)
     setup = run_setup(root)
@@ -228,7 +228,7 @@ def envelope():
                 time.sleep(0.1)
 
 
-@pytest.mark.slow(30)
+@pytest.mark.slow(50)
 def test_built_zip_sets_up_and_grades_in_gradescopes_layout_and_envelope(tmp_path, autograder_root, envelope):
     """One setup.sh and grading serve both checks (each costs seconds): the layout everywhere, the envelope where
     this machine can make one."""

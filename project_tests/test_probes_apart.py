@@ -133,6 +133,7 @@ def test_a_disguised_patch_of_the_reporter_class_hides_no_failed_cell_and_no_tim
     assert_score(graded)
 
 
+@pytest.mark.slow(15)
 def test_a_reporter_patched_through_the_garbage_collector_is_seen_by_the_parent(hostile):
     """Past its limit and the watchdog's grace (both 5 s here), by the parent's own clock."""
     overrun = OVERRUN.format(seconds=2 * CELL_TIMEOUT + 3)

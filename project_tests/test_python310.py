@@ -25,7 +25,7 @@ def test_every_grader_file_compiles_under_python_310():
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(45)
 @needs_310
 def test_the_locked_versions_install_on_python_310(tmp_path):
     """Every locked package (and the requirements) at once, dry run: a version without a 3.10 build, or two pins

@@ -119,7 +119,7 @@ def grader_copy(tmp_path: Path, tolerance_5_1: str) -> Path:
     return copy
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(35)
 def test_a_regrade_beside_gradescope_then_after_a_tolerance_change(tmp_path):
     export, out = tmp_path / "export", tmp_path / "out"
     make_export(export)
@@ -209,7 +209,7 @@ def own_processes(text: str) -> list:
     return found
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow(6)
 def test_closing_the_terminal_stops_the_batch_clean(tmp_path):
     export = tmp_path / "a0-sighup-export"
     save(insert_cells(solution(), "import time\ntime.sleep(300)"), export / "submission_1")

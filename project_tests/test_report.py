@@ -123,7 +123,7 @@ def forged(number_scores: dict, **facts) -> dict:
     }
 
 
-@pytest.mark.slow(15)
+@pytest.mark.slow(16)
 def test_pages_from_forged_results(tmp_path):
     out = tmp_path / "out"
     people = {
@@ -341,7 +341,7 @@ def run(export: Path, out: Path, *options: str) -> str:
     return done.stdout
 
 
-@pytest.mark.slow(60)
+@pytest.mark.slow(80)
 def test_a_class_end_to_end(tmp_path):
     expected = make_class(tmp_path / "export")
     out = tmp_path / "out"
@@ -429,6 +429,7 @@ def test_a_class_end_to_end(tmp_path):
         assert next(r for r in csv.DictReader(f) if r["submission_id"] == "1010")["total"] == "13"
 
 
+@pytest.mark.slow(10)
 def test_force_regrades_everything(tmp_path):
     write(tmp_path / "export" / "submission_1", "a0.py", "print('hi')")  # graded in a second: no notebook
     assert "1 graded now" in run(tmp_path / "export", tmp_path / "out")

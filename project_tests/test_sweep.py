@@ -107,6 +107,7 @@ def _queues_of(uid: int) -> list:
         return [entry.name for entry in os.scandir(folder) if entry.stat().st_uid == uid]
 
 
+@pytest.mark.slow(9)
 def test_sweep_user_leaves_nothing_of_the_user_and_everything_of_others(users):
     victim, bystander = users
     tag = f"a0hC-{uuid.uuid4().hex[:8]}"

@@ -82,7 +82,7 @@ def export_like_gradescopes(export: Path) -> None:
         shutil.copytree(SOURCE.parent, export / f"submission_{sub_id}")
 
 
-@pytest.mark.slow(40)
+@pytest.mark.slow(22)
 def test_a_tas_walk_leaves_every_path_the_readme_names(tmp_path):
     export, regrade, out = tmp_path / "export", tmp_path / "regrade", tmp_path / "out"
     export_like_gradescopes(export)

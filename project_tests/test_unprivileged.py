@@ -130,7 +130,7 @@ def _with_training(source: str, extra: str = ""):
 NOT_FAILED = ["# ValueError"]  # the solution's one failing cell, on purpose
 
 
-@pytest.mark.slow(30)
+@pytest.mark.slow(9)
 @pytest.mark.parametrize("without", ["", "A0_TEST_NO_USER_NAMESPACE"])
 def test_dataloader_workers_train_as_an_ordinary_user(checkout, without):
     nb = _with_training(LOADER_TRAINING, ONE_BATCH)
@@ -147,7 +147,7 @@ def test_dataloader_workers_train_as_an_ordinary_user(checkout, without):
         assert "user namespace (private /dev/shm)" in results["extra_data"]["in_force"], said[-2000:]
 
 
-@pytest.mark.slow(30)
+@pytest.mark.slow(9)
 @pytest.mark.parametrize("without", ["", "A0_TEST_NO_USER_NAMESPACE"])
 def test_multiprocessing_pool_and_queue_as_an_ordinary_user(checkout, without):
     nb = _with_training(POOL_TRAINING, SHARED_BLOCK)

@@ -7,6 +7,7 @@ import re
 import signal
 
 import nbformat
+import pytest
 from conftest import FORWARD, FULL_MARKS, code_cells, edit_cell, grade, job, sandbox_user, save, solution
 
 from grader.sandbox import cleanup
@@ -60,6 +61,7 @@ def seconds(text: str) -> str:
     return re.sub(r"\(\d+\.\d s\)", "(s)", text)
 
 
+@pytest.mark.slow(16)
 def test_a_warm_start_scores_and_explains_as_a_cold_start(tmp_path):
     notebooks = {
         "solution": solution(),

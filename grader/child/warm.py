@@ -31,6 +31,7 @@ def main(sock_fd: int) -> None:
     import IPython.core.interactiveshell  # noqa: F401
     import nbformat  # noqa: F401
     import torch  # noqa: F401
+    import torch._dynamo  # noqa: F401  -- what a notebook's first optimizer imports: 1.1 s of CPU in every child
 
     from . import main as _runner  # noqa: F401
     from . import reader as _reader  # noqa: F401
