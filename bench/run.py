@@ -11,10 +11,11 @@ For each notebook, on this machine, in one run:
 Rounds are interleaved (a, a1, b, c, c1, a, ...) so that background load hits every method alike; the first
 round is an untimed warm-up, the median of the next --repeat rounds is reported.
 
-Peak memory is sampled in the warm-up round: every 10 ms the RSS of the command's process and all its
-descendants (for b: run_autograder's parent and the sandboxed child; for c: nbconvert and the kernel) is
-summed from /proc, and the maximum over the samples is shown. RSS counts a shared library page once per
-process that maps it, so the sum slightly overstates; a spike shorter than 10 ms can be missed. (This
+Peak memory is sampled in the warm-up round: every 10 ms the PSS (proportional set size, /proc/PID/smaps_rollup)
+of the command's process and all its descendants (for b: run_autograder's parent, the reader, the runner and the
+prober and worker it forks for the probes; for c: nbconvert and the kernel) is summed, and the maximum over the
+samples is shown. PSS shares a page among the processes that map it, so a fork's copy-on-write pages count once
+(RSS, used before, counted the runner's ~330 MB again for each fork); a spike shorter than 10 ms can be missed. (This
 machine has cgroup v1 only, so there is no memory.peak; v1's max_usage_in_bytes would count page cache.)
 Timings on a shared machine are noisy: run it twice and compare; the script prints numbers, never asserts.
 """
@@ -31,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-PAGE = os.sysconf("SC_PAGE_SIZE")
 A, A1, B, C, C1 = (
     "a  bare python",
     "a1 bare python, 1 thread",
@@ -107,28 +107,36 @@ def methods(notebook: Path, work: Path, user: str, kernel_problem: str | None) -
     return found
 
 
-def tree_rss(root: int) -> int:
-    """Bytes of RSS of `root` and all its descendants, from one pass over /proc."""
-    children, rss = {}, {}
+def tree_pss(root: int) -> int:
+    """Bytes of PSS of `root` and all its descendants. A process whose smaps_rollup cannot be read is exiting (its
+    stat still shows the RSS it is freeing: counting that inflated the peak by a whole runner when the forks end)."""
+    children = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()  # after "(comm)": state ppid ... rss is 22nd
+                    fields = f.read().rsplit(b")", 1)[1].split()  # after "(comm)": state ppid ...
             except OSError:
                 continue
             children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21])
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        total += _pss(pid)
         todo.extend(children.get(pid, []))
-    return total * PAGE
+    return total
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"Pss:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 def run(command, env, work: Path, sample: bool) -> dict:
-    """Wall seconds of one run; with `sample`, also its peak tree RSS; for b, when results.json appeared."""
+    """Wall seconds of one run; with `sample`, also its peak tree PSS; for b, when results.json appeared."""
     results = work / "results.json"
     results.unlink(missing_ok=True)
     with open(work / "stderr.txt", "w+b") as err:
@@ -139,7 +147,7 @@ def run(command, env, work: Path, sample: bool) -> dict:
         peak = 0
         if sample:
             while proc.poll() is None:
-                peak = max(peak, tree_rss(proc.pid))
+                peak = max(peak, tree_pss(proc.pid))
                 time.sleep(0.01)
         proc.wait()
         seconds = time.perf_counter() - started
