@@ -11,6 +11,7 @@ from conftest import (
     assert_inert,
     cell_number,
     edit_cell,
+    grade,
     output_of,
     save,
     solution,
@@ -102,14 +103,8 @@ def test_a_missing_sigmoid_is_named_as_the_symptom(grade_notebook):
 def test_the_untouched_handout_beside_a_colab_copy_grades_the_copy(tmp_path):
     folder = save(solution(), tmp_path / "submission", "Copy of A0.ipynb").parent
     (folder / "A0.ipynb").write_bytes(SOURCE.read_bytes())
-    done = subprocess.run(
-        [str(RUN_AUTOGRADER), "--submission", str(folder), "--results", str(tmp_path / "r.json"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    results = json.loads((tmp_path / "r.json").read_text())
-    assert results["score"] == FULL_MARKS and results["extra_data"]["notebook"] == "Copy of A0.ipynb", done.stderr
+    results = grade(folder, tmp_path / "r.json")
+    assert results["score"] == FULL_MARKS and results["extra_data"]["notebook"] == "Copy of A0.ipynb", results["output"]
     assert "has exactly the code cells of the handout" in results["output"]
 
 

@@ -1,9 +1,9 @@
-"""`--ta-files` (used by `make batch`): the notebook rendered in the sandboxed child and the answer's images."""
+"""`--ta-files` (used by `make batch`): the notebook rendered in the sandboxed child and the answer's images. Graded
+as the batch grades, through grader.serve (a warm start's forked children)."""
 
 import base64
-import json
 
-from conftest import FORWARD, cell_number, edit_cell, run_grader, sandbox_user, save, solution
+from conftest import FORWARD, cell_number, edit_cell, grade, save, solution
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -17,8 +17,7 @@ def test_ta_files_hold_the_rendered_notebook_and_the_answer_image(tmp_path):
     answer.attachments = {"plot.png": {"image/png": base64.b64encode(PNG).decode()}}
     folder = save(nb, tmp_path / "submission").parent
     ta = tmp_path / "ta"
-    run_grader(folder, tmp_path / "results.json", "--ta-files", str(ta), "--sandbox-user", sandbox_user())
-    facts = json.loads((tmp_path / "results.json").read_text())["extra_data"]
+    facts = grade(folder, tmp_path / "results.json", "--ta-files", str(ta))["extra_data"]
     assert facts["by_hand"]["images"] == ["answer-1.png"]
     assert (ta / "answer-1.png").read_bytes() == PNG
     page = (ta / "notebook.html").read_text()
