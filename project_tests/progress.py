@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 
-UNMARKED_SECONDS = 1.5  # an unmarked test's average on two busy cores (most grade one notebook warm)
+UNMARKED_SECONDS = 0.6  # an unmarked test's average: 0.61 s of wall time over 673 of them, four workers on two cores
 EVERY_SECONDS = float(os.environ.get("A0_TEST_PROGRESS_SECONDS", 30))
 
 
