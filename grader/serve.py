@@ -1,9 +1,9 @@
 """Grade many notebooks in one process, every child forked by one warm start (grader/sandbox/warm.py) instead of
 a fresh interpreter importing torch again: the batch keeps one per job slot, the project's tests one per worker.
 
-`python -m grader.serve [cold]`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log": a file
-for what that grading prints, or null for stderr}; once the grading has ended, its exit status (run_autograder's) is
-one line on stdout. `Server` is the other end. With `cold` every child starts cold, as a single grading's: the batch
+`python -m grader.serve [cold]`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log":
+a file for what that grading prints, or null for stderr}; once the grading has ended, its exit status
+(run_autograder's) is one line on stdout. `Server` is the other end. With `cold` every child starts cold, as a single grading's: the batch
 asks for that when no job slot grades more than one notebook (a warm start costs about 2.6 CPU-s, a cold grading's
 children about 2)."""
 
