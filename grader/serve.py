@@ -3,9 +3,9 @@ a fresh interpreter importing torch again: the batch keeps one per job slot, the
 
 `python -m grader.serve [cold]`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log":
 a file for what that grading prints, or null for stderr}; once the grading has ended, its exit status
-(run_autograder's) is one line on stdout. `Server` is the other end. With `cold` every child starts cold, as a single grading's: the batch
-asks for that when no job slot grades more than one notebook (a warm start costs about 2.6 CPU-s, a cold grading's
-children about 2)."""
+(run_autograder's) is one line on stdout. `Server` is the other end. With `cold` every child starts cold, as a
+single grading's: the batch asks for that when no job slot grades more than one notebook (a warm start costs about
+2.6 CPU-s, a cold grading's children about 2)."""
 
 import json
 import os
