@@ -8,7 +8,7 @@ import signal
 
 import nbformat
 import pytest
-from conftest import FORWARD, FULL_MARKS, code_cells, edit_cell, grade, job, sandbox_user, save, solution
+from conftest import FORWARD, FULL_MARKS, SERVER, code_cells, edit_cell, grade, job, sandbox_user, save, solution
 
 from grader.sandbox import cleanup
 from grader.serve import Server
@@ -43,11 +43,8 @@ def graded_by(server: Server, nb, folder) -> tuple:
 
 
 def test_a_forked_child_holds_no_socket_of_the_warm_process_and_draws_its_own_numbers(tmp_path):
-    server = Server()
-    try:
-        gradings = [graded_by(server, with_probe(solution()), tmp_path / str(n)) for n in (1, 2)]
-    finally:
-        server.close()
+    # the worker's own grader.serve, whose warm process has forked every child of this worker's earlier gradings
+    gradings = [graded_by(SERVER, with_probe(solution()), tmp_path / str(n)) for n in (1, 2)]
     for results, log in gradings:
         assert results["score"] == FULL_MARKS, results["output"]
         assert "forked by the warm start" in log, log[:3000]  # the runner (a cold one says "started cold")
@@ -68,11 +65,7 @@ def test_a_warm_start_scores_and_explains_as_a_cold_start(tmp_path):
         "sigmoid": edit_cell(solution(), FORWARD, "h = z1.relu()", "h = z1.sigmoid()"),
         "exits": nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nos._exit(3)")]),
     }
-    server = Server()
-    try:
-        warm = {name: graded_by(server, nb, tmp_path / "warm" / name)[0] for name, nb in notebooks.items()}
-    finally:
-        server.close()
+    warm = {name: graded_by(SERVER, nb, tmp_path / "warm" / name)[0] for name, nb in notebooks.items()}
     for name, nb in notebooks.items():
         folder = tmp_path / "cold" / name
         cold = grade(save(nb, folder / "submission").parent, folder / "results.json", env={})  # run_autograder
