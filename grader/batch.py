@@ -640,12 +640,10 @@ def _run(export, out, jobs, timeout, prefix, force, cell_timeout, names, unpacke
         if os.geteuid() == 0 and slot <= len(todo):  # every slot's user now, before any notebook runs: a useradd
             system_user(f"{prefix}-{slot}")  # replaces /etc/passwd, which a confined child then can't read (Landlock)
 
-    warm = len(todo) > jobs  # else no slot grades twice: a warm start would cost more than it saves (serve.py)
-
     def work(sub_id):
         slot = slots.get()
         try:
-            server = servers.setdefault(slot, Server(warm))
+            server = servers.setdefault(slot, Server())
             return grade_one(
                 folders[sub_id],
                 out / sub_id,

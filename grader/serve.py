@@ -1,11 +1,9 @@
 """Grade many notebooks in one process, every child forked by one warm start (grader/sandbox/warm.py) instead of
 a fresh interpreter importing torch again: the batch keeps one per job slot, the project's tests one per worker.
 
-`python -m grader.serve [cold]`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log":
-a file for what that grading prints, or null for stderr}; once the grading has ended, its exit status
-(run_autograder's) is one line on stdout. `Server` is the other end. With `cold` every child starts cold, as a
-single grading's: the batch asks for that when no job slot grades more than one notebook (a warm start costs about
-2.6 CPU-s, a cold grading's children about 2)."""
+`python -m grader.serve`: each line on stdin is a JSON request {"job": one grading (grade.Job.to_json), "log": a file
+for what that grading prints, or null for stderr}; once the grading has ended, its exit status (run_autograder's) is
+one line on stdout. `Server` is the other end."""
 
 import json
 import os
@@ -20,13 +18,13 @@ from .sandbox import cleanup
 from .sandbox.launch import ROOT, child_python
 from .sandbox.warm import Warm
 
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.serve import main; main(sys.argv[2:] != ['cold'])"
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from grader.serve import main; main()"
 
 
-def main(warm_start: bool = True) -> None:
+def main() -> None:
     replies = os.fdopen(os.dup(1), "w")
     stderr = os.dup(2)
-    warm = Warm() if warm_start else None
+    warm = Warm()
     try:
         for line in sys.stdin:
             request = json.loads(line)
@@ -45,8 +43,7 @@ def main(warm_start: bool = True) -> None:
             if code == 130:  # interrupted: stop, as run_autograder would
                 break
     finally:
-        if warm is not None:
-            warm.close()
+        warm.close()
     os._exit(0)
 
 
@@ -62,16 +59,15 @@ def _reset_peak_memory() -> None:
 class Server:
     """A grader.serve process, started on first use and again after it died or was killed."""
 
-    def __init__(self, warm: bool = True) -> None:
+    def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
-        self.warm = warm
 
     def grade(self, job: Job, log=None, timeout: float | None = None) -> int:
         """run_autograder's exit status for that grading; subprocess.TimeoutExpired (the server is then killed)."""
         proc = self.proc
         if proc is None or proc.poll() is not None:
             proc = self.proc = subprocess.Popen(
-                [child_python(sys.executable), "-I", "-c", BOOT, str(ROOT), *([] if self.warm else ["cold"])],
+                [child_python(sys.executable), "-I", "-c", BOOT, str(ROOT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -115,4 +111,4 @@ class Server:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] != ["cold"])
+    main()
