@@ -48,13 +48,15 @@ def test_30_mb_of_nested_empty_objects_is_refused_with_a_message(tmp_path):
     assert "could not be graded" in results["output"]
 
 
-@pytest.mark.slow(15)
+@pytest.mark.slow(10)
 def test_a_quadratic_answer_and_shell_assignments_do_not_stall_grading(tmp_path):
     nb = solution()
     answer = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("**Answer:**"))
     answer.source = "**Answer:** yes" + "*" * 1_000_000
+    # IPython takes 40 CPU-s to transform these lines (each pass re-reads the cell) and then gives up, as Jupyter
+    # does: the transform counts in the cell's time, so the cell is stopped at its limit (5 s here, 300 by default)
     nb.cells.insert(3, nbformat.v4.new_code_cell("\n".join(f"x{i} = !echo {i}" for i in range(4000))))
-    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path, cell_timeout=10)
+    results, peak = grade_logged(save(nb, tmp_path / "submission").parent, tmp_path, cell_timeout=5)
     assert peak < PARENT_MB
     assert results["score"] == FULL_MARKS, results["output"][:2000]
 
