@@ -40,7 +40,7 @@ chmod -R go-rwx "$source_dir/grader" "$source_dir/assignments" "$source_dir/test
 mkdir -p "$root/results" && chmod 755 "$root/results"
 
 # The proof.
-"$venv/bin/python" -c 'import torch, sys; sys.exit(torch.version.cuda is not None)' 2>/dev/null \
+torch_version="$("$venv/bin/python" -c 'import torch, sys; print(torch.__version__); sys.exit(torch.version.cuda is not None)' 2>/dev/null)" \
   || fail "torch does not import in $venv, or is not the CPU-only build (TORCH_INDEX=$torch_index)"
 id -u a0sandbox >/dev/null 2>&1 || fail "the sandbox user a0sandbox does not exist (useradd failed?)"
 # What a notebook may import (the assignment's Packages, assignments/a0/packages.py): every installed package
@@ -85,4 +85,4 @@ facts = results.get("extra_data", {})
 print("setup.sh: sandbox layers in force: " + (", ".join(facts.get("in_force") or []) or "none") +
       "; NOT in force here: " + (", ".join(facts.get("not_in_force") or []) or "nothing"))
 PY
-echo "setup.sh: environment ready in $venv (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'), CPU only; a test notebook graded as expected)"
+echo "setup.sh: environment ready in $venv (torch $torch_version, CPU only; a test notebook graded as expected)"
