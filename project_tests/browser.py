@@ -1,4 +1,4 @@
-"""Open a page in real headless Chromium (Debian's package) over the DevTools protocol: failed requests, console
+"""Open pages in real headless Chromium (Debian's package) over the DevTools protocol: failed requests, console
 errors, a screenshot. Used by the TA-report tests."""
 
 import base64
@@ -90,9 +90,10 @@ class _DevTools:
         )
 
 
-def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) -> dict:
-    """{"failed": [requests that failed or got an HTTP error], "errors": [console errors and exceptions],
-    "requests": [URLs requested]} for `page`, and its full-page screenshot written to `screenshot`."""
+def open_pages(binary: str, pages: dict, settle: float = 1.5) -> dict:
+    """{name: {"failed": [requests that failed or got an HTTP error], "errors": [console errors and exceptions],
+    "requests": [URLs requested]}} for each entry {name: (page, screenshot)} of `pages`, one after the other in one
+    Chromium (a tab each, closed before the next opens); each page's full-page screenshot is written to `screenshot`."""
     profile = tempfile.mkdtemp(prefix="a0-chromium-")
     proc = subprocess.Popen(
         [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
@@ -110,44 +111,12 @@ def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) ->
             url = found and found.group(1)
         assert url, "chromium did not start its DevTools server"
         tools = _DevTools(url)
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        tools.watch(session)
-        tools.send("Page.enable", session=session)
-        tools.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
-        deadline = time.monotonic() + 30
-        while not any(e["method"] == "Page.loadEventFired" for e in tools.events) and time.monotonic() < deadline:
-            tools.receive(timeout=max(0.1, deadline - time.monotonic()))
-        assert any(e["method"] == "Page.loadEventFired" for e in tools.events), "the page did not load"
-        until = time.monotonic() + settle  # late console messages and requests
-        while time.monotonic() < until:
-            try:
-                tools.receive(timeout=until - time.monotonic())
-            except Exception:  # noqa: BLE001  -- websocket's timeout
-                break
-        shot = tools.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-        report = {"failed": [], "errors": [], "requests": []}
-        for event in tools.events:
-            method, params = event["method"], event.get("params", {})
-            if method == "Network.requestWillBeSent":
-                report["requests"].append(params["request"]["url"][:200])
-            elif method == "Network.loadingFailed":
-                report["failed"].append(f"{params.get('errorText')} {params.get('blockedReason') or ''}")
-            elif method == "Network.responseReceived" and params["response"].get("status", 0) >= 400:
-                report["failed"].append(f"HTTP {params['response']['status']} {params['response']['url'][:200]}")
-            elif method == "Runtime.exceptionThrown":
-                report["errors"].append(str(params["exceptionDetails"].get("text")))
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                report["errors"].append(" ".join(str(a.get("value")) for a in params.get("args", [])))
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                report["errors"].append(params["entry"].get("text", ""))
+        seen = {name: _visit(tools, page, screenshot, settle) for name, (page, screenshot) in pages.items()}
         try:
             tools.send("Browser.close")
         except Exception:  # noqa: BLE001  -- the browser may already be gone
             pass
-        return report
+        return seen
     finally:
         try:
             proc.wait(timeout=10)
@@ -155,3 +124,42 @@ def open_page(binary: str, page: Path, screenshot: Path, settle: float = 1.5) ->
             proc.kill()
             proc.wait()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _visit(tools: _DevTools, page: Path, screenshot: Path, settle: float) -> dict:
+    tools.events = []
+    target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    tools.watch(session)
+    tools.send("Page.enable", session=session)
+    tools.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+    deadline = time.monotonic() + 30
+    while not any(e["method"] == "Page.loadEventFired" for e in tools.events) and time.monotonic() < deadline:
+        tools.receive(timeout=max(0.1, deadline - time.monotonic()))
+    assert any(e["method"] == "Page.loadEventFired" for e in tools.events), f"{page.name} did not load"
+    until = time.monotonic() + settle  # late console messages and requests
+    while time.monotonic() < until:
+        try:
+            tools.receive(timeout=until - time.monotonic())
+        except Exception:  # noqa: BLE001  -- websocket's timeout
+            break
+    shot = tools.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=session)
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    screenshot.write_bytes(base64.b64decode(shot["data"]))
+    report: dict = {"failed": [], "errors": [], "requests": []}
+    for event in tools.events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            report["requests"].append(params["request"]["url"][:200])
+        elif method == "Network.loadingFailed":
+            report["failed"].append(f"{params.get('errorText')} {params.get('blockedReason') or ''}")
+        elif method == "Network.responseReceived" and params["response"].get("status", 0) >= 400:
+            report["failed"].append(f"HTTP {params['response']['status']} {params['response']['url'][:200]}")
+        elif method == "Runtime.exceptionThrown":
+            report["errors"].append(str(params["exceptionDetails"].get("text")))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            report["errors"].append(" ".join(str(a.get("value")) for a in params.get("args", [])))
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            report["errors"].append(params["entry"].get("text", ""))
+    tools.send("Target.closeTarget", {"targetId": target})
+    return report

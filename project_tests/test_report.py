@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import chromium, open_page
+from browser import chromium, open_pages
 from conftest import FORWARD, FULL_MARKS, ROOT, SOURCE, edit_cell, save, solution
 from test_batch import start_batch, write
 
@@ -244,12 +244,12 @@ def test_pages_from_forged_results(tmp_path):
     if not binary:
         print(f"SKIPPED the browser check: {why}")
         return
-    for name, path in (
-        ("forged-report", out / "report.html"),
-        ("forged-feedback", out / "submission_1" / "feedback.html"),
-        ("forged-answers", out / "answers.html"),
-    ):
-        seen = open_page(binary, path, SCREENSHOTS / f"{name}.png")
+    shown = {
+        "forged-report": out / "report.html",
+        "forged-feedback": out / "submission_1" / "feedback.html",
+        "forged-answers": out / "answers.html",
+    }
+    for name, seen in open_pages(binary, {n: (p, SCREENSHOTS / f"{n}.png") for n, p in shown.items()}).items():
         assert seen["failed"] == [] and seen["errors"] == [], (name, seen)
         assert all(url.startswith(("file:", "data:", "about:")) for url in seen["requests"]), seen["requests"]
 
@@ -410,8 +410,8 @@ def test_a_class_end_to_end(tmp_path):
     if not binary:
         print(f"SKIPPED the browser check: {why}")
     else:
-        for name, path in (("report", out / "report.html"), ("feedback", feedback)):
-            seen = open_page(binary, path, SCREENSHOTS / f"{name}.png")
+        shown = {"report": out / "report.html", "feedback": feedback}
+        for name, seen in open_pages(binary, {n: (p, SCREENSHOTS / f"{n}.png") for n, p in shown.items()}).items():
             assert seen["failed"] == [] and seen["errors"] == [], (name, seen)
             assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
 
