@@ -103,12 +103,15 @@ def make_export(root: Path) -> dict:
     return expected
 
 
-def start_batch(export: Path, out: Path, timeout: float = 300, options=(), jobs=2) -> subprocess.CompletedProcess:
-    """`jobs=1` where the batch's parallel slots are not what a test checks: one warm start (about 4 CPU-s) less."""
+def start_batch(
+    export: Path, out: Path, timeout: float = 300, options=(), jobs=2, grader: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """`python -m grader.batch` of the checkout `grader` (this one, or a copy). `jobs=1` where the batch's parallel
+    slots are not what a test checks: one warm start (about 4 CPU-s) less."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user(), **DEVELOPMENT}
     return subprocess.run(
         [sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", str(jobs), *options],
-        cwd=ROOT,
+        cwd=grader,
         env=env,
         capture_output=True,
         text=True,

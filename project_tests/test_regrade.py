@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DEVELOPMENT, FORWARD, ROOT, edit_cell, processes_of, sandbox_user, save, solution
-from test_batch import write
+from test_batch import start_batch, write
 from test_report import insert_cells, with_answer
 
 from assignments.a0.rubric import RUBRIC
@@ -78,15 +78,7 @@ def make_export(export: Path) -> None:
 
 
 def batch(grader: Path, export: Path, out: Path) -> str:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "A0_SANDBOX_PREFIX": sandbox_user(), **DEVELOPMENT}
-    done = subprocess.run(
-        [sys.executable, "-m", "grader.batch", str(export), str(out), "--jobs", "1"],  # one warm start
-        cwd=grader,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = start_batch(export, out, timeout=600, jobs=1, grader=grader)  # one warm start
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
