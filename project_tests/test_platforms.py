@@ -10,7 +10,7 @@ import textwrap
 from conftest import ROOT, grade, save, solution
 
 SIMULATED = textwrap.dedent("""
-    import json, os, resource, sys, tempfile
+    import json, os, resource, sys
     sys.path.insert(0, sys.argv[1])
     from grader.child import confine
     confine._libc = None                      # no prctl, seccomp, unshare or mount (macOS, other libcs)
@@ -24,13 +24,15 @@ SIMULATED = textwrap.dedent("""
         real(kind, value)
     resource.setrlimit = setrlimit
     limits = {"cpu_seconds": 60, "memory_bytes": 2**31, "processes": 4096, "file_bytes": 2**26, "open_files": 256}
-    done = confine.confine({"limits": limits, "workdir": tempfile.mkdtemp(), "uid": None, "hide": ["/nonexistent"]})
+    done = confine.confine({"limits": limits, "workdir": sys.argv[2], "uid": None, "hide": ["/nonexistent"]})
     print(json.dumps(done))
 """)
 
 
-def test_a_platform_without_linux_protections_degrades_and_says_so():
-    done = subprocess.run([sys.executable, "-c", SIMULATED, str(ROOT)], capture_output=True, text=True, timeout=60)
+def test_a_platform_without_linux_protections_degrades_and_says_so(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATED, str(ROOT), str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     missing = set(report["not_in_force"])

@@ -167,7 +167,7 @@ def test_multiprocessing_pool_and_queue_as_an_ordinary_user(checkout, without):
 
 
 HALF_MADE = """
-import json, os, sys, tempfile
+import json, os, sys
 sys.path.insert(0, sys.argv[1])
 from grader.child import confine
 
@@ -177,15 +177,17 @@ def refused(*args):  # as where a namespace is made without capabilities (Ubuntu
 confine._mount = refused
 before = os.readlink("/proc/self/ns/user"), os.geteuid()
 limits = {"cpu_seconds": 60, "memory_bytes": 2**31, "processes": 4096, "file_bytes": 2**26, "open_files": 256}
-done = confine.confine({"limits": limits, "workdir": tempfile.mkdtemp(), "uid": None})
+done = confine.confine({"limits": limits, "workdir": sys.argv[2], "uid": None})
 print(json.dumps({"same": [os.readlink("/proc/self/ns/user"), os.geteuid()] == list(before), **done}))
 """
 
 
 def test_a_user_namespace_that_cannot_be_completed_leaves_the_child_as_it_was(checkout):
+    workdir = Path(tempfile.mkdtemp(prefix="work-", dir=checkout))
+    shutil.chown(workdir, NOBODY, NOBODY)
     done = subprocess.run(
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", str(checkout / ".venv/bin/python")]
-        + ["-c", HALF_MADE, str(checkout)],
+        + ["-c", HALF_MADE, str(checkout), str(workdir)],
         capture_output=True,
         text=True,
         timeout=120,
