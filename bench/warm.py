@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "project_tests")]
 
-from conftest import FULL_MARKS, run_grader, sandbox_user, save, solution  # noqa: E402
+from conftest import FULL_MARKS, job, run_grader, sandbox_user, save, solution  # noqa: E402
 
 from grader.serve import Server  # noqa: E402
 
@@ -46,7 +46,7 @@ def main() -> None:
                     run_grader(submission.parent, results, "--sandbox-user", sandbox_user())
                 else:
                     argv = ["--submission", str(submission.parent), "--results", str(results)]
-                    assert server.grade([*argv, "--sandbox-user", sandbox_user()], log=os.devnull) == 0
+                    assert server.grade(job([*argv, "--sandbox-user", sandbox_user()]), log=os.devnull) == 0
                 if way == "warm" and n == repeat - 1:
                     server.close()  # its CPU time is counted once it has been waited for
                 times[way].append((time.monotonic() - started, cpu() - used))
