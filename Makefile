@@ -10,7 +10,7 @@ TEST_WORKERS ?= 4
 SOLUTION ?= solution/A0.ipynb
 LOCK_PY310 ?= $(firstword $(wildcard /root/.pyenv/versions/3.10*/bin/python) $(shell command -v python3.10))
 
-.PHONY: venv run test lint grade template zip secret gradescope-check bench bench-suite bench-warm batch merge-answers clean lock
+.PHONY: venv run test lint grade template zip secret gradescope-check bench bench-suite bench-warm batch merge-answers clean lock lock-check
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt
 TORCH := $(shell grep '^torch==' requirements.txt)
@@ -107,6 +107,12 @@ gradescope-check:
 lock:
 	@test -n "$(LOCK_PY310)" || { echo "make lock needs a Python 3.10: make lock LOCK_PY310=path/to/python3.10"; exit 2; }
 	$(SYSTEM_PYTHON) tools/lock.py --py310 "$(LOCK_PY310)" --torch-index "$(TORCH_INDEX)"
+
+# `make lock-check`: asks the package index whether every pin still installs on Python 3.10 (CI runs it after the
+# suite; `make test` checks offline that constraints.txt is make lock's output for today's requirements).
+lock-check:
+	@test -n "$(LOCK_PY310)" || { echo "make lock-check needs a Python 3.10: make lock-check LOCK_PY310=path/to/python3.10"; exit 2; }
+	$(SYSTEM_PYTHON) tools/lock.py --check --py310 "$(LOCK_PY310)"
 
 clean:
 	rm -rf $(OUT) autograder.zip .pytest_cache

@@ -3,6 +3,11 @@ requirements-dev.txt pull in, resolved for this machine's Python and for Gradesc
 `python_version` marker where the two differ. Standard library only.
 
     python3 tools/lock.py --py310 /path/to/python3.10 [--torch-index URL]
+    python3 tools/lock.py --check --py310 /path/to/python3.10     (make lock-check; CI runs it)
+
+The file carries a digest of the requirements and of its own pins (`stamp`): the test suite checks it offline, so a
+requirement changed without `make lock`, or a pin edited by hand, fails `make test`. `--check` asks the package index
+again whether every pin still installs on Python 3.10 (a release can be yanked after the lock was made).
 
 Nothing is installed: pip resolves in a throwaway venv (`pip install --dry-run --report`). torch is resolved alone
 (from a wheel on this machine if pip's find-links has one, else from the CPU-only index), and its own dependencies
@@ -11,6 +16,7 @@ resolution does not need a torch wheel for 3.10 on this machine.
 """
 
 import argparse
+import hashlib
 import json
 import re
 import subprocess
@@ -28,7 +34,8 @@ def requirement_lines():
 
 
 def resolve(python: str, requirements: list, *pip_options: str) -> list:
-    """What pip would install for these requirements with this interpreter: the report's `install` entries."""
+    """What pip would install for these requirements with this interpreter: the report's `install` entries. pip's
+    messages are shown only when it fails (this machine's pip configuration may warn about every package)."""
     with tempfile.TemporaryDirectory(prefix="a0-lock-") as tmp:
         subprocess.run([python, "-m", "venv", tmp], check=True)
         done = subprocess.run(
@@ -46,10 +53,68 @@ def resolve(python: str, requirements: list, *pip_options: str) -> list:
                 *pip_options,
                 *requirements,
             ],
-            stdout=subprocess.PIPE,
-            check=True,
+            capture_output=True,
+            text=True,
         )
+    if done.returncode:
+        sys.stderr.write(done.stderr[-5000:])
+        raise subprocess.CalledProcessError(done.returncode, done.args)
     return json.loads(done.stdout)["install"]
+
+
+STAMP = "# sha256 of requirements.txt, requirements-dev.txt and the pins below: "
+
+
+def stamp(pins: list) -> str:
+    """The digest line for these pins and today's requirement files."""
+    digest = hashlib.sha256()
+    for path in REQUIREMENTS:
+        digest.update(path.read_bytes())
+    digest.update("\n".join(pins).encode())
+    return STAMP + digest.hexdigest()[:16]
+
+
+def stamp_problem(constraints: Path) -> str | None:
+    """None if `constraints` is make lock's output for today's requirements, else what is wrong and the fix."""
+    lines = constraints.read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith("#")]
+    found = [line for line in lines if line.startswith(STAMP)]
+    if found != [stamp(pins)]:
+        return (
+            f"{constraints.name} is not what `make lock` made from today's requirements.txt and requirements-dev.txt "
+            "(a requirement changed, or a pin was edited by hand): run `make lock`"
+        )
+    return None
+
+
+def check(python310: str, constraints: Path) -> int:
+    """0 if the stamp holds and every pin (torch aside: its 3.10 wheel is on the CPU-only index) installs on 3.10,
+    pulling in nothing unpinned; else 1, with the reason on stderr. Asks the package index; nothing is installed."""
+    problem = stamp_problem(constraints)
+    if problem:
+        print(f"lock-check: {problem}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="a0-lock-") as tmp:
+        files = []
+        for path in (ROOT / "requirements.txt", constraints):
+            kept = [line for line in path.read_text().splitlines() if not line.startswith("torch==")]
+            (Path(tmp) / path.name).write_text("\n".join(kept) + "\n")
+            files += ["-r", str(Path(tmp) / path.name)]
+        try:
+            installed = resolve(python310, files)
+        except subprocess.CalledProcessError:
+            print("lock-check: the pins do not install on Python 3.10 (pip's reason above)", file=sys.stderr)
+            return 1
+    pinned = {normal(line.split("==")[0]) for line in constraints.read_text().splitlines() if "==" in line}
+    pulled = {normal(item["metadata"]["name"]) for item in installed}
+    if pulled - pinned:
+        print(
+            f"lock-check: Python 3.10 would install unpinned {sorted(pulled - pinned)}: run `make lock`",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"lock-check: {constraints.name} is current and its {len(pulled)} packages install on Python 3.10")
+    return 0
 
 
 def python_version(python: str) -> str:
@@ -70,9 +135,12 @@ def main():
     parser.add_argument("--py310", required=True, help="a Python 3.10 interpreter (Gradescope's Ubuntu 22.04)")
     parser.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "constraints.txt")
+    parser.add_argument("--check", action="store_true", help="check --out against the index instead of writing it")
     args = parser.parse_args()
     if python_version(args.py310) != "3.10":
         parser.error(f"--py310 {args.py310} is Python {python_version(args.py310)}")
+    if args.check:
+        sys.exit(check(args.py310, args.out))
 
     lines = requirement_lines()
     torch_line = next(line for line in lines if line.startswith("torch=="))
@@ -95,18 +163,18 @@ def main():
         "# Generated by `make lock` (tools/lock.py) from requirements.txt and requirements-dev.txt; do not edit.",
         f"# Resolved for Python {here} and 3.10 (Gradescope); torch's 3.10 wheel is assumed to exist on the "
         "CPU-only index.",
-        f"torch=={torch['metadata']['version']}",
     ]
+    pins = [f"torch=={torch['metadata']['version']}"]
     for name in sorted(set(mine) | set(old)):
         if mine.get(name) == old.get(name):
-            out.append(f"{name}=={mine[name]}")
+            pins.append(f"{name}=={mine[name]}")
             continue
         if name in old:
-            out.append(f'{name}=={old[name]}; python_version < "3.11"')
+            pins.append(f'{name}=={old[name]}; python_version < "3.11"')
         if name in mine:
-            out.append(f'{name}=={mine[name]}; python_version >= "3.11"')
-    args.out.write_text("\n".join(out) + "\n")
-    print(f"{args.out}: {len(out) - 2} lines")
+            pins.append(f'{name}=={mine[name]}; python_version >= "3.11"')
+    args.out.write_text("\n".join([*out, stamp(pins), *pins]) + "\n")
+    print(f"{args.out}: {len(pins)} pins")
 
 
 if __name__ == "__main__":
