@@ -125,6 +125,18 @@ def test_a_link_beside_the_notebook_is_not_copied_for_the_notebook_to_read(tmp_p
     assert "z1_grad" not in json.dumps(results)
 
 
+def test_an_output_of_json_nested_100_levels_is_graded_normally(tmp_path):
+    """The reader refuses JSON nested deeper than about 128 levels before parsing it (test_resource_attacks); a
+    notebook's own structure is under 10, so a deep honest output (a plotly or vega spec) stays well inside."""
+    nb = solution()
+    nested = {}
+    for level in range(100):  # a list or an object at each level
+        nested = [nested, level] if level % 2 else {"spec": nested, "level": level}
+    code_cells(nb)[0].outputs = [nbformat.v4.new_output("display_data", {"application/json": nested})]
+    results = grade_folder(save(nb, tmp_path / "submission").parent, tmp_path)
+    assert results["score"] == FULL_MARKS, results["output"][:2000]
+
+
 def test_a_notebook_with_50_mb_of_image_outputs_is_graded_normally(tmp_path):
     nb = solution()
     image = base64.b64encode(os.urandom(38 * 2**20)).decode()  # 50 MB once base64-encoded, like a big PNG

@@ -46,6 +46,8 @@ def test_30_mb_of_nested_empty_objects_is_refused_with_a_message(tmp_path):
     results, peak = grade_logged(path.parent, tmp_path)
     assert results["score"] == 0 and peak < PARENT_MB
     assert "could not be graded" in results["output"]
+    # refused at the 129th level of the first element, before the other 30 MB are parsed
+    assert "its JSON is nested too deeply or is too large to read" in results["output"]
 
 
 @pytest.mark.slow(10)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..markdown import inline_code
 from .locate import Sought, SubmissionProblem, locate
-from .scan import CodeCells, code_fingerprint, defined_names, grader_probing
+from .scan import CodeCells, code_fingerprint, defined_names, grader_probing, load_json
 
 
 @dataclass
@@ -165,7 +165,7 @@ def _parse(path: Path, max_bytes: int):
             "(File > Download .ipynb) and upload that file."
         ) from None
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise SubmissionProblem(
             f"{inline_code(name)} is not a valid notebook: it is not JSON (line {exc.lineno}, column "

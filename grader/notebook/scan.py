@@ -4,6 +4,7 @@ import ast
 import hashlib
 import json
 import posixpath
+import sys
 from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from .. import settings
 
 MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function answers "nothing found")
 MAX_NAMES = 200
+MAX_JSON_DEPTH = 128  # nesting levels of a notebook's JSON (serde_json's default; nbformat's own structure has under 10)
 
 _BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -152,13 +154,28 @@ def _cell_sources(cells):
             yield source if isinstance(source, str) else ""
 
 
+def load_json(text: str):
+    """json.loads, refusing JSON nested deeper than about MAX_JSON_DEPTH levels at once (RecursionError) instead of
+    parsing it all first: CPython's decoder counts each level against the recursion limit (up to Python 3.11; from
+    3.12 on, C recursion has a limit of its own and only that one applies)."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + MAX_JSON_DEPTH)
+    try:
+        return json.loads(text)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def _notebook_cells(path, max_bytes: int) -> list | None:
     try:
         path = Path(path)
         if path.is_symlink() or path.stat().st_size > max_bytes:
             return None
         with open(path, "rb") as file:
-            data = json.loads(file.read(max_bytes + 1).decode("utf-8-sig"))
+            data = load_json(file.read(max_bytes + 1).decode("utf-8-sig"))
     except (OSError, ValueError, RecursionError, MemoryError, TypeError):
         return None
     if not isinstance(data, dict):
