@@ -13,7 +13,7 @@ from .. import settings
 
 MAX_SOURCE_CHARS = 1_000_000  # a larger cell is not analysed (every function answers "nothing found")
 MAX_NAMES = 200
-MAX_JSON_DEPTH = 128  # nesting levels of a notebook's JSON (serde_json's default; nbformat's own structure has under 10)
+MAX_JSON_DEPTH = 128  # levels of a notebook's JSON (serde_json's default; nbformat's own structure has under 10)
 
 _BLOCK_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
