@@ -8,6 +8,7 @@ import sys
 from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 
 from .. import settings
 
@@ -158,7 +159,8 @@ def load_json(text: str):
     """json.loads, refusing JSON nested deeper than about MAX_JSON_DEPTH levels at once (RecursionError) instead of
     parsing it all first: CPython's decoder counts each level against the recursion limit (up to Python 3.11; from
     3.12 on, C recursion has a limit of its own and only that one applies)."""
-    depth, frame = 0, sys._getframe()
+    depth = 0
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     limit = sys.getrecursionlimit()
