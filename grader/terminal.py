@@ -29,13 +29,19 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's backslash escapes: t
 
 def _reason(output: str) -> str:
     """The first sentence of a test's output, in full (its hint follows it), on one line; a sentence that ends in a
-    colon goes on with the list after it (the distances of 2.2 and 2.3), so the line reaches its numbers."""
+    colon goes on with the list after it (the distances of 2.2 and 2.3), so the line reaches its numbers; a name
+    that is missing goes on with the cell that should have defined it ("Cell 33, which defines `forward`, raised
+    ...", feedback.py), so the line names the cause."""
     text = _ESCAPED.sub(r"\1", re.sub(r"```.*?```", "", clean(output), flags=re.S))
     lines = [line.strip() for line in text.splitlines()]
     at = next((i for i, line in enumerate(lines) if line), len(lines))
     first = lines[at].strip("-> \t") if at < len(lines) else ""
     sentence = re.match(r".*?[.!?](?=\s|$)", first)
     first = sentence.group(0) if sentence else first
+    cause = next((line for line in lines[at + 1 : at + 4] if line), "")
+    if re.match(r"Cell \d+, which defines ", cause):
+        ends = re.match(r".*?\)\.(?=\s|$)|.*?[.!?](?=\s|$)", cause)  # "(cell 33, line 2)." ends it
+        first = f"{first} {ends.group(0) if ends else cause}"
     if first.endswith(":"):
         items = []
         for line in lines[at + 1 : at + 40]:

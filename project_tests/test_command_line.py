@@ -136,6 +136,28 @@ def test_the_table_strips_escape_codes_and_tolerates_missing_facts():
     assert clean(hostile) == "okfake line"
 
 
+def test_the_table_names_the_cell_that_should_have_defined_a_missing_name():
+    cause = "Cell 33, which defines `forward`, raised `SyntaxError: incomplete input` (cell 33, line 2)."
+    missing = "`forward` is not defined when the notebook has finished running."
+    output = f"{missing}\n\n{cause} The cell ends in the middle of a statement.\n\n```\n  File \"cell 33\"\n```"
+    tests = [
+        {"number": "1.1", "score": 0, "max_score": 1, "status": "failed", "output": output},
+        {
+            "number": "1.2",
+            "score": 0,
+            "max_score": 2,
+            "status": "failed",
+            "output": f"Same cause as test 1.1: {missing}",
+        },
+    ]
+    shown = io.StringIO()
+    with redirect_stdout(shown):
+        print_table({"score": 0, "tests": tests}, "r.json")
+    lines = shown.getvalue().splitlines()
+    assert f"XX 1.1       0/1  {missing} {cause}" in lines, lines
+    assert f"XX 1.2       0/2  Same cause as test 1.1: {missing}" in lines, lines
+
+
 def test_the_full_marks_check_of_make_run(tmp_path):
     def verdict(score, tests):
         path = tmp_path / "results.json"
