@@ -30,7 +30,7 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # Markdown's backslash escapes: t
 def _reason(output: str) -> str:
     """The first sentence of a test's output, in full (its hint follows it), on one line; a sentence that ends in a
     colon goes on with the list after it (the distances of 2.2 and 2.3), so the line reaches its numbers; a name
-    that is missing goes on with the cell that should have defined it ("Cell 33, which defines `forward`, raised
+    that is missing goes on with the cell that should have defined it ("Cell 7, which defines `f`, raised
     ...", feedback.py), so the line names the cause."""
     text = _ESCAPED.sub(r"\1", re.sub(r"```.*?```", "", clean(output), flags=re.S))
     lines = [line.strip() for line in text.splitlines()]
