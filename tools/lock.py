@@ -74,12 +74,15 @@ def stamp(pins: list) -> str:
     return STAMP + digest.hexdigest()[:16]
 
 
+def pins_of(constraints: Path) -> list:
+    """Its pin lines: every line but the comments (the stamp among them) and blank ones."""
+    return [line for line in constraints.read_text().splitlines() if line and not line.startswith("#")]
+
+
 def stamp_problem(constraints: Path) -> str | None:
     """None if `constraints` is make lock's output for today's requirements, else what is wrong and the fix."""
-    lines = constraints.read_text().splitlines()
-    pins = [line for line in lines if line and not line.startswith("#")]
-    found = [line for line in lines if line.startswith(STAMP)]
-    if found != [stamp(pins)]:
+    found = [line for line in constraints.read_text().splitlines() if line.startswith(STAMP)]
+    if found != [stamp(pins_of(constraints))]:
         return (
             f"{constraints.name} is not what `make lock` made from today's requirements.txt and requirements-dev.txt "
             "(a requirement changed, or a pin was edited by hand): run `make lock`"
@@ -94,18 +97,18 @@ def check(python310: str, constraints: Path) -> int:
     if problem:
         print(f"lock-check: {problem}", file=sys.stderr)
         return 1
+    pins = pins_of(constraints)
     with tempfile.TemporaryDirectory(prefix="a0-lock-") as tmp:
         files = []
-        for path in (ROOT / "requirements.txt", constraints):
-            kept = [line for line in path.read_text().splitlines() if not line.startswith("torch==")]
-            (Path(tmp) / path.name).write_text("\n".join(kept) + "\n")
-            files += ["-r", str(Path(tmp) / path.name)]
+        for name, lines in (("requirements-both.txt", requirement_lines()), (constraints.name, pins)):
+            (Path(tmp) / name).write_text("\n".join(line for line in lines if not line.startswith("torch==")) + "\n")
+            files += ["-r", str(Path(tmp) / name)]
         try:
             installed = resolve(python310, files)
         except subprocess.CalledProcessError:
             print("lock-check: the pins do not install on Python 3.10 (pip's reason above)", file=sys.stderr)
             return 1
-    pinned = {normal(line.split("==")[0]) for line in constraints.read_text().splitlines() if "==" in line}
+    pinned = {normal(pin.split("==")[0]) for pin in pins}
     pulled = {normal(item["metadata"]["name"]) for item in installed}
     if pulled - pinned:
         print(
